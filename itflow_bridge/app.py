@@ -1,0 +1,61 @@
+"""Wiring: one ``Bridge`` per process builds the cache, the ITFlow client and the services.
+
+Everything heavy is built on first use, so a classic AGI script that answers
+from the cache never imports requests, and a bad URL only fails the features
+that need ITFlow.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+from .cache import Cache
+from .config import Config
+
+
+class Bridge:
+    def __init__(self, config: Config, *, cache: Optional[Cache] = None):
+        self.config = config
+        self.cache = cache if cache is not None else Cache(config.cache.dir, max_entries=config.cache.max_entries)
+        self._lock = threading.RLock()
+        self._client = None
+        self._lookup = None
+        self._balance = None
+
+    @property
+    def client(self):
+        """The ``ITFlowClient`` (imports requests on first use)."""
+        with self._lock:
+            if self._client is None:
+                from .client import ITFlowClient
+
+                self.config.require_itflow()
+                self._client = ITFlowClient(self.config.itflow, self.cache)
+            return self._client
+
+    def adapter(self):
+        return self.client.adapter()
+
+    @property
+    def lookup(self):
+        with self._lock:
+            if self._lookup is None:
+                from .services.lookup import CallerLookup
+
+                self._lookup = CallerLookup(self.config.callerid, self.config.cache, self.cache, self.adapter)
+            return self._lookup
+
+    @property
+    def balance(self):
+        with self._lock:
+            if self._balance is None:
+                from .services.balance import BalanceService
+
+                self._balance = BalanceService(self.config.balance, self.adapter)
+            return self._balance
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self.cache.close()

@@ -1,0 +1,173 @@
+"""``itflow-bridge check``: is this installation ready, and if not, what to do.
+
+Each check yields one line an admin can act on: what was found and, when it is
+wrong, how to fix it.  The checks run in order and stop at the first one that
+makes the rest meaningless (no URL, no ITFlow, key refused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from .config import Config
+from .errors import (
+    ConfigError,
+    ITFlowAuthError,
+    ITFlowError,
+    ITFlowNotSupported,
+    ITFlowTLSError,
+    ITFlowUnavailable,
+)
+from .redact import redact
+
+PASS, WARN, FAIL = "ok", "warning", "FAIL"
+
+AUTH_FIXES = {
+    "missing": "set [itflow] api_key (or ITFLOW_API_KEY)",
+    "invalid": "the key is wrong or expired: create a new one in ITFlow (Admin > API Keys) and set [itflow] api_key",
+    "not_tied_to_user": "this key predates ITFlow's per-user keys: recreate it in ITFlow (Admin > API Keys)",
+    "forbidden": "give the key's user access to the clients the PBX must know, or create a key with wider access",
+}
+
+FEATURES = {
+    "legacy": [
+        ("caller-ID names", PASS, "contacts, locations and vendors (names only: no client name)"),
+        ("balance", WARN, "works, but the legacy API answers 0 for a client id that does not exist"),
+        ("caller verification", WARN, "not possible: the legacy API cannot list a client's contacts (use verify = none)"),
+    ],
+    "v1": [
+        ("caller-ID names", PASS, "contacts with client names, locations and vendors"),
+        ("balance", PASS, "from invoices; unavailable for clients with a part-paid invoice (no payments in the API)"),
+        ("caller verification", PASS, "by caller number or by contact PIN"),
+    ],
+}
+
+
+@dataclass
+class CheckItem:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = "[%s] %s: %s" % (self.status, self.name, self.detail)
+        return text + ("\n       fix: %s" % self.fix if self.fix else "")
+
+
+@dataclass
+class Report:
+    items: List[CheckItem] = field(default_factory=list)
+    generation: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return all(item.status != FAIL for item in self.items)
+
+    def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
+        self.items.append(CheckItem(name, status, redact(detail), fix))
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "generation": self.generation, "checks": [vars(item) for item in self.items]}
+
+
+def run_checks(config: Config) -> Report:
+    report = Report()
+    source = str(config.source) if config.source else "defaults and environment (no config file found)"
+    report.add("configuration", PASS, "read from %s" % source)
+    try:
+        config.require_itflow()
+    except ConfigError as exc:
+        report.add("configuration", FAIL, str(exc), "edit the config file, see itflow-bridge.conf.example")
+        return report
+
+    from .app import Bridge
+
+    bridge = Bridge(config)
+    _check_cache(bridge, report)
+    client = bridge.client
+    try:
+        generation = client.adapter().generation
+    except ITFlowError as exc:
+        report.add("reach ITFlow", FAIL, str(exc), _reach_fix(exc, config))
+        return report
+    report.generation = generation
+    mode = "detected" if config.itflow.api_mode == "auto" else "configured"
+    report.add("reach ITFlow", PASS, "%s answers; %s API generation: %s" % (config.itflow.url, mode, generation))
+
+    try:
+        _verify_key(client.adapter())
+    except ITFlowAuthError as exc:
+        report.add("API key", FAIL, str(exc), AUTH_FIXES.get(exc.reason, AUTH_FIXES["invalid"]))
+        return report
+    except ITFlowNotSupported as exc:
+        report.add("API generation", FAIL, str(exc), _reach_fix(exc, config))
+        return report
+    except ITFlowError as exc:
+        report.add("API key", FAIL, str(exc), _reach_fix(exc, config))
+        return report
+    report.add("API key", PASS, "accepted by ITFlow")
+
+    for name, status, detail in FEATURES[generation]:
+        if name == "caller verification" and generation == "legacy" and config.balance.verify == "none":
+            status = PASS
+        elif name == "caller verification" and generation == "legacy":
+            report.add(name, FAIL, detail, "set [balance] verify = none, or upgrade ITFlow")
+            continue
+        report.add(name, status, detail)
+    _check_prompts(config, report)
+    return report
+
+
+def _verify_key(adapter) -> None:
+    """One cheap authenticated request; raises what the key's problem is."""
+    if adapter.generation == "v1":
+        adapter.read_page("clients", {"limit": 1})
+    else:
+        from .itflow.legacy import check_legacy_status
+
+        check_legacy_status(adapter.probe())
+
+
+def _check_cache(bridge, report: Report) -> None:
+    if bridge.cache.persistent:
+        report.add("cache", PASS, "persistent cache at %s" % bridge.cache.path)
+    else:
+        report.add(
+            "cache", WARN, "no persistent cache in %s: classic AGI scripts will ask ITFlow on every call"
+            % bridge.config.cache.dir,
+            "create the directory and make it writable by the asterisk user, or set [cache] dir",
+        )
+
+
+def _check_prompts(config: Config, report: Report) -> None:
+    try:
+        from .prompts import missing_prompts, required_prompts
+    except ImportError:
+        return
+    sounds = config.balance.sounds_dir
+    if not sounds.exists():
+        report.add("balance prompts", WARN, "sounds directory %s not found (not on the PBX?)" % sounds,
+                   "run check on the PBX, or set [balance] sounds_dir")
+        return
+    missing = missing_prompts(sounds, required_prompts(config), config.balance.language)
+    if missing:
+        report.add("balance prompts", FAIL, "missing in %s: %s" % (sounds, ", ".join(missing)),
+                   "run: itflow-bridge install-prompts (or record them as System Recordings)")
+    else:
+        report.add("balance prompts", PASS, "every prompt the balance IVR plays exists in %s" % sounds)
+
+
+def _reach_fix(exc: ITFlowError, config: Config) -> str:
+    if isinstance(exc, ITFlowTLSError):
+        return "install a valid certificate on ITFlow, or set [itflow] ca_bundle to its CA file"
+    if isinstance(exc, ITFlowNotSupported):
+        if config.itflow.api_mode == "legacy":
+            return "this ITFlow has no legacy /api.php (removed in 2022): set [itflow] api_mode = v1 or auto"
+        if config.itflow.api_mode == "v1":
+            return "this ITFlow has no /api/v1: it is older than 2023; set [itflow] api_mode = legacy or auto"
+        return "check [itflow] url: it must be the base address of the ITFlow site"
+    if isinstance(exc, ITFlowUnavailable):
+        return "check [itflow] url, DNS and the firewall between the PBX and ITFlow"
+    return "check [itflow] url: it must be the base address of the ITFlow site"

@@ -1,0 +1,63 @@
+"""``ITFlowClient``: the configured entry point to whichever ITFlow API a site has.
+
+It owns the process's one HTTP session and picks the adapter: the generation
+named in the config, or in ``auto`` mode the one detected on first use,
+remembered in memory and in the persistent cache (classic AGI scripts would
+otherwise probe on every call).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Optional
+
+from .cache import Cache
+from .config import ITFlowSettings
+from .http import ITFlowHTTP
+from .itflow.base import ITFlowAdapter
+from .itflow.detect import detect_generation
+from .itflow.legacy import LegacyAdapter
+from .itflow.v1 import V1Adapter
+
+log = logging.getLogger(__name__)
+
+GENERATION_TTL = 86400.0
+ADAPTERS = {"legacy": LegacyAdapter, "v1": V1Adapter}
+
+
+class ITFlowClient:
+    def __init__(self, settings: ITFlowSettings, cache: Optional[Cache] = None):
+        self.settings = settings
+        self.http = ITFlowHTTP(settings)
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._adapter: Optional[ITFlowAdapter] = None
+
+    @property
+    def generation(self) -> str:
+        return self.adapter().generation
+
+    def adapter(self, timeout: Optional[float] = None) -> ITFlowAdapter:
+        """The adapter for this site, detecting the generation once if needed."""
+        with self._lock:
+            if self._adapter is None:
+                generation = self._resolve_generation(timeout)
+                self._adapter = ADAPTERS[generation](self.http)
+            return self._adapter
+
+    def _resolve_generation(self, timeout: Optional[float]) -> str:
+        if self.settings.api_mode != "auto":
+            return self.settings.api_mode
+        key = "itflow:generation:%s" % self.settings.url
+        entry = self._cache.get(key) if self._cache else None
+        if entry is not None and entry.value in ADAPTERS and entry.is_fresh(self._cache.now()):
+            return entry.value
+        generation = detect_generation(self.http, timeout)
+        log.info("ITFlow at %s speaks the %s API", self.settings.url, "JSON (/api/v1)" if generation == "v1" else "legacy (/api.php)")
+        if self._cache:
+            self._cache.put(key, generation, GENERATION_TTL)
+        return generation
+
+    def close(self) -> None:
+        self.http.close()

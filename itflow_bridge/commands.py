@@ -1,0 +1,90 @@
+"""The PBX-side sub-commands: ``serve``, ``install-agi`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(commands) -> None:
+    serve = commands.add_parser("serve", help="run the FastAGI daemon")
+    serve.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default [server] port, 4573)")
+    serve.set_defaults(handler=cmd_serve)
+
+    install = commands.add_parser("install-agi", help="install the classic AGI scripts into agi-bin")
+    install.add_argument("--dest", default="/var/lib/asterisk/agi-bin", help="agi-bin directory")
+    install.add_argument("--owner", default="asterisk", help="user that runs Asterisk (chown target)")
+    install.set_defaults(handler=cmd_install_agi)
+
+    demo = commands.add_parser("demo", help="simulated calls against an embedded sample ITFlow")
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_serve(config, args: argparse.Namespace) -> int:
+    from .agi.fastagi import FastAGIServer
+    from .app import Bridge
+    from .routes import routes
+
+    config.require_itflow()
+    bridge = Bridge(config)
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    server = FastAGIServer(routes(bridge), host, port)
+    threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
+
+    def stop(signum, _frame) -> None:
+        log.info("signal %d: finishing calls in progress, then stopping", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("FastAGI daemon listening on %s:%d (routes: %s)", *server.server_address[:2],
+             ", ".join(sorted(routes(bridge))))
+    server.serve_forever()
+    bridge.close()
+    log.info("stopped")
+    return 0
+
+
+def _announce_generation(bridge) -> None:
+    """Detect the API at start-up so the first call does not pay for it, and say what was found."""
+    from .errors import BridgeError
+
+    try:
+        bridge.adapter()
+    except BridgeError as exc:
+        log.warning("ITFlow is not answering yet (%s); calls go on without names until it does", exc)
+
+
+def cmd_install_agi(config, args: argparse.Namespace) -> int:
+    """Write the classic AGI scripts into agi-bin with this Python in the shebang (the right venv)."""
+    from .routes import SCRIPTS, classic_script
+
+    dest = Path(args.dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in sorted(SCRIPTS):
+        target = dest / name
+        target.write_text(classic_script(name, sys.executable), encoding="utf-8")
+        target.chmod(0o755)
+        if args.owner and hasattr(os, "chown"):
+            try:
+                shutil.chown(str(target), user=args.owner, group=args.owner)
+            except (LookupError, PermissionError) as exc:
+                print("itflow-bridge: could not chown %s to %s: %s" % (target, args.owner, exc), file=sys.stderr)
+        print("installed %s" % target)
+    return 0
+
+
+def cmd_demo(config, args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo()

@@ -1,0 +1,306 @@
+"""All configuration, in one typed place, validated once at start-up.
+
+Sources, strongest first: command-line flags, environment variables, the INI
+file (``--config``, ``$ITFLOW_BRIDGE_CONFIG`` or
+``/etc/itflow-bridge/itflow-bridge.conf``), built-in defaults.  Every invalid
+value raises ``ConfigError`` with one sentence naming the key, the bad value
+and what is allowed, so an admin can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("/etc/itflow-bridge/itflow-bridge.conf")
+DEFAULT_CACHE_DIR = Path("/var/cache/itflow-bridge")
+API_MODES = ("auto", "legacy", "v1")
+VERIFY_MODES = ("none", "callerid", "pin")
+
+# Environment variables that override one setting each: name -> (section, key).
+ENV_OVERRIDES = {
+    "ITFLOW_URL": ("itflow", "url"),
+    "ITFLOW_API_KEY": ("itflow", "api_key"),
+    "ITFLOW_API_MODE": ("itflow", "api_mode"),
+    "ITFLOW_BRIDGE_CACHE_DIR": ("cache", "dir"),
+}
+
+
+# --- value parsers: each takes the raw string and returns the typed value or raises ValueError
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "yes", "true", "on"):
+        return True
+    if value in ("0", "no", "false", "off"):
+        return False
+    raise ValueError("use yes or no")
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            raise ValueError("use a number greater than 0") from None
+        if value <= 0:
+            raise ValueError("use a number greater than 0")
+        return value
+
+    return parse
+
+
+def _non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("use a whole number, 0 or more") from None
+    if value < 0:
+        raise ValueError("use a whole number, 0 or more")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError("use " + ", ".join(allowed[:-1]) + " or " + allowed[-1])
+        return value
+
+    return parse
+
+
+def _url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    if not re.match(r"^https?://[^/\s?#]+", value):
+        raise ValueError("use the base address of your ITFlow site, e.g. https://itflow.example.com")
+    if "?" in value or "#" in value:
+        raise ValueError("give only the base address, without ?query or #fragment")
+    for suffix in ("/api.php", "/api/v1"):
+        if value.lower().endswith(suffix):
+            raise ValueError("give the base address of the site, without %s" % suffix)
+    return value
+
+
+def _region(raw: str) -> str:
+    value = raw.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise ValueError("use a two-letter country code such as US, GB or DE")
+    return value
+
+
+def _currency(raw: str) -> str:
+    value = raw.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValueError("use a three-letter ISO 4217 code such as USD, EUR or GBP")
+    return value
+
+
+def _path(raw: str) -> Path:
+    return Path(raw.strip()).expanduser()
+
+
+def _optional_path(raw: str) -> Optional[Path]:
+    return _path(raw) if raw.strip() else None
+
+
+def _template(raw: str) -> str:
+    value = raw.strip()
+    try:
+        value.format(client="", contact="", name="", number="")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError("use only the fields {client}, {contact}, {name} and {number}") from None
+    return value
+
+
+def _loglevel(raw: str) -> str:
+    return _choice("debug", "info", "warning", "error")(raw).upper()
+
+
+def _setting(default: Any, parse: Callable[[str], Any], doc: str = "") -> Any:
+    return field(default=default, metadata={"parse": parse, "doc": doc})
+
+
+# --- the settings, one dataclass per INI section
+
+
+@dataclass(frozen=True)
+class ITFlowSettings:
+    url: str = _setting("", _url, "base URL of the ITFlow site")
+    api_key: str = field(default="", repr=False, metadata={"parse": _text, "secret": True})
+    api_mode: str = _setting("auto", _choice(*API_MODES))
+    verify_tls: bool = _setting(True, _boolean)
+    ca_bundle: Optional[Path] = _setting(None, _optional_path)
+    connect_timeout: float = _setting(2.0, _positive(float))
+    read_timeout: float = _setting(5.0, _positive(float))
+    retries: int = _setting(1, _non_negative_int)
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    dir: Path = _setting(DEFAULT_CACHE_DIR, _path)
+    hit_ttl: int = _setting(3600, _positive(int))
+    miss_ttl: int = _setting(300, _positive(int))
+    stale_grace: int = _setting(86400, _non_negative_int)
+    max_entries: int = _setting(200000, _positive(int))
+
+
+@dataclass(frozen=True)
+class CallerIDSettings:
+    budget_ms: int = _setting(1500, _positive(int))
+    default_region: str = _setting("US", _region)
+    min_digits: int = _setting(5, _positive(int))
+    template: str = _setting("{client} - {contact}", _template)
+    max_length: int = _setting(40, _positive(int))
+    ascii_only: bool = _setting(False, _boolean)
+    prefix: str = _setting("", _text)
+    keep_trunk_name: bool = _setting(True, _boolean)
+    unknown_name: str = _setting("", _template)
+
+
+@dataclass(frozen=True)
+class BalanceSettings:
+    budget_ms: int = _setting(3000, _positive(int))
+    digit_timeout_ms: int = _setting(6000, _positive(int))
+    max_digits: int = _setting(10, _positive(int))
+    max_attempts: int = _setting(3, _positive(int))
+    verify: str = _setting("none", _choice(*VERIFY_MODES))
+    max_failures_per_hour: int = _setting(10, _positive(int))
+    default_currency: str = _setting("USD", _currency)
+    sounds_dir: Path = _setting(Path("/var/lib/asterisk/sounds"), _path)
+    language: str = _setting("en", _text)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = _setting("127.0.0.1", _text)
+    port: int = _setting(4573, _positive(int))
+    verbose_level: int = _setting(3, _non_negative_int)  # Asterisk verbosity of our VERBOSE lines; 0: none
+    log_level: str = _setting("INFO", _loglevel)
+
+
+SECTIONS = {
+    "itflow": ITFlowSettings,
+    "cache": CacheSettings,
+    "callerid": CallerIDSettings,
+    "balance": BalanceSettings,
+    "server": ServerSettings,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    itflow: ITFlowSettings = field(default_factory=ITFlowSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    callerid: CallerIDSettings = field(default_factory=CallerIDSettings)
+    balance: BalanceSettings = field(default_factory=BalanceSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    source: Optional[Path] = None  # the INI file read, if any
+
+    def require_itflow(self) -> None:
+        """Fail with an actionable message unless ITFlow can be reached at all."""
+        where = "in %s" % self.source if self.source else "(no config file was read)"
+        if not self.itflow.url:
+            raise ConfigError(
+                "[itflow] url is not set %s: set it, or the ITFLOW_URL environment variable, "
+                "to the base address of your ITFlow site" % where
+            )
+        if not self.itflow.api_key:
+            raise ConfigError(
+                "[itflow] api_key is not set %s: create an API key in ITFlow "
+                "(Admin > API Keys) and set it, or ITFLOW_API_KEY" % where
+            )
+
+
+Overrides = Mapping[Tuple[str, str], Optional[str]]
+
+
+def config_path(explicit: Optional[str], env: Mapping[str, str]) -> Tuple[Path, bool]:
+    """The INI file to read and whether the admin named it (then it must exist)."""
+    if explicit:
+        return Path(explicit), True
+    if env.get("ITFLOW_BRIDGE_CONFIG"):
+        return Path(env["ITFLOW_BRIDGE_CONFIG"]), True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_config(
+    path: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+    overrides: Optional[Overrides] = None,
+) -> Config:
+    """Build the configuration: flags (``overrides``) > env > INI file > defaults."""
+    env = os.environ if env is None else env
+    file_path, named = config_path(path, env)
+    raw: Dict[Tuple[str, str], Tuple[str, str]] = {}  # (section, key) -> (value, origin)
+
+    source = None
+    if named or file_path.exists():
+        for key, value in _read_ini(file_path).items():
+            raw[key] = (value, "%s [%s] %s" % (file_path, key[0], key[1]))
+        source = file_path
+    for name, key in ENV_OVERRIDES.items():
+        if env.get(name):
+            raw[key] = (env[name], "environment variable %s" % name)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw[key] = (str(value), "option --%s" % key[1].replace("_", "-"))
+
+    sections = {}
+    for section, cls in SECTIONS.items():
+        values = {}
+        for f in fields(cls):
+            if (section, f.name) in raw:
+                value, origin = raw[(section, f.name)]
+                values[f.name] = _parse(f, value, section, origin)
+        sections[section] = cls(**values)
+    return Config(source=source, **sections)
+
+
+def _parse(f: Any, value: str, section: str, origin: str) -> Any:
+    try:
+        return f.metadata["parse"](value)
+    except ValueError as exc:
+        shown = "(hidden)" if f.metadata.get("secret") else repr(value)
+        raise ConfigError("[%s] %s = %s from %s is invalid: %s" % (section, f.name, shown, origin, exc)) from None
+
+
+def _read_ini(path: Path) -> Dict[Tuple[str, str], str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise ConfigError("cannot read config file %s: %s" % (path, exc.strerror or exc)) from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError("config file %s is not valid INI: %s" % (path, str(exc).splitlines()[0])) from None
+
+    values = {}
+    for section in parser.sections():
+        if section not in SECTIONS:
+            raise ConfigError(
+                "config file %s has an unknown section [%s]: use %s"
+                % (path, section, ", ".join("[%s]" % s for s in SECTIONS))
+            )
+        known = {f.name for f in fields(SECTIONS[section])}
+        for key, value in parser.items(section):
+            if key not in known:
+                raise ConfigError(
+                    "config file %s: [%s] has no setting %r; known: %s"
+                    % (path, section, key, ", ".join(sorted(known)))
+                )
+            values[(section, key)] = value
+    return values

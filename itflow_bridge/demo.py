@@ -1,0 +1,88 @@
+"""``itflow-bridge demo``: the whole bridge against an embedded sample ITFlow, no setup.
+
+It starts the fake ITFlow (both API generations, real HTTP on loopback), the
+FastAGI daemon on a free port, and plays simulated inbound calls through the
+FastAGI socket the way Asterisk would, printing what the phones would show.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+from .sample.simulated_asterisk import simulate_call
+
+# (caller number as the trunk sends it, trunk-provided name, what it shows)
+CALLS: List[Tuple[str, str, str]] = [
+    ("+15551234567", "WIRELESS CALLER", "a contact's phone, E.164 from the trunk"),
+    ("5559876543", "", "a contact's mobile, national form"),
+    ("+15552220000", "", "a client location's phone"),
+    ("+15553330000", "", "a vendor"),
+    ("+441632960123", "", "a UK number stored with its trunk 0 (01632...)"),
+    ("+15550009999", "Some Caller", "nobody in ITFlow: the trunk's name is kept"),
+    ("anonymous", "", "withheld number: ITFlow is not asked"),
+    ("+15551234567", "WIRELESS CALLER", "the first caller again: answered from the cache"),
+]
+
+
+def run_demo() -> int:
+    from .agi.fastagi import FastAGIServer
+    from .app import Bridge
+    from .routes import routes
+    from .sample.fake_itflow import FakeITFlow
+
+    with FakeITFlow() as fake, tempfile.TemporaryDirectory(prefix="itflow-bridge-demo-") as tmp:
+        print("Sample ITFlow (both API generations) at %s\n" % fake.url)
+        for mode, title in (("v1", "current ITFlow, JSON API /api/v1"), ("legacy", "ITFlow before 2022, /api.php")):
+            config = demo_config(fake, mode, Path(tmp) / mode)
+            bridge = Bridge(config)
+            server = FastAGIServer(routes(bridge), "127.0.0.1", 0).start()
+            host, port = server.server_address[:2]
+            print("== %s; FastAGI daemon on %s:%d" % (title, host, port))
+            try:
+                for number, trunk_name, what in CALLS:
+                    show_call(host, port, number, trunk_name, what, fake)
+                show_balances(bridge)
+            finally:
+                server.shutdown()
+                bridge.close()
+            print()
+    return 0
+
+
+def demo_config(fake, mode: str, cache_dir: Path):
+    from .config import load_config
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    empty = cache_dir / "demo.conf"
+    empty.write_text("", encoding="utf-8")
+    return load_config(env={
+        "ITFLOW_BRIDGE_CONFIG": str(empty),
+        "ITFLOW_URL": fake.url,
+        "ITFLOW_API_KEY": fake.api_key,
+        "ITFLOW_API_MODE": mode,
+        "ITFLOW_BRIDGE_CACHE_DIR": str(cache_dir),
+    })
+
+
+def show_call(host: str, port: int, number: str, trunk_name: str, what: str, fake) -> None:
+    before = len(fake.requests)
+    started = time.perf_counter()
+    call = simulate_call(host, port, "itflow-cid.agi", caller_num=number, caller_name=trunk_name)
+    elapsed = (time.perf_counter() - started) * 1000
+    shown = call.variables.get("CALLERID(name)", trunk_name)
+    status = call.variables.get("ITFLOW_CID_STATUS", "?")
+    print("  call from %-14s %-9s phones show %-32s %4.0f ms, %d ITFlow request(s)  <- %s" % (
+        number, status, '"%s"' % shown, elapsed, len(fake.requests) - before, what))
+
+
+def show_balances(bridge) -> None:
+    for client_id in (1, 3, 2, 4):
+        answer = bridge.balance.balance(client_id)
+        if answer.amount is not None:
+            text = "%.2f %s" % (answer.amount, answer.currency or "(currency not in the legacy API)")
+        else:
+            text = "%s: %s" % (answer.status, answer.reason)
+        print("  balance of client %d: %s" % (client_id, text))

@@ -1,0 +1,72 @@
+"""The exception hierarchy: every failure the bridge raises on purpose.
+
+Callers catch the broad classes (``ITFlowError``, ``AGIError``); the CLI maps
+them to exit codes and one-line messages.  No message ever contains the API key:
+HTTP failures are built from redacted URLs (see ``itflow_bridge.redact``).
+"""
+
+
+class BridgeError(Exception):
+    """Base class of everything the bridge raises on purpose."""
+
+
+class ConfigError(BridgeError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+# --- ITFlow ---------------------------------------------------------------
+
+
+class ITFlowError(BridgeError):
+    """Talking to ITFlow failed."""
+
+
+class ITFlowUnavailable(ITFlowError):
+    """ITFlow could not be reached or did not answer usefully (network, 5xx, timeout)."""
+
+
+class ITFlowTimeout(ITFlowUnavailable):
+    """ITFlow did not answer within the time allowed."""
+
+
+class ITFlowTLSError(ITFlowUnavailable):
+    """The TLS handshake failed (bad or self-signed certificate): fail closed."""
+
+
+class ITFlowAuthError(ITFlowError):
+    """ITFlow refused the API key.
+
+    ``reason`` is one of ``missing``, ``invalid`` (wrong or expired),
+    ``not_tied_to_user`` (old key after an upgrade), ``forbidden``.
+    """
+
+    def __init__(self, message, reason="invalid"):
+        super().__init__(message)
+        self.reason = reason
+
+
+class ITFlowResponseError(ITFlowError):
+    """ITFlow answered with something the bridge cannot parse."""
+
+
+class ITFlowNotSupported(ITFlowError):
+    """The ITFlow API generation in use cannot answer this question."""
+
+
+# --- AGI ------------------------------------------------------------------
+
+
+class AGIError(BridgeError):
+    """An AGI conversation with Asterisk failed."""
+
+
+class AGIHangup(AGIError):
+    """The channel hung up (HANGUP line, SIGHUP, EOF, or 511 on a dead channel)."""
+
+
+class AGICommandError(AGIError):
+    """Asterisk rejected a command (510 unknown command, 520 usage)."""
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.code = code

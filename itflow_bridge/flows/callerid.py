@@ -1,0 +1,72 @@
+"""The caller-ID flow: name the caller before the phones ring.
+
+It only reads the caller number and writes channel variables; the lookup
+service owns the time budget, so this flow cannot delay the call by more than
+that plus a few AGI round trips.  Whatever happens, it ends normally (AGISTATUS
+SUCCESS) with ITFLOW_CID_STATUS set.
+
+Variables: CALLERID(name) on a match (or on a miss, see ``unknown_name``),
+ITFLOW_CID_STATUS = FOUND | NOTFOUND | SKIPPED | ERROR, and on FOUND
+ITFLOW_CLIENT_ID, ITFLOW_CLIENT_NAME, ITFLOW_CONTACT_NAME.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+from ..services.display import display_name, finish, is_meaningful_name
+from ..services.lookup import FOUND, NOTFOUND
+
+ROUTE = "itflow-cid.agi"
+
+
+def make_callerid_handler(bridge) -> Callable:
+    def handle(session) -> None:
+        run_callerid(session, bridge)
+
+    return handle
+
+
+def run_callerid(session, bridge) -> None:
+    settings = bridge.config.callerid
+    started = time.monotonic()
+    number = _caller_number(session)
+    result = bridge.lookup.lookup(number)
+
+    name = None
+    if result.status == FOUND:
+        match = result.match
+        name = display_name(match, settings, result.number or "")
+        session.set_variable("ITFLOW_CLIENT_ID", match.client_id if match.client_id is not None else "")
+        session.set_variable("ITFLOW_CLIENT_NAME", match.client_name or "")
+        session.set_variable("ITFLOW_CONTACT_NAME", match.contact_name or "")
+    elif result.status == NOTFOUND:
+        name = _name_for_unknown(session, settings, result.number or "")
+    if name is not None:
+        session.set_variable("CALLERID(name)", name)
+    session.set_variable("ITFLOW_CID_STATUS", result.status)
+
+    level = bridge.config.server.verbose_level
+    if level:
+        detail = repr(name) if name is not None else (result.error or "name unchanged")
+        session.verbose(
+            "itflow-bridge: caller %s: %s %s (%s, %.0f ms)"
+            % (result.number or "withheld/invalid", result.status, detail, result.source or "-",
+               (time.monotonic() - started) * 1000),
+            level,
+        )
+
+
+def _caller_number(session) -> Optional[str]:
+    """AGI(...,NUMBER) wins over the channel's caller number."""
+    if session.args and session.args[0].strip():
+        return session.args[0].strip()
+    return session.caller_number
+
+
+def _name_for_unknown(session, settings, number: str) -> Optional[str]:
+    """On a miss, keep a useful trunk name; replace an empty/"unknown"/numeric one by ``unknown_name``."""
+    if settings.keep_trunk_name and is_meaningful_name(session.caller_name):
+        return None
+    return finish(settings.unknown_name.format(client="", contact="", name="", number=number), settings)

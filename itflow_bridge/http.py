@@ -1,0 +1,139 @@
+"""The one HTTP session the bridge uses to talk to ITFlow.
+
+Why a class of our own around ``requests.Session``: ITFlow wants the key in the
+query string, so every exception requests raises carries it; this layer is the
+single place that adds the key, caps timeouts to the caller's budget, limits
+body size, refuses redirects (a redirect means a wrong URL or a login page) and
+turns transport failures into ``ITFlowError`` subclasses with redacted text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .config import ITFlowSettings
+from .errors import ITFlowResponseError, ITFlowTimeout, ITFlowTLSError, ITFlowUnavailable
+from .redact import redact, register_secret
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+USER_AGENT = "itflow-bridge/%s (+FreePBX/Asterisk caller-ID and balance bridge)" % __version__
+
+
+@dataclass(frozen=True)
+class HTTPResponse:
+    status: int
+    body: bytes
+    content_type: str
+    location: str = ""  # redirect target, already redacted
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ITFlowResponseError(
+                "ITFlow answered HTTP %d with a body that is not JSON (%d bytes)" % (self.status, len(self.body))
+            ) from None
+
+
+class ITFlowHTTP:
+    """GET/POST to ITFlow with the API key, bounded time and bounded size."""
+
+    def __init__(self, settings: ITFlowSettings):
+        self.base_url = settings.url
+        self._api_key = settings.api_key
+        register_secret(settings.api_key)
+        self._timeouts = (settings.connect_timeout, settings.read_timeout)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.verify = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
+        self.session.trust_env = False  # a proxy from the environment is never what a PBX wants here
+        retry = Retry(
+            total=settings.retries,
+            connect=settings.retries,
+            read=0,
+            status=0,
+            other=0,
+            redirect=0,
+            allowed_methods=frozenset({"GET"}),
+            backoff_factor=0.05,
+            raise_on_redirect=False,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=64)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def get(self, path: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> HTTPResponse:
+        query = dict(params)
+        query["api_key"] = self._api_key
+        return self._send("GET", path, params=query, timeout=timeout)
+
+    def post_json(self, path: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> HTTPResponse:
+        return self._send("POST", path, params={"api_key": self._api_key}, json=dict(payload), timeout=timeout)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _timeout(self, budget: Optional[float]) -> "tuple[float, float]":
+        connect, read = self._timeouts
+        if budget is None:
+            return connect, read
+        budget = max(budget, 0.05)
+        return min(connect, budget), min(read, budget)
+
+    def _send(self, method: str, path: str, *, timeout: Optional[float], **kwargs: Any) -> HTTPResponse:
+        url = self.base_url + path
+        try:
+            with self.session.request(
+                method, url, timeout=self._timeout(timeout), allow_redirects=False, stream=True, **kwargs
+            ) as response:
+                body = _read_capped(response)
+                return HTTPResponse(
+                    status=response.status_code,
+                    body=body,
+                    content_type=response.headers.get("Content-Type", ""),
+                    location=redact(response.headers.get("Location", "")),
+                )
+        except requests.exceptions.SSLError as exc:
+            raise ITFlowTLSError(
+                "TLS verification failed for %s: %s (fix the certificate, or set [itflow] ca_bundle to the CA "
+                "that signed it)" % (self.base_url, _reason(exc))
+            ) from None
+        except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout) as exc:
+            raise ITFlowTimeout("ITFlow at %s did not answer in time (%s)" % (self.base_url, _reason(exc))) from None
+        except requests.exceptions.RequestException as exc:
+            raise ITFlowUnavailable("cannot reach ITFlow at %s: %s" % (self.base_url, _reason(exc))) from None
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    chunks = []
+    size = 0
+    for chunk in response.iter_content(65536):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ITFlowResponseError("ITFlow's answer is larger than %d bytes: refused" % MAX_BODY_BYTES)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost, redacted cause of a requests exception, without the URL noise."""
+    text = str(exc)
+    for marker in ("Caused by ", "(Caused by "):
+        if marker in text:
+            text = text.split(marker, 1)[1].rstrip(")")
+    return redact(text)[:300]

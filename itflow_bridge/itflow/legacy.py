@@ -1,0 +1,179 @@
+"""The legacy ``/api.php`` (ITFlow up to April 2022), as it really answers.
+
+Plain-text bodies, key in the query string, and two PHP behaviours that decide
+everything here: on PHP >= 8.1 every ``cid`` request ends in HTTP 500 *after*
+the correct answer was echoed, and with ``display_errors=On`` HTML error blocks
+surround the text.  So a status code means little; the body is parsed, and it
+is accepted only when it has the exact shape ITFlow echoes.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Dict, List, Optional
+
+from ..errors import ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
+from ..http import HTTPResponse, ITFlowHTTP
+from .base import ITFlowAdapter, check_lookup_digits
+from .models import Balance, CallerMatch, ContactEmail, PhonebookEntry
+
+PATH = "/api.php"
+
+# One PHP message as display_errors prints it: "<br />\n<b>Warning</b>:  ... on line <b>45</b><br />\n".
+_PHP_MESSAGE = re.compile(
+    r"<br\s*/?>\s*<b>(?:Warning|Notice|Deprecated|Fatal error|Parse error|Strict Standards)</b>:"
+    r".*?(?:on line <b>\d+</b>(?:<br\s*/?>)?\n?|\Z)",
+    re.DOTALL,
+)
+_BALANCE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_PHONEBOOK_CONTACT = re.compile(r"<Contact>(.*?)</Contact>", re.DOTALL)
+
+
+def strip_php_messages(text: str) -> str:
+    """The body without the HTML warnings or fatal errors PHP printed into it."""
+    return _PHP_MESSAGE.sub("", text)
+
+
+def parse_cid_body(body: str, digits: str) -> Optional[str]:
+    """The name in a ``cid`` answer, or None when nobody matched.
+
+    The body is ``"<name> - <intval(cid)>"``; the name may itself contain
+    " - ", so the split is on the last one, and the echo must be the number we
+    sent (as PHP's intval prints it) or the body is not an answer at all.
+    """
+    text = strip_php_messages(body)
+    name, sep, echo = text.rpartition(" - ")
+    if not sep or echo.strip() != str(int(digits)):
+        raise ITFlowResponseError("unexpected answer to a caller-ID lookup (%d bytes)" % len(body))
+    name = name.strip()
+    return name or None
+
+
+def parse_balance_body(body: str) -> Decimal:
+    text = strip_php_messages(body).strip()
+    if not _BALANCE.fullmatch(text):
+        raise ITFlowResponseError("unexpected answer to a balance request (%d bytes)" % len(body))
+    try:
+        return Decimal(text).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise ITFlowResponseError("balance %r is out of range" % text[:40]) from None
+
+
+def parse_phonebook(body: str) -> List[PhonebookEntry]:
+    """Entries of the Yealink-style XML; tolerant because ITFlow does not escape names."""
+    entries = []
+    for block in _PHONEBOOK_CONTACT.findall(body):
+        name = _tag(block, "LastName")
+        number = _tag(block, "phonenumber")
+        group = "vendor" if _tag(block, "groupid") == "1" else "client"
+        if name or number:
+            entries.append(PhonebookEntry(name=name, number=number, group=group))
+    return entries
+
+
+def parse_contact_emails(body: str) -> List[ContactEmail]:
+    """``client - contact - email<br>`` lines (older releases: ``client - email<br>``)."""
+    result = []
+    for line in _lines(body):
+        parts = [part.strip() for part in line.rsplit(" - ", 2)]
+        if len(parts) == 3:
+            result.append(ContactEmail(client_name=parts[0], contact_name=parts[1], email=parts[2]))
+        elif len(parts) == 2:
+            result.append(ContactEmail(client_name=parts[0], contact_name="", email=parts[1]))
+    return result
+
+
+def parse_contact_numbers(body: str) -> List[Dict[str, str]]:
+    """``client - contact - phone - mobile<br>`` lines."""
+    result = []
+    for line in _lines(body):
+        parts = [part.strip() for part in line.rsplit(" - ", 3)]
+        if len(parts) == 4:
+            result.append(dict(zip(("client_name", "contact_name", "phone", "mobile"), parts)))
+    return result
+
+
+def _lines(body: str) -> List[str]:
+    text = strip_php_messages(body)
+    # Only line breaks are trimmed: "... - phone - <br>" ends in " - " when the mobile is empty.
+    return [line.strip("\r\n") for line in re.split(r"<br\s*/?>", text) if line.strip()]
+
+
+def _tag(block: str, name: str) -> str:
+    match = re.search(r"<%s>(.*?)</%s>" % (name, name), block, re.DOTALL)
+    return match.group(1).strip() if match else ""
+
+
+class LegacyAdapter(ITFlowAdapter):
+    generation = "legacy"
+
+    def __init__(self, http: ITFlowHTTP):
+        self.http = http
+
+    def find_caller(self, digits: str, *, timeout: Optional[float] = None) -> Optional[CallerMatch]:
+        check_lookup_digits(digits)
+        response = self._get({"cid": digits}, timeout=timeout, body_on_500=True)
+        name = parse_cid_body(response.text, digits)
+        if name is None:
+            return None
+        return CallerMatch(name=name, kind="unknown", matched_number=digits)
+
+    def get_balance(self, client_id: int, *, timeout: Optional[float] = None) -> Optional[Balance]:
+        response = self._get({"account_balance": int(client_id)}, timeout=timeout)
+        amount = parse_balance_body(response.text)
+        # ITFlow answers 0 for a client id that does not exist: it cannot be told apart.
+        return Balance(client_id=int(client_id), amount=amount, client_confirmed=amount != 0)
+
+    def phonebook(self, *, timeout: Optional[float] = None) -> List[PhonebookEntry]:
+        return parse_phonebook(self._get({"phonebook": ""}, timeout=timeout).text)
+
+    def primary_contact_emails(self, *, timeout: Optional[float] = None) -> List[ContactEmail]:
+        body = self._get({"primary_contact_emails": ""}, timeout=timeout).text
+        if not body.strip():  # releases before the rename only know client_emails
+            body = self._get({"client_emails": ""}, timeout=timeout).text
+        return parse_contact_emails(body)
+
+    def primary_contact_numbers(self, *, timeout: Optional[float] = None) -> List[Dict[str, str]]:
+        body = self._get({"primary_contact_numbers": ""}, timeout=timeout).text
+        if not body.strip():
+            body = self._get({"client_numbers": ""}, timeout=timeout).text
+        return parse_contact_numbers(body)
+
+    def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "", model: str = "",
+                  serial: str = "", os: str = "", timeout: Optional[float] = None) -> None:
+        params = {"add_asset": name, "client_id": int(client_id), "type": type, "make": make,
+                  "model": model, "serial": serial, "os": os}
+        body = strip_php_messages(self._get(params, timeout=timeout).text).strip()
+        if body != "Asset added!":
+            raise ITFlowResponseError("ITFlow did not confirm the new asset")
+
+    def probe(self, *, timeout: Optional[float] = None) -> HTTPResponse:
+        """A request with the key and no action: 200 and an empty body on a legacy ITFlow."""
+        return self._get({}, timeout=timeout)
+
+    def _get(self, params: Dict[str, Any], *, timeout: Optional[float], body_on_500: bool = False) -> HTTPResponse:
+        response = self.http.get(PATH, params, timeout=timeout)
+        check_legacy_status(response, body_on_500=body_on_500)
+        return response
+
+
+def check_legacy_status(response: HTTPResponse, *, body_on_500: bool = False) -> None:
+    """Raise the error a legacy status means; 500 passes when the body may still hold the answer."""
+    status = response.status
+    if status == 200:
+        return
+    if status == 401:
+        text = response.text.strip()
+        if text.startswith("Missing"):
+            raise ITFlowAuthError("ITFlow says the API key is missing", reason="missing")
+        raise ITFlowAuthError("ITFlow refused the API key (incorrect or expired)", reason="invalid")
+    if status == 404:
+        raise ITFlowNotSupported("this ITFlow has no /api.php (it was removed in April 2022): use api_mode = v1")
+    if 300 <= status < 400:
+        raise ITFlowResponseError(
+            "ITFlow redirected /api.php to %s: check [itflow] url" % (response.location or "another page")
+        )
+    if status == 500 and body_on_500 and response.body.strip():
+        return  # PHP >= 8.1: the answer was echoed before the crash
+    raise ITFlowUnavailable("ITFlow answered HTTP %d" % status)

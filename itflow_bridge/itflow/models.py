@@ -1,0 +1,86 @@
+"""What the bridge knows about ITFlow records, independent of the API generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class CallerMatch:
+    """Who a phone number belongs to.
+
+    The legacy API only says a name (of a contact, a location or a vendor), so
+    ``kind`` is ``"unknown"`` there and the client fields stay empty.
+    """
+
+    name: str
+    kind: str = "unknown"  # contact | location | vendor | unknown
+    client_id: Optional[int] = None
+    client_name: Optional[str] = None
+    contact_name: Optional[str] = None
+    matched_number: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "client_id": self.client_id,
+            "client_name": self.client_name,
+            "contact_name": self.contact_name,
+            "matched_number": self.matched_number,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CallerMatch":
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Client:
+    id: int
+    name: str
+    currency: Optional[str] = None
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    name: str
+    client_id: Optional[int]
+    phone: str = ""
+    mobile: str = ""
+    pin: str = ""
+    email: str = ""
+    primary: bool = False
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Balance:
+    """An account balance; positive means the client owes money.
+
+    ``client_confirmed`` is False when the API cannot tell an unknown client
+    from one that owes nothing (legacy ``account_balance`` answers 0 for both).
+    """
+
+    client_id: int
+    amount: Decimal
+    currency: Optional[str] = None
+    client_confirmed: bool = True
+
+
+@dataclass(frozen=True)
+class PhonebookEntry:
+    name: str
+    number: str
+    group: str  # "client" (a client's primary contact) or "vendor"
+
+
+@dataclass(frozen=True)
+class ContactEmail:
+    client_name: str
+    contact_name: str
+    email: str

@@ -1,0 +1,276 @@
+"""The JSON API ``/api/v1/{module}/{function}.php`` of current ITFlow.
+
+Quirks this adapter absorbs: ``success`` is the string "True"/"False" (a
+boolean is accepted too, should ITFlow ever fix it); an empty page is a
+"False" answer, not an empty list; read endpoints ignore ``client_id`` so we
+filter ourselves; there is no payments endpoint, so a balance is only exact
+when no unpaid invoice is part-paid.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from cachetools import TTLCache
+
+from ..errors import (
+    ITFlowAuthError,
+    ITFlowNotSupported,
+    ITFlowResponseError,
+    ITFlowUnavailable,
+)
+from ..http import HTTPResponse, ITFlowHTTP
+from .base import ITFlowAdapter, check_lookup_digits
+from .models import Balance, CallerMatch, Client, Contact
+
+PAGE_SIZE = 50
+MAX_PAGES = 400  # 20,000 rows: a runaway guard, far above any MSP's client list
+# Invoice statuses that still leave money owed.  Paid, Draft, Cancelled, Non-Billable do not.
+UNPAID_STATUSES = ("sent", "viewed", "partial", "overdue")
+LISTING_TTL = 900.0  # seconds a locations/vendors phone listing is reused
+
+
+def endpoint(module: str, function: str = "read") -> str:
+    return "/api/v1/%s/%s.php" % (module, function)
+
+
+def is_success(payload: Any) -> bool:
+    """Whether a JSON answer says success, whatever type ITFlow used."""
+    if not isinstance(payload, dict) or "success" not in payload:
+        raise ITFlowResponseError("unexpected JSON from ITFlow: no 'success' field")
+    value = payload["success"]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ITFlowResponseError("unexpected JSON from ITFlow: 'success' is %r" % (value,))
+
+
+def check_v1_status(response: HTTPResponse) -> None:
+    status = response.status
+    if status == 200:
+        return
+    message = _message(response)
+    if status == 401:
+        if not response.body.strip():
+            raise ITFlowAuthError("ITFlow says the API key is missing", reason="missing")
+        raise ITFlowAuthError("ITFlow refused the API key: %s" % (message or "invalid or expired"), reason="invalid")
+    if status == 403:
+        raise ITFlowAuthError(
+            "ITFlow refused the API key: %s" % (message or "forbidden"),
+            reason="not_tied_to_user" if "not tied to a user" in message else "forbidden",
+        )
+    if status == 404:
+        raise ITFlowNotSupported("this ITFlow has no JSON API at /api/v1 (older than 2023?): use api_mode = legacy")
+    if status == 405:
+        raise ITFlowResponseError("ITFlow refused the request method: %s" % (message or "HTTP 405"))
+    if 300 <= status < 400:
+        raise ITFlowResponseError(
+            "ITFlow redirected the API to %s: check [itflow] url" % (response.location or "another page")
+        )
+    raise ITFlowUnavailable("ITFlow answered HTTP %d" % status)
+
+
+def _message(response: HTTPResponse) -> str:
+    try:
+        payload = response.json()
+    except ITFlowResponseError:
+        return ""
+    message = payload.get("message", "") if isinstance(payload, dict) else ""
+    return message[:200] if isinstance(message, str) else ""
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(_str(value) or "0")
+    except InvalidOperation:
+        raise ITFlowResponseError("unexpected amount %r in ITFlow's answer" % _str(value)[:40]) from None
+
+
+def contact_from_row(row: Mapping[str, Any]) -> Contact:
+    return Contact(
+        id=_int(row.get("contact_id")) or 0,
+        name=_str(row.get("contact_name")).strip(),
+        client_id=_int(row.get("contact_client_id")),
+        phone=_str(row.get("contact_phone")),
+        mobile=_str(row.get("contact_mobile")),
+        pin=_str(row.get("contact_pin")),
+        email=_str(row.get("contact_email")),
+        primary=_str(row.get("contact_primary")) == "1",
+        archived=bool(row.get("contact_archived_at")),
+    )
+
+
+def client_from_row(row: Mapping[str, Any]) -> Client:
+    return Client(
+        id=_int(row.get("client_id")) or 0,
+        name=_str(row.get("client_name")).strip(),
+        currency=_str(row.get("client_currency_code")).upper() or None,
+        archived=bool(row.get("client_archived_at")),
+    )
+
+
+class V1Adapter(ITFlowAdapter):
+    generation = "v1"
+
+    def __init__(self, http: ITFlowHTTP, *, clock=time.monotonic):
+        self.http = http
+        self._listings_lock = threading.Lock()
+        self._listings: TTLCache = TTLCache(maxsize=8, ttl=LISTING_TTL, timer=clock)
+
+    # --- generic reads ------------------------------------------------------
+
+    def read_page(self, module: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> List[dict]:
+        """One page of rows; an empty list for ITFlow's "no resource" answer."""
+        response = self.http.get(endpoint(module), params, timeout=timeout)
+        check_v1_status(response)
+        payload = response.json()
+        if not is_success(payload):
+            return []
+        data = payload.get("data")
+        if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+            raise ITFlowResponseError("unexpected JSON from ITFlow: 'data' is not a list of rows")
+        return data
+
+    def read_all(self, module: str, params: Optional[Mapping[str, Any]] = None, *,
+                 timeout: Optional[float] = None) -> Iterator[dict]:
+        """Every row, page by page, until a short or empty page."""
+        params = dict(params or {})
+        for page in range(MAX_PAGES):
+            rows = self.read_page(module, dict(params, limit=PAGE_SIZE, offset=page * PAGE_SIZE), timeout=timeout)
+            yield from rows
+            if len(rows) < PAGE_SIZE:
+                return
+
+    def create(self, module: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> dict:
+        response = self.http.post_json(endpoint(module, "create"), payload, timeout=timeout)
+        check_v1_status(response)
+        answer = response.json()
+        if not is_success(answer):
+            raise ITFlowResponseError("ITFlow did not create the %s: %s" % (module, answer.get("message", "")))
+        return answer
+
+    # --- the adapter interface ------------------------------------------------
+
+    def find_caller(self, digits: str, *, timeout: Optional[float] = None) -> Optional[CallerMatch]:
+        check_lookup_digits(digits)
+        rows = self.read_page("contacts", {"contact_phone_or_mobile": digits}, timeout=timeout)
+        if rows:
+            contact = contact_from_row(rows[0])
+            client = self.get_client(contact.client_id, timeout=timeout) if contact.client_id else None
+            return CallerMatch(
+                name=contact.name,
+                kind="contact",
+                client_id=contact.client_id,
+                client_name=client.name if client else None,
+                contact_name=contact.name,
+                matched_number=digits,
+            )
+        hit = self._phone_listing(timeout).get(digits)
+        if hit is None:
+            return None
+        kind, name, client_id = hit
+        client = self.get_client(client_id, timeout=timeout) if client_id else None
+        return CallerMatch(
+            name=name,
+            kind=kind,
+            client_id=client_id,
+            client_name=client.name if client else (name if kind == "vendor" else None),
+            matched_number=digits,
+        )
+
+    def get_client(self, client_id: int, *, timeout: Optional[float] = None) -> Optional[Client]:
+        # ITFlow ignores client_id on reads, so the filter is ours, on a cached listing
+        # (read again once on a miss, so a client added since is found).
+        client = self._listing("clients", self._build_clients, timeout).get(int(client_id))
+        if client is None:
+            with self._listings_lock:
+                self._listings.pop("clients", None)
+            client = self._listing("clients", self._build_clients, timeout).get(int(client_id))
+        return client
+
+    def client_contacts(self, client_id: int, *, timeout: Optional[float] = None) -> List[Contact]:
+        return [
+            contact
+            for contact in map(contact_from_row, self.read_all("contacts", timeout=timeout))
+            if contact.client_id == int(client_id)
+        ]
+
+    def client_phone_numbers(self, client_id: int, *, timeout: Optional[float] = None) -> List[str]:
+        numbers = []
+        for contact in self.client_contacts(client_id, timeout=timeout):
+            numbers += [contact.phone, contact.mobile]
+        for row in self.read_all("locations", timeout=timeout):
+            if _int(row.get("location_client_id")) == int(client_id):
+                numbers.append(_str(row.get("location_phone")))
+        return [n for n in numbers if n]
+
+    def get_balance(self, client_id: int, *, timeout: Optional[float] = None) -> Optional[Balance]:
+        """Sum of the client's unpaid invoices, only when that is the exact balance.
+
+        Without a payments endpoint a part-paid invoice makes the sum wrong, and
+        an overpayment (a credit) is invisible: both give None, never a guess.
+        """
+        client = self.get_client(client_id, timeout=timeout)
+        if client is None:
+            return None
+        total = Decimal("0.00")
+        for row in self.read_all("invoices", timeout=timeout):
+            if _int(row.get("invoice_client_id")) != client.id:
+                continue
+            status = _str(row.get("invoice_status")).strip().lower()
+            if status == "partial":
+                raise ITFlowNotSupported(
+                    "client %d has a part-paid invoice; the JSON API has no payments, so the exact "
+                    "balance cannot be known" % client.id
+                )
+            if status in UNPAID_STATUSES:
+                total += _decimal(row.get("invoice_amount"))
+        return Balance(client_id=client.id, amount=total.quantize(Decimal("0.01")), currency=client.currency)
+
+    # --- listings reused for LISTING_TTL: clients by id, and phones of locations and
+    # vendors (they have no phone filter, so we match on our side)
+
+    def _listing(self, name: str, build: Callable[[Optional[float]], dict], timeout: Optional[float]) -> dict:
+        with self._listings_lock:
+            cached = self._listings.get(name)
+        if cached is not None:
+            return cached
+        value = build(timeout)
+        with self._listings_lock:
+            self._listings[name] = value
+        return value
+
+    def _build_clients(self, timeout: Optional[float]) -> Dict[int, Client]:
+        clients = map(client_from_row, self.read_all("clients", timeout=timeout))
+        return {client.id: client for client in clients}
+
+    def _phone_listing(self, timeout: Optional[float]) -> Dict[str, Tuple[str, str, Optional[int]]]:
+        return self._listing("phones", self._build_phones, timeout)
+
+    def _build_phones(self, timeout: Optional[float]) -> Dict[str, Tuple[str, str, Optional[int]]]:
+        listing: Dict[str, Tuple[str, str, Optional[int]]] = {}
+        for row in self.read_all("vendors", timeout=timeout):
+            phone = _str(row.get("vendor_phone"))
+            if phone:
+                listing.setdefault(phone, ("vendor", _str(row.get("vendor_name")).strip(), None))
+        for row in self.read_all("locations", timeout=timeout):
+            phone = _str(row.get("location_phone"))
+            if phone:  # locations win over vendors, as in the legacy lookup order
+                listing[phone] = ("location", _str(row.get("location_name")).strip(),
+                                  _int(row.get("location_client_id")))
+        return listing

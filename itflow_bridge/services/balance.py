@@ -1,0 +1,73 @@
+"""A client's balance, told only when it is known to be right.
+
+The two API generations fail differently: the legacy API answers 0 for a
+client that does not exist, and the JSON API has no payments, so part-paid
+invoices make its sum wrong.  ``BalanceService`` turns both into one answer
+with a status, within the call's time budget, and never guesses an amount.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable, Optional
+
+from ..config import BalanceSettings
+from ..errors import BridgeError, ITFlowNotSupported
+from ..redact import redact
+from .budget import SingleFlight
+
+log = logging.getLogger(__name__)
+
+OK, NO_CLIENT, INEXACT, UNAVAILABLE = "OK", "NO_CLIENT", "INEXACT", "UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class BalanceAnswer:
+    status: str  # OK | NO_CLIENT | INEXACT (cannot be known exactly) | UNAVAILABLE (ITFlow failed)
+    client_id: int
+    amount: Optional[Decimal] = None
+    currency: Optional[str] = None  # ISO code when ITFlow says so
+    client_name: Optional[str] = None
+    client_confirmed: bool = True  # False: legacy API, where 0 also means "no such client"
+    reason: str = ""
+
+
+class BalanceService:
+    def __init__(self, settings: BalanceSettings, adapter: Callable[[], "object"],
+                 flights: Optional[SingleFlight] = None):
+        self.settings = settings
+        self._adapter = adapter
+        self.flights = flights or SingleFlight(name="itflow-balance")
+
+    def balance(self, client_id: int, budget: Optional[float] = None) -> BalanceAnswer:
+        budget = self.settings.budget_ms / 1000.0 if budget is None else budget
+        try:
+            return self.flights.run("balance:%d" % client_id, lambda: self._fetch(client_id), budget)
+        except ITFlowNotSupported as exc:
+            return BalanceAnswer(INEXACT, client_id, reason=redact(exc))
+        except BridgeError as exc:
+            log.warning("balance of client %d unavailable: %s", client_id, redact(exc))
+            return BalanceAnswer(UNAVAILABLE, client_id, reason=redact(exc))
+        except Exception as exc:  # a bug must not silence the call
+            log.exception("balance lookup crashed")
+            return BalanceAnswer(UNAVAILABLE, client_id, reason="internal error: %s" % type(exc).__name__)
+
+    def _fetch(self, client_id: int) -> BalanceAnswer:
+        adapter = self._adapter()
+        balance = adapter.get_balance(client_id)
+        if balance is None:
+            return BalanceAnswer(NO_CLIENT, client_id, reason="no client with id %d" % client_id)
+        client_name = None
+        if adapter.generation == "v1":
+            client = adapter.get_client(client_id)
+            client_name = client.name if client else None
+        return BalanceAnswer(
+            OK,
+            client_id,
+            amount=balance.amount,
+            currency=balance.currency,
+            client_name=client_name,
+            client_confirmed=balance.client_confirmed,
+        )

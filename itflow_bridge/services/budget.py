@@ -1,0 +1,67 @@
+"""Run ITFlow work on worker threads and wait for it no longer than a budget.
+
+A call cannot wait on a socket timeout: the caller waits on a future with a
+timeout instead, while the work goes on and, if it finishes late, still leaves
+its result in the cache.  Concurrent requests for the same key share one
+future (single flight), so 100 calls from one number cost one ITFlow request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, Callable, Dict, Optional
+
+from ..errors import ITFlowTimeout
+
+WORKERS = 32
+
+
+class SingleFlight:
+    def __init__(self, workers: int = WORKERS, name: str = "itflow"):
+        self._workers = workers
+        self._name = name
+        self._lock = threading.Lock()
+        self._in_flight: Dict[str, Future] = {}
+        self._executor: Optional[ThreadPoolExecutor] = None
+
+    def run(self, key: str, work: Callable[[], Any], budget: float) -> Any:
+        """``work()``'s result, shared by everyone asking for ``key`` meanwhile.
+
+        Raises ``ITFlowTimeout`` after ``budget`` seconds (the work goes on),
+        or whatever ``work`` raised.
+        """
+        future = self._start(key, work)
+        try:
+            return future.result(timeout=max(budget, 0.0))
+        except FutureTimeout:
+            raise ITFlowTimeout("no answer from ITFlow within %d ms" % (budget * 1000)) from None
+
+    def wait_idle(self, timeout: float) -> None:
+        """Give work still running up to ``timeout`` seconds to finish."""
+        with self._lock:
+            pending = list(self._in_flight.values())
+        deadline = time.monotonic() + timeout
+        for future in pending:
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 - the work logs its own failures
+                pass
+
+    def _start(self, key: str, work: Callable[[], Any]) -> Future:
+        with self._lock:
+            future = self._in_flight.get(key)
+            if future is None:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix=self._name)
+                future = self._executor.submit(work)
+                self._in_flight[key] = future
+                future.add_done_callback(lambda _done: self._forget(key, future))
+            return future
+
+    def _forget(self, key: str, future: Future) -> None:
+        with self._lock:
+            if self._in_flight.get(key) is future:
+                del self._in_flight[key]

@@ -1,0 +1,133 @@
+"""Caller lookup within a hard time budget: cache first, one ITFlow request per number.
+
+The ITFlow work runs through ``SingleFlight`` (see ``budget.py``): the call
+waits no longer than its budget, and a late answer still fills the cache.
+After ITFlow fails, lookups leave it alone for a short cool-down rather than
+each paying the whole budget; meanwhile stale entries are served if any.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+from ..cache import Cache, CacheEntry
+from ..config import CacheSettings, CallerIDSettings
+from ..errors import BridgeError
+from ..itflow.models import CallerMatch
+from ..redact import redact
+from .budget import SingleFlight
+from .numbers import candidate_numbers, lookup_number
+
+log = logging.getLogger(__name__)
+
+FOUND, NOTFOUND, SKIPPED, ERROR = "FOUND", "NOTFOUND", "SKIPPED", "ERROR"
+COOL_DOWN = 5.0  # seconds ITFlow is left alone after a failure
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    status: str  # FOUND | NOTFOUND | SKIPPED | ERROR
+    number: Optional[str] = None  # the cleaned number looked up
+    match: Optional[CallerMatch] = None
+    source: str = ""  # cache | itflow | stale | ""
+    error: str = ""
+
+
+class ThrottledLog:
+    """Logs a repeated failure once per interval, not once per call."""
+
+    def __init__(self, interval: float = 60.0):
+        self._interval = interval
+        self._last: Dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def warning(self, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(message, -self._interval) < self._interval:
+                return
+            self._last[message] = now
+        log.warning("%s", message)
+
+
+class CallerLookup:
+    def __init__(
+        self,
+        settings: CallerIDSettings,
+        cache_settings: CacheSettings,
+        cache: Cache,
+        adapter: Callable[[], "object"],
+        *,
+        flights: Optional[SingleFlight] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.settings = settings
+        self.cache_settings = cache_settings
+        self.cache = cache
+        self._adapter = adapter  # returns the ITFlow adapter; may detect the API on first use
+        self.flights = flights or SingleFlight(name="itflow-lookup")
+        self._clock = clock
+        self._down_until = 0.0
+        self._errors = ThrottledLog()
+
+    def lookup(self, raw_number: Optional[str], budget: Optional[float] = None) -> LookupResult:
+        """Who is calling; never takes longer than ``budget`` seconds (default from settings)."""
+        number = lookup_number(raw_number, self.settings.min_digits)
+        if number is None:
+            return LookupResult(SKIPPED)
+        budget = self.settings.budget_ms / 1000.0 if budget is None else budget
+
+        key = "cid:%s:%s" % (self.settings.default_region, number)
+        entry = self.cache.get(key)
+        if entry is not None and entry.is_fresh(self.cache.now()):
+            return _result(number, entry.value, "cache")
+        if self._clock() < self._down_until:
+            return _fallback(number, entry, "ITFlow failed moments ago; not asked again yet")
+        try:
+            value = self.flights.run(key, lambda: self._fetch(key, number), budget)
+        except BridgeError as exc:
+            return _fallback(number, entry, redact(exc))
+        except Exception as exc:  # a bug must never break the call: log it, answer ERROR
+            log.exception("caller-ID lookup crashed")
+            return _fallback(number, entry, "internal error: %s" % type(exc).__name__)
+        return _result(number, value, "itflow")
+
+    def _fetch(self, key: str, number: str) -> Optional[dict]:
+        """Runs on a worker: ask ITFlow for each candidate form; cache the hit or the miss."""
+        try:
+            adapter = self._adapter()
+            match = None
+            asked = set()
+            for digits in candidate_numbers(number, self.settings.default_region):
+                # The legacy API compares numerically: 0301.. and 301.. are one question.
+                question = str(int(digits)) if adapter.generation == "legacy" else digits
+                if question in asked:
+                    continue
+                asked.add(question)
+                match = adapter.find_caller(digits)
+                if match is not None:
+                    break
+        except BridgeError as exc:
+            self._down_until = self._clock() + COOL_DOWN
+            self._errors.warning("caller-ID lookup failed: %s" % redact(exc))
+            raise
+        value = match.to_dict() if match else None
+        ttl = self.cache_settings.hit_ttl if match else self.cache_settings.miss_ttl
+        self.cache.put(key, value, ttl, self.cache_settings.stale_grace)
+        return value
+
+
+def _fallback(number: str, entry: Optional[CacheEntry], reason: str) -> LookupResult:
+    if entry is not None:  # stale-on-error
+        return _result(number, entry.value, "stale")
+    return LookupResult(ERROR, number, error=reason)
+
+
+def _result(number: str, value: Optional[dict], source: str) -> LookupResult:
+    if value is None:
+        return LookupResult(NOTFOUND, number, source=source)
+    return LookupResult(FOUND, number, CallerMatch.from_dict(value), source)

@@ -1,0 +1,87 @@
+"""Which caller numbers are worth a lookup, and the forms ITFlow may store them in.
+
+ITFlow keeps phone numbers as bare digits, usually in national form, sometimes
+with the trunk 0 or the country code typed in.  A trunk delivers E.164, national
+or international-prefixed numbers.  ``candidate_numbers`` bridges the two with
+``phonenumbers``; it is imported lazily because a cache hit never needs it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import List, Optional
+
+MAX_DIGITS = 18  # PHP's intval overflows beyond this
+WITHHELD_WORDS = frozenset(
+    {"anonymous", "unknown", "private", "restricted", "withheld", "unavailable", "blocked", "asterisk", "s"}
+)
+_ALLOWED = re.compile(r"\+?[0-9 ().\-/]+")
+
+
+def lookup_number(raw: Optional[str], min_digits: int) -> Optional[str]:
+    """The caller number cleaned to ``[+]digits``, or None when it must not be looked up.
+
+    None for withheld/anonymous/unknown, empty, anything with letters or other
+    symbols, fewer than ``min_digits`` or more than 18 digits, or all zeros.
+    """
+    text = (raw or "").strip()
+    if not text or text.lower() in WITHHELD_WORDS or not _ALLOWED.fullmatch(text):
+        return None
+    digits = re.sub(r"[^0-9]", "", text)
+    if not (min_digits <= len(digits) <= MAX_DIGITS) or int(digits) == 0:
+        return None
+    return ("+" if text.startswith("+") else "") + digits
+
+
+def candidate_numbers(number: str, region: str, limit: int = 4) -> List[str]:
+    """Digit strings to ask ITFlow for, most likely first, at most ``limit``.
+
+    Order: national significant number, with the national trunk prefix, with the
+    country code, then the digits exactly as they arrived.
+    """
+    import phonenumbers  # lazy: ~20 ms of import that a cache hit does not pay
+
+    digits = number.lstrip("+")
+    forms: List[str] = []
+    for parsed in _interpretations(number, region):
+        nsn = phonenumbers.national_significant_number(parsed)
+        country = str(parsed.country_code)
+        region_of_number = phonenumbers.region_code_for_country_code(parsed.country_code)
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region_of_number)
+        trunk = metadata.national_prefix if metadata is not None and metadata.national_prefix else ""
+        forms += [nsn, trunk + nsn, country + nsn]
+    forms.append(digits)
+
+    result: List[str] = []
+    for form in forms:
+        if form and form not in result and len(form) <= MAX_DIGITS and int(form) != 0:
+            result.append(form)
+    return result[:limit]
+
+
+def _interpretations(number: str, region: str) -> list:
+    """Parses of the number: as dialled in ``region``, and as E.164 missing its '+'.
+
+    A parse in the PBX's region comes first when it is plausible; the '+'
+    reading is added only when it is a valid number (e.g. 441632960123 from a
+    trunk that drops the '+').
+    """
+    import phonenumbers
+
+    def parse(text: str, default_region: Optional[str]):
+        try:
+            return phonenumbers.parse(text, default_region)
+        except phonenumbers.NumberParseException:
+            return None
+
+    local = parse(number, region)
+    e164 = None if number.startswith("+") else parse("+" + number, None)
+    found = []
+    if local is not None and (phonenumbers.is_valid_number(local) or phonenumbers.is_possible_number(local)):
+        found.append(local)
+    if e164 is not None and phonenumbers.is_valid_number(e164):
+        if not found or not phonenumbers.is_valid_number(found[0]):
+            found.append(e164)
+    if not found and e164 is not None and phonenumbers.is_possible_number(e164):
+        found.append(e164)
+    return found

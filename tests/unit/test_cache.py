@@ -1,0 +1,80 @@
+"""The two-tier cache: TTLs, stale grace, sharing between processes, surviving a corrupt file."""
+
+import logging
+import subprocess
+import sys
+
+from itflow_bridge.cache import DB_NAME, Cache
+
+
+class Clock:
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_fresh_then_stale_then_gone(tmp_path):
+    clock = Clock()
+    cache = Cache(tmp_path, clock=clock)
+    cache.put("k", {"a": 1}, ttl=10, stale_grace=100)
+    assert cache.get("k").is_fresh(clock.now)
+    clock.now += 11
+    entry = cache.get("k")
+    assert entry is not None and not entry.is_fresh(clock.now) and entry.value == {"a": 1}
+    clock.now += 100
+    assert cache.get("k") is None
+
+
+def test_a_new_process_reads_what_another_wrote(tmp_path):
+    Cache(tmp_path).put("cid:US:+15551234567", {"name": "John"}, ttl=60)
+    code = (
+        "import sys; from itflow_bridge.cache import Cache; "
+        "e = Cache(sys.argv[1]).get('cid:US:+15551234567'); print(e.value['name'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "John"
+
+
+def test_miss_values_are_cached_as_none(tmp_path):
+    cache = Cache(tmp_path)
+    cache.put("miss", None, ttl=60)
+    entry = Cache(tmp_path).get("miss")
+    assert entry is not None and entry.value is None
+
+
+def test_corrupt_file_degrades_to_memory_with_one_warning(tmp_path, caplog):
+    (tmp_path / DB_NAME).write_bytes(b"this is not a sqlite database" * 100)
+    with caplog.at_level(logging.WARNING):
+        cache = Cache(tmp_path)
+        cache.put("k", 1, ttl=60)
+        assert cache.get("k").value == 1
+    assert not cache.persistent
+    assert len([r for r in caplog.records if "memory only" in r.getMessage()]) == 1
+
+
+def test_unwritable_directory_degrades(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with caplog.at_level(logging.WARNING):
+        cache = Cache(blocker / "sub")
+    cache.put("k", 2, ttl=60)
+    assert cache.get("k").value == 2 and not cache.persistent
+
+
+def test_events_are_counted_across_instances_within_the_window(tmp_path):
+    clock = Clock()
+    first = Cache(tmp_path, clock=clock)
+    for _ in range(3):
+        first.record_event("fail:5551234567")
+    second = Cache(tmp_path, clock=clock)
+    assert second.count_events("fail:5551234567", window=3600) == 3
+    clock.now += 3601
+    assert second.count_events("fail:5551234567", window=3600) == 0
+
+
+def test_memory_only_cache(tmp_path):
+    cache = Cache(None)
+    cache.put("k", [1, 2], ttl=5)
+    assert cache.get("k").value == [1, 2] and not cache.persistent

@@ -1,0 +1,123 @@
+"""The lookup service's promises: budget, single flight, late answers cached, stale-on-error.
+
+The adapter here is a scripted stand-in (the real adapters are tested against the
+fake ITFlow over HTTP in tests/integration); these tests are about time and sharing.
+"""
+
+import threading
+import time
+from dataclasses import replace
+
+from itflow_bridge.cache import Cache
+from itflow_bridge.config import CacheSettings, CallerIDSettings
+from itflow_bridge.errors import ITFlowUnavailable
+from itflow_bridge.itflow.models import CallerMatch
+from itflow_bridge.services import lookup as lookup_module
+from itflow_bridge.services.lookup import CallerLookup
+
+
+class ScriptedAdapter:
+    generation = "v1"
+
+    def __init__(self, known=None, delay=0.0, fail=False):
+        self.known = known or {}
+        self.delay = delay
+        self.fail = fail
+        self.asked = []
+        self.lock = threading.Lock()
+
+    def find_caller(self, digits, timeout=None):
+        with self.lock:
+            self.asked.append(digits)
+        time.sleep(self.delay)
+        if self.fail:
+            raise ITFlowUnavailable("connection refused")
+        name = self.known.get(digits)
+        return CallerMatch(name, "contact", 1, "Acme Corp", name) if name else None
+
+
+def make(adapter, tmp_path, **settings):
+    return CallerLookup(
+        replace(CallerIDSettings(), **settings), CacheSettings(dir=tmp_path), Cache(tmp_path), lambda: adapter
+    )
+
+
+def test_found_then_served_from_cache(tmp_path):
+    adapter = ScriptedAdapter({"5551234567": "John Smith"})
+    service = make(adapter, tmp_path)
+    first = service.lookup("+15551234567")
+    second = service.lookup("+15551234567")
+    assert (first.status, first.source, first.match.client_name) == ("FOUND", "itflow", "Acme Corp")
+    assert (second.status, second.source) == ("FOUND", "cache")
+    assert adapter.asked == ["5551234567"]
+
+
+def test_miss_tries_each_form_once_and_is_cached(tmp_path):
+    adapter = ScriptedAdapter()
+    service = make(adapter, tmp_path)
+    assert service.lookup("+441632960123").status == "NOTFOUND"
+    assert adapter.asked == ["1632960123", "01632960123", "441632960123"]
+    assert service.lookup("+441632960123").source == "cache"
+    assert len(adapter.asked) == 3
+
+
+def test_legacy_numeric_compare_asks_once_per_value(tmp_path):
+    adapter = ScriptedAdapter()
+    adapter.generation = "legacy"
+    make(adapter, tmp_path).lookup("+441632960123")
+    assert adapter.asked == ["1632960123", "441632960123"]  # 01632960123 == 1632960123 for intval
+
+
+def test_withheld_is_skipped_without_asking(tmp_path):
+    adapter = ScriptedAdapter()
+    service = make(adapter, tmp_path)
+    assert service.lookup("anonymous").status == "SKIPPED"
+    assert service.lookup("").status == "SKIPPED"
+    assert adapter.asked == []
+
+
+def test_budget_is_hard_and_the_late_answer_fills_the_cache(tmp_path):
+    adapter = ScriptedAdapter({"5551234567": "John Smith"}, delay=0.5)
+    service = make(adapter, tmp_path, budget_ms=100)
+    started = time.monotonic()
+    result = service.lookup("5551234567")
+    assert time.monotonic() - started < 0.3
+    assert result.status == "ERROR"
+    service.flights.wait_idle(2)
+    assert service.lookup("5551234567").source == "cache"
+
+
+def test_concurrent_lookups_of_one_number_share_one_request(tmp_path):
+    adapter = ScriptedAdapter({"5551234567": "John Smith"}, delay=0.3)
+    service = make(adapter, tmp_path, budget_ms=2000)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(service.lookup("5551234567"))) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status for r in results] == ["FOUND"] * 20
+    assert adapter.asked == ["5551234567"]
+
+
+def test_stale_entry_is_served_when_itflow_fails(tmp_path, monkeypatch):
+    adapter = ScriptedAdapter({"5551234567": "John Smith"})
+    service = make(adapter, tmp_path)
+    service.lookup("5551234567")
+    clock = [time.time() + 3600 + 1]  # past hit_ttl, within stale_grace
+    monkeypatch.setattr(service.cache, "_clock", lambda: clock[0])
+    adapter.fail = True
+    result = service.lookup("5551234567")
+    assert (result.status, result.source) == ("FOUND", "stale")
+
+
+def test_after_a_failure_itflow_is_left_alone_for_a_cool_down(tmp_path):
+    adapter = ScriptedAdapter(fail=True)
+    service = make(adapter, tmp_path)
+    assert service.lookup("5551234567").status == "ERROR"
+    assert service.lookup("5559999999").status == "ERROR"
+    assert len(adapter.asked) == 1
+    service._down_until = 0.0
+    adapter.fail = False
+    assert service.lookup("5559999999").status == "NOTFOUND"
+    assert lookup_module.COOL_DOWN > 0
