@@ -22,6 +22,7 @@ class Bridge:
         self._client = None
         self._lookup = None
         self._balance = None
+        self._speech = None
 
     @property
     def client(self):
@@ -54,6 +55,22 @@ class Bridge:
 
                 self._balance = BalanceService(self.config.balance, self.adapter)
             return self._balance
+
+    @property
+    def speech(self):
+        """Prompt names and currency words (raises ConfigError on bad [prompts]/[currencies])."""
+        with self._lock:
+            if self._speech is None:
+                from .services.speech import speech_settings
+
+                self._speech = speech_settings(self.config.prompts, self.config.currencies)
+            return self._speech
+
+    def wait_idle(self, timeout: float) -> None:
+        """Let ITFlow requests still running finish (they fill the cache for the next call)."""
+        for service in (self._lookup, self._balance):
+            if service is not None:
+                service.flights.wait_idle(timeout)
 
     def close(self) -> None:
         if self._client is not None:

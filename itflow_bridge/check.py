@@ -141,20 +141,36 @@ def _check_cache(bridge, report: Report) -> None:
         )
 
 
+def required_prompts(speech) -> List[str]:
+    """Every sound the balance IVR can play with these settings."""
+    from .services.speech import DEFAULT_CURRENCY_WORDS, number_prompts
+
+    names = list(speech.prompts.all_names())
+    for words in (*DEFAULT_CURRENCY_WORDS.values(), *speech.currencies.values()):
+        names += [words.major_one, words.major_many, words.minor_one, words.minor_many]
+    for n in (*range(0, 21), *range(30, 100, 10), 100, 1000, 10**6, 10**9):
+        names += number_prompts(n)
+    return list(dict.fromkeys(name for name in names if name))
+
+
 def _check_prompts(config: Config, report: Report) -> None:
+    from .app import Bridge
+    from .prompts import missing_prompts
+
     try:
-        from .prompts import missing_prompts, required_prompts
-    except ImportError:
+        speech = Bridge(config).speech
+    except ConfigError as exc:
+        report.add("balance prompts", FAIL, str(exc), "fix the [prompts] / [currencies] section")
         return
     sounds = config.balance.sounds_dir
     if not sounds.exists():
         report.add("balance prompts", WARN, "sounds directory %s not found (not on the PBX?)" % sounds,
                    "run check on the PBX, or set [balance] sounds_dir")
         return
-    missing = missing_prompts(sounds, required_prompts(config), config.balance.language)
+    missing = missing_prompts(sounds, required_prompts(speech), config.balance.language)
     if missing:
         report.add("balance prompts", FAIL, "missing in %s: %s" % (sounds, ", ".join(missing)),
-                   "run: itflow-bridge install-prompts (or record them as System Recordings)")
+                   "run: itflow-bridge install-prompts (or point [prompts] at your own System Recordings)")
     else:
         report.add("balance prompts", PASS, "every prompt the balance IVR plays exists in %s" % sounds)
 

@@ -62,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 ("cache", "dir"): args.cache_dir,
             },
         )
-        setup_logging("DEBUG" if args.verbose else ("INFO" if args.command == "serve" else "WARNING"))
+        setup_logging("DEBUG" if args.verbose else ("INFO" if args.command == "serve" else "ERROR"))
         return args.handler(config, args) if hasattr(args, "handler") else COMMANDS[args.command](config, args)
     except ConfigError as exc:
         return fail(str(exc), EXIT_CONFIG)

@@ -50,12 +50,12 @@ class ITFlowClient:
         if self.settings.api_mode != "auto":
             return self.settings.api_mode
         key = "itflow:generation:%s" % self.settings.url
-        entry = self._cache.get(key) if self._cache else None
+        entry = self._cache.get(key) if self._cache is not None else None
         if entry is not None and entry.value in ADAPTERS and entry.is_fresh(self._cache.now()):
             return entry.value
         generation = detect_generation(self.http, timeout)
         log.info("ITFlow at %s speaks the %s API", self.settings.url, "JSON (/api/v1)" if generation == "v1" else "legacy (/api.php)")
-        if self._cache:
+        if self._cache is not None:
             self._cache.put(key, generation, GENERATION_TTL)
         return generation
 

@@ -25,6 +25,11 @@ def register(commands) -> None:
     install.add_argument("--owner", default="asterisk", help="user that runs Asterisk (chown target)")
     install.set_defaults(handler=cmd_install_agi)
 
+    prompts = commands.add_parser("install-prompts", help="copy the balance IVR's sound files into Asterisk")
+    prompts.add_argument("--sounds-dir", help="Asterisk sounds directory (default [balance] sounds_dir)")
+    prompts.add_argument("--language", help="language folder (default [balance] language, en)")
+    prompts.set_defaults(handler=cmd_install_prompts)
+
     demo = commands.add_parser("demo", help="simulated calls against an embedded sample ITFlow")
     demo.set_defaults(handler=cmd_demo)
 
@@ -81,6 +86,15 @@ def cmd_install_agi(config, args: argparse.Namespace) -> int:
             except (LookupError, PermissionError) as exc:
                 print("itflow-bridge: could not chown %s to %s: %s" % (target, args.owner, exc), file=sys.stderr)
         print("installed %s" % target)
+    return 0
+
+
+def cmd_install_prompts(config, args: argparse.Namespace) -> int:
+    from .prompts import install_prompts
+
+    sounds = Path(args.sounds_dir) if args.sounds_dir else config.balance.sounds_dir
+    for path in install_prompts(sounds, args.language or config.balance.language):
+        print("installed %s" % path)
     return 0
 
 

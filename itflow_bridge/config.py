@@ -192,6 +192,11 @@ class ServerSettings:
     log_level: str = _setting("INFO", _loglevel)
 
 
+# Free-form sections, checked by the code that uses them (speech names):
+#   [prompts]    field of PromptNames = sound name, e.g. enter_client_number = custom/enter-account
+#   [currencies] ISO code = major_one, major_many, minor_one, minor_many (sound names)
+FREE_SECTIONS = ("prompts", "currencies")
+
 SECTIONS = {
     "itflow": ITFlowSettings,
     "cache": CacheSettings,
@@ -208,6 +213,8 @@ class Config:
     callerid: CallerIDSettings = field(default_factory=CallerIDSettings)
     balance: BalanceSettings = field(default_factory=BalanceSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    prompts: Mapping[str, str] = field(default_factory=dict)
+    currencies: Mapping[str, str] = field(default_factory=dict)
     source: Optional[Path] = None  # the INI file read, if any
 
     def require_itflow(self) -> None:
@@ -248,9 +255,13 @@ def load_config(
     raw: Dict[Tuple[str, str], Tuple[str, str]] = {}  # (section, key) -> (value, origin)
 
     source = None
+    free: Dict[str, Dict[str, str]] = {name: {} for name in FREE_SECTIONS}
     if named or file_path.exists():
         for key, value in _read_ini(file_path).items():
-            raw[key] = (value, "%s [%s] %s" % (file_path, key[0], key[1]))
+            if key[0] in FREE_SECTIONS:
+                free[key[0]][key[1]] = value.strip()
+            else:
+                raw[key] = (value, "%s [%s] %s" % (file_path, key[0], key[1]))
         source = file_path
     for name, key in ENV_OVERRIDES.items():
         if env.get(name):
@@ -267,7 +278,7 @@ def load_config(
                 value, origin = raw[(section, f.name)]
                 values[f.name] = _parse(f, value, section, origin)
         sections[section] = cls(**values)
-    return Config(source=source, **sections)
+    return Config(source=source, **free, **sections)
 
 
 def _parse(f: Any, value: str, section: str, origin: str) -> Any:
@@ -290,10 +301,13 @@ def _read_ini(path: Path) -> Dict[Tuple[str, str], str]:
 
     values = {}
     for section in parser.sections():
+        if section in FREE_SECTIONS:
+            values.update({(section, key): value for key, value in parser.items(section)})
+            continue
         if section not in SECTIONS:
             raise ConfigError(
                 "config file %s has an unknown section [%s]: use %s"
-                % (path, section, ", ".join("[%s]" % s for s in SECTIONS))
+                % (path, section, ", ".join("[%s]" % s for s in (*SECTIONS, *FREE_SECTIONS)))
             )
         known = {f.name for f in fields(SECTIONS[section])}
         for key, value in parser.items(section):

@@ -79,7 +79,8 @@ class ITFlowHTTP:
 
     def get(self, path: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> HTTPResponse:
         query = dict(params)
-        query["api_key"] = self._api_key
+        if self._api_key:
+            query["api_key"] = self._api_key
         return self._send("GET", path, params=query, timeout=timeout)
 
     def post_json(self, path: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> HTTPResponse:

@@ -85,7 +85,7 @@ def classic_main(route: str) -> int:
     run_classic(handler)
     if bridge is not None:
         _detach_from_asterisk()
-        bridge.lookup.flights.wait_idle(LATE_ANSWER_WAIT)
+        bridge.wait_idle(LATE_ANSWER_WAIT)
         bridge.close()
     return 0
 

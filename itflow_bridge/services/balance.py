@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Callable, Optional
 
 from ..config import BalanceSettings
-from ..errors import BridgeError, ITFlowNotSupported
+from ..errors import BridgeError, ITFlowNotSupported, ITFlowTimeout
 from ..redact import redact
 from .budget import SingleFlight
 
@@ -32,6 +32,7 @@ class BalanceAnswer:
     client_name: Optional[str] = None
     client_confirmed: bool = True  # False: legacy API, where 0 also means "no such client"
     reason: str = ""
+    timed_out: bool = False  # no answer within the budget; asking again joins the same request
 
 
 class BalanceService:
@@ -47,6 +48,8 @@ class BalanceService:
             return self.flights.run("balance:%d" % client_id, lambda: self._fetch(client_id), budget)
         except ITFlowNotSupported as exc:
             return BalanceAnswer(INEXACT, client_id, reason=redact(exc))
+        except ITFlowTimeout as exc:
+            return BalanceAnswer(UNAVAILABLE, client_id, reason=redact(exc), timed_out=True)
         except BridgeError as exc:
             log.warning("balance of client %d unavailable: %s", client_id, redact(exc))
             return BalanceAnswer(UNAVAILABLE, client_id, reason=redact(exc))
