@@ -43,7 +43,7 @@ def cmd_serve(config, args: argparse.Namespace) -> int:
     bridge = Bridge(config)
     host = args.host or config.server.host
     port = args.port or config.server.port
-    server = FastAGIServer(routes(bridge), host, port)
+    server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level)
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
 
     def stop(signum, _frame) -> None:

@@ -70,8 +70,10 @@ def classic_main(route: str) -> int:
     from .logs import setup_logging
 
     bridge = None
+    verbose_level = 1
     try:
         config = load_config()
+        verbose_level = config.server.verbose_level
         setup_logging(config.server.log_level, fmt="itflow-bridge %(levelname)s: %(message)s")
         from .app import Bridge
 
@@ -82,7 +84,7 @@ def classic_main(route: str) -> int:
         setup_logging("WARNING", fmt="itflow-bridge %(levelname)s: %(message)s")
         log.error("%s", exc)
         handler = failed_handler(route)
-    run_classic(handler)
+    run_classic(handler, verbose_level=verbose_level)
     if bridge is not None:
         _detach_from_asterisk()
         bridge.wait_idle(LATE_ANSWER_WAIT)

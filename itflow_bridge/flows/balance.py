@@ -94,20 +94,21 @@ def _balance_call(call: Call, bridge, speech) -> str:
         if not _verified(call, bridge, client_id, settings, prompts):
             _fail(bridge, call, client_id, "DENIED (verification failed)")
             _play(session, prompts.not_verified)
-            if _failures_this_hour(bridge, call) >= settings.max_failures_per_hour:
-                return DENIED
-            continue
-        answer = _fetch_balance(session, bridge, client_id, prompts)
-        if answer.status == NO_CLIENT:
+        else:
+            answer = _fetch_balance(session, bridge, client_id, prompts)
+            if answer.status == OK:
+                _disclose(call, client_id, answer, speech, settings)
+                return OK_STATUS
+            if answer.status != NO_CLIENT:
+                _audit(call, client_id, "UNAVAILABLE (%s)" % answer.reason)
+                _play(session, prompts.unavailable)
+                return UNAVAILABLE
             _fail(bridge, call, client_id, "INVALID (no such client)")
             _play(session, prompts.invalid)
-            continue
-        if answer.status != OK:
-            _audit(call, client_id, "UNAVAILABLE (%s)" % answer.reason)
-            _play(session, prompts.unavailable)
-            return UNAVAILABLE
-        _disclose(call, client_id, answer, speech, settings)
-        return OK_STATUS
+        if _failures_this_hour(bridge, call) >= settings.max_failures_per_hour:
+            _audit(call, None, "DENIED (limit of %d failures per hour reached)" % settings.max_failures_per_hour)
+            _play(session, prompts.too_many_attempts, prompts.goodbye)
+            return DENIED
 
     _audit(call, None, "INVALID (%d failed attempts)" % call.failures)
     _play(session, prompts.too_many_attempts, prompts.goodbye)
