@@ -14,6 +14,15 @@ from typing import List, Tuple
 
 from .sample.simulated_asterisk import simulate_call
 
+# (digits keyed in, one entry per prompt; what it shows)
+BALANCE_CALLS: List[Tuple[List[str], str]] = [
+    (["1"], "Acme Corp, USD"),
+    (["3"], "Müller GmbH, EUR"),
+    (["4"], "a client in credit: the legacy API knows, the JSON API cannot see overpayments"),
+    (["2"], "a part-paid invoice: exact only from the legacy API"),
+    (["77", "*"], "an unknown client id (legacy answers 0 for it: never spoken), then *"),
+]
+
 # (caller number as the trunk sends it, trunk-provided name, what it shows)
 CALLS: List[Tuple[str, str, str]] = [
     ("+15551234567", "WIRELESS CALLER", "a contact's phone, E.164 from the trunk"),
@@ -44,7 +53,9 @@ def run_demo() -> int:
             try:
                 for number, trunk_name, what in CALLS:
                     show_call(host, port, number, trunk_name, what, fake)
-                show_balances(bridge)
+                print("  -- IVR option 3, \"press 3 for your balance\" (caller keys in the client number):")
+                for keys, what in BALANCE_CALLS:
+                    show_balance_call(host, port, keys, what)
             finally:
                 server.shutdown()
                 bridge.close()
@@ -78,11 +89,11 @@ def show_call(host: str, port: int, number: str, trunk_name: str, what: str, fak
         number, status, '"%s"' % shown, elapsed, len(fake.requests) - before, what))
 
 
-def show_balances(bridge) -> None:
-    for client_id in (1, 3, 2, 4):
-        answer = bridge.balance.balance(client_id)
-        if answer.amount is not None:
-            text = "%.2f %s" % (answer.amount, answer.currency or "(currency not in the legacy API)")
-        else:
-            text = "%s: %s" % (answer.status, answer.reason)
-        print("  balance of client %d: %s" % (client_id, text))
+def show_balance_call(host: str, port: int, keys: List[str], what: str) -> None:
+    from .services.speech import prompts_to_words
+
+    call = simulate_call(host, port, "itflow-balance.agi", caller_num="5551234567", dtmf=keys)
+    heard = [name for name in call.played if name != "itflow/enter-client-number"]
+    print("  keys %-10s %-11s caller hears: %s  <- %s" % (
+        " then ".join(k or "nothing" for k in keys), call.variables.get("ITFLOW_BALANCE_STATUS", "?"),
+        prompts_to_words(heard), what))

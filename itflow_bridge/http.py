@@ -43,7 +43,7 @@ class HTTPResponse:
     def json(self) -> Any:
         try:
             return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
             raise ITFlowResponseError(
                 "ITFlow answered HTTP %d with a body that is not JSON (%d bytes)" % (self.status, len(self.body))
             ) from None

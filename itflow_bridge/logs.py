@@ -23,5 +23,5 @@ def setup_logging(level: str = "INFO", *, stream=None, fmt: str = FORMAT) -> log
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # its retry warnings are noise
     return handler

@@ -1,7 +1,9 @@
 """The balance IVR: "press 3 for your balance".
 
 A caller keys in a client number, is verified if the admin asked for it, and
-hears the balance, then goes back to the menu.  Three rules shape the code:
+hears the balance, then goes back to the menu.  The legacy API answers 0 for a
+client id that does not exist, so a legacy "0" is never spoken: the caller
+hears that the balance is unavailable.  Three rules shape the code:
 the caller never hears silence or a wrong amount (unknown or inexact balances
 are "unavailable"); nobody can enumerate balances (failures are counted per
 caller number across calls and processes, and over the limit nothing is looked
@@ -96,6 +98,12 @@ def _balance_call(call: Call, bridge, speech) -> str:
             _play(session, prompts.not_verified)
         else:
             answer = _fetch_balance(session, bridge, client_id, prompts)
+            if answer.status == OK and not answer.client_confirmed:
+                # Legacy /api.php answers 0 for a client id that does not exist: saying
+                # "zero" could tell a stranger that a non-existent account owes nothing.
+                _audit(call, client_id, "UNAVAILABLE (legacy API: 0 is also its answer for an unknown client)")
+                _play(session, prompts.unavailable)
+                return UNAVAILABLE
             if answer.status == OK:
                 _disclose(call, client_id, answer, speech, settings)
                 return OK_STATUS

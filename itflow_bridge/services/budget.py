@@ -53,13 +53,15 @@ class SingleFlight:
     def _start(self, key: str, work: Callable[[], Any]) -> Future:
         with self._lock:
             future = self._in_flight.get(key)
-            if future is None:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix=self._name)
-                future = self._executor.submit(work)
-                self._in_flight[key] = future
-                future.add_done_callback(lambda _done: self._forget(key, future))
-            return future
+            if future is not None:
+                return future
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix=self._name)
+            future = self._executor.submit(work)
+            self._in_flight[key] = future
+        # Outside the lock: a future that is already done runs the callback right here.
+        future.add_done_callback(lambda _done: self._forget(key, future))
+        return future
 
     def _forget(self, key: str, future: Future) -> None:
         with self._lock:

@@ -236,3 +236,10 @@ def test_slow_itflow_hears_one_moment_please(fake_itflow, serve):
     call = balance_call(address, ["1"])
     assert "one-moment-please" in call.played
     assert call.variables["ITFLOW_BALANCE_STATUS"] == "OK"
+
+
+def test_legacy_zero_for_an_unknown_client_is_never_spoken(fake_itflow, serve):
+    address, _ = serve(fake_itflow, "legacy")
+    call = balance_call(address, ["77"])
+    assert call.variables["ITFLOW_BALANCE_STATUS"] == "UNAVAILABLE"
+    assert "itflow/your-balance-is" not in call.played and "ITFLOW_BALANCE" not in call.variables

@@ -121,3 +121,18 @@ def test_after_a_failure_itflow_is_left_alone_for_a_cool_down(tmp_path):
     adapter.fail = False
     assert service.lookup("5559999999").status == "NOTFOUND"
     assert lookup_module.COOL_DOWN > 0
+
+
+def test_work_that_finishes_before_it_is_registered_does_not_deadlock():
+    from itflow_bridge.services.budget import SingleFlight
+
+    flights = SingleFlight(workers=1)
+
+    def many():
+        for i in range(200):  # instant work: the future is often done before add_done_callback
+            flights.run("k%d" % (i % 3), lambda: i, budget=2.0)
+
+    worker = threading.Thread(target=many, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "SingleFlight deadlocked"
