@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from typing import Callable, Dict
 
@@ -93,7 +94,12 @@ def classic_main(route: str) -> int:
 
 
 def _detach_from_asterisk() -> None:
-    """Close our end of the AGI pipes so the dialplan goes on while a late answer is cached."""
+    """Close our end of the AGI pipes so the dialplan goes on while a late answer is cached.
+
+    Asterisk sends SIGHUP when the script's output closes; it must not kill the
+    process before the cache is written.
+    """
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         sys.stdout.flush()
     except (OSError, ValueError):

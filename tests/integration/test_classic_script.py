@@ -1,0 +1,63 @@
+"""The classic AGI script as Asterisk runs it: a new process, pipes, SIGHUP at the end."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from itflow_bridge.cache import Cache
+from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, environment, tokenize
+
+SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-cid.agi"
+
+
+def run_script(fake, tmp_path, number, budget_ms=1500, sighup_after_eof=True):
+    conf = tmp_path / "bridge.conf"
+    conf.write_text("[callerid]\nbudget_ms = %d\n" % budget_ms, encoding="utf-8")
+    env = dict(os.environ, ITFLOW_BRIDGE_CONFIG=str(conf), ITFLOW_URL=fake.url, ITFLOW_API_KEY=fake.api_key,
+               ITFLOW_API_MODE="v1", ITFLOW_BRIDGE_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.Popen([sys.executable, str(SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    started = time.monotonic()
+    proc.stdin.write(environment("itflow-cid.agi", number, "", 0))
+    proc.stdin.flush()
+    call = SimulatedCall()
+    for raw in proc.stdout:  # until the script closes its end, as Asterisk reads until EOF
+        proc.stdin.write((answer(tokenize(raw.decode().rstrip("\n")), call, []) + "\n").encode())
+        proc.stdin.flush()
+    call_time = time.monotonic() - started
+    if sighup_after_eof:
+        proc.send_signal(signal.SIGHUP)  # what res_agi does when the script's output closes
+    proc.stdin.close()
+    proc.wait(timeout=30)
+    return call, call_time, proc.returncode, proc.stderr.read().decode()
+
+
+def test_found_through_a_real_process(fake_itflow, tmp_path):
+    call, _, code, stderr = run_script(fake_itflow, tmp_path, "+15551234567")
+    assert call.variables["CALLERID(name)"] == "Acme Corp - John Smith"
+    assert call.variables["ITFLOW_CID_STATUS"] == "FOUND"
+    assert code == 0 and "Traceback" not in stderr
+
+
+def test_late_answer_is_cached_after_the_call_went_on_despite_sighup(fake_itflow, tmp_path):
+    Cache(tmp_path / "cache").put("itflow:generation:%s" % fake_itflow.url, "v1", 3600)
+    fake_itflow.set_fault("slow", delay=1.5)
+    call, call_time, code, stderr = run_script(fake_itflow, tmp_path, "5551234567", budget_ms=300)
+    assert call.variables["ITFLOW_CID_STATUS"] == "ERROR"
+    assert call_time < 1.2  # the dialplan went on at the budget, not when ITFlow answered
+    assert code == 0 and "Traceback" not in stderr
+    entry = Cache(tmp_path / "cache").get("cid:US:5551234567")
+    assert entry is not None and entry.value["contact_name"] == "John Smith"
+
+
+def test_missing_config_still_ends_with_a_status(fake_itflow, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("[itflow]\napi_mode = nonsense\n", encoding="utf-8")
+    env = dict(os.environ, ITFLOW_BRIDGE_CONFIG=str(conf))
+    proc = subprocess.run([sys.executable, str(SCRIPT)], input=environment("itflow-cid.agi", "5551234567", "", 0)
+                          + b"200 result=1\n", capture_output=True, env=env, timeout=30)
+    assert proc.stdout.decode().strip() == 'SET VARIABLE "ITFLOW_CID_STATUS" "ERROR"'
+    assert proc.returncode == 0 and "api_mode" in proc.stderr.decode()
