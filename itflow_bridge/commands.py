@@ -46,15 +46,21 @@ def cmd_serve(config, args: argparse.Namespace) -> int:
     server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level)
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
 
+    stopping = []  # the thread running shutdown(): calls in progress get its grace period
+
     def stop(signum, _frame) -> None:
-        log.info("signal %d: finishing calls in progress, then stopping", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        if not stopping:
+            log.info("signal %d: finishing calls in progress, then stopping", signum)
+            stopping.append(threading.Thread(target=server.shutdown, daemon=True))
+            stopping[0].start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("FastAGI daemon listening on %s:%d (routes: %s)", *server.server_address[:2],
              ", ".join(sorted(routes(bridge))))
     server.serve_forever()
+    for thread in stopping:
+        thread.join()
     bridge.close()
     log.info("stopped")
     return 0

@@ -1,0 +1,76 @@
+"""`itflow-bridge serve` as shipped: a real process, real sockets, SIGTERM lets calls finish."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from itflow_bridge.sample.simulated_asterisk import simulate_call
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def daemon(fake_itflow, tmp_path):
+    conf = tmp_path / "bridge.conf"
+    conf.write_text("[callerid]\nbudget_ms = 3000\n", encoding="utf-8")
+    port = free_port()
+    env = dict(os.environ, ITFLOW_BRIDGE_CONFIG=str(conf), ITFLOW_URL=fake_itflow.url,
+               ITFLOW_API_KEY=fake_itflow.api_key, ITFLOW_API_MODE="v1",
+               ITFLOW_BRIDGE_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield proc, port
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_serves_calls(daemon):
+    proc, port = daemon
+    call = simulate_call("127.0.0.1", port, "itflow-cid.agi", caller_num="+15551234567")
+    assert call.variables["CALLERID(name)"] == "Acme Corp - John Smith"
+
+
+def test_sigterm_finishes_the_call_in_progress_then_exits(daemon, fake_itflow):
+    proc, port = daemon
+    fake_itflow.set_fault("slow", delay=1.0)
+    results = []
+    caller = threading.Thread(target=lambda: results.append(
+        simulate_call("127.0.0.1", port, "itflow-cid.agi", caller_num="+15559876543")))
+    caller.start()
+    time.sleep(0.3)  # the call is now waiting on ITFlow
+    proc.send_signal(signal.SIGTERM)
+    caller.join(timeout=15)
+    assert results and results[0].variables["ITFLOW_CID_STATUS"] == "FOUND"
+    assert proc.wait(timeout=15) == 0
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr and fake_itflow.api_key not in stderr
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=0.5)
+
+
+def test_refuses_to_start_without_itflow_settings(tmp_path):
+    conf = tmp_path / "empty.conf"
+    conf.write_text("", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ITFLOW")}
+    env["ITFLOW_BRIDGE_CONFIG"] = str(conf)
+    out = subprocess.run([sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(free_port())],
+                         capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 3 and "[itflow] url is not set" in out.stderr
