@@ -31,6 +31,7 @@ import re
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -746,7 +747,8 @@ class FakeITFlow:
 
     def __init__(self, data: Optional[dict] = None, *, generations: Sequence[str] = GENERATIONS,
                  api_key: str = SAMPLE_API_KEY, php_version: str = "8.2",
-                 display_errors: bool = False, host: str = "127.0.0.1", port: int = 0) -> None:
+                 display_errors: bool = False, host: str = "127.0.0.1", port: int = 0,
+                 tls: Optional["ssl.SSLContext"] = None) -> None:
         unknown = set(generations) - set(GENERATIONS)
         if unknown or not generations:
             raise ValueError("generations must be a non-empty subset of %s" % (GENERATIONS,))
@@ -758,6 +760,7 @@ class FakeITFlow:
         self.url = ""
         self._host = _loopback_host(host)
         self._port = port
+        self._tls = tls  # a server-side SSLContext: serve HTTPS (certificate tests)
         self._lock = threading.Lock()
         self._requests: List[RecordedRequest] = []
         self._fault: Optional[str] = None
@@ -772,7 +775,7 @@ class FakeITFlow:
     def start(self) -> "FakeITFlow":
         self._stopped.clear()
         self._open_listener()
-        self.url = "http://%s:%d" % (self._host, self._port)
+        self.url = "%s://%s:%d" % ("https" if self._tls else "http", self._host, self._port)
         if self._fault == "refuse":
             self._close_listener()
         return self
@@ -790,6 +793,8 @@ class FakeITFlow:
     def _open_listener(self) -> None:
         server = _Server((self._host, self._port), self)
         self._port = server.server_address[1]  # port 0 becomes the real port, kept for reopening
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SERVE_POLL_SECONDS},
                                   name="fake-itflow:%d" % self._port, daemon=True)
         thread.start()
