@@ -78,13 +78,13 @@ def _announce_generation(bridge) -> None:
 
 def cmd_install_agi(config, args: argparse.Namespace) -> int:
     """Write the classic AGI scripts into agi-bin with this Python in the shebang (the right venv)."""
-    from .routes import SCRIPTS, classic_script
+    from .classic_script import SCRIPTS, script_text
 
     dest = Path(args.dest)
     dest.mkdir(parents=True, exist_ok=True)
     for name in sorted(SCRIPTS):
         target = dest / name
-        target.write_text(classic_script(name, sys.executable), encoding="utf-8")
+        target.write_text(script_text(name, sys.executable), encoding="utf-8")
         target.chmod(0o755)
         if args.owner and hasattr(os, "chown"):
             try:

@@ -39,6 +39,14 @@ def _text(raw: str) -> str:
     return raw.strip()
 
 
+def _spaced_text(raw: str) -> str:
+    """Text whose edge spaces matter: INI strips them, so they may be kept in double quotes."""
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
 def _boolean(raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "yes", "true", "on"):
@@ -118,7 +126,7 @@ def _optional_path(raw: str) -> Optional[Path]:
 
 
 def _template(raw: str) -> str:
-    value = raw.strip()
+    value = _spaced_text(raw)
     try:
         value.format(client="", contact="", name="", number="")
     except (KeyError, IndexError, ValueError):
@@ -155,7 +163,7 @@ class CacheSettings:
     hit_ttl: int = _setting(3600, _positive(int))
     miss_ttl: int = _setting(300, _positive(int))
     stale_grace: int = _setting(86400, _non_negative_int)
-    max_entries: int = _setting(200000, _positive(int))
+    max_entries: int = _setting(20000, _positive(int))  # in memory; sqlite holds every entry
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,7 @@ class CallerIDSettings:
     template: str = _setting("{client} - {contact}", _template)
     max_length: int = _setting(40, _positive(int))
     ascii_only: bool = _setting(False, _boolean)
-    prefix: str = _setting("", _text)
+    prefix: str = _setting("", _spaced_text)
     keep_trunk_name: bool = _setting(True, _boolean)
     unknown_name: str = _setting("", _template)
 

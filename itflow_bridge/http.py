@@ -73,7 +73,7 @@ class ITFlowHTTP:
             raise_on_redirect=False,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=64)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=128)  # = lookup workers
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

@@ -1,7 +1,8 @@
-"""The AGI handlers by script name, and the entry point of the classic AGI scripts.
+"""The AGI handlers by script name, and the full path of a classic AGI call.
 
 Both transports serve the same handlers: the FastAGI daemon routes on the
-script name of ``agi://host/NAME``; a classic script in agi-bin is that NAME.
+script name of ``agi://host/NAME``; a classic script in agi-bin is that NAME
+(its entry point, with the cache-hit replay, is ``classic_script.main``).
 """
 
 from __future__ import annotations
@@ -10,46 +11,29 @@ import logging
 import os
 import signal
 import sys
-from typing import Callable, Dict
+from typing import Callable, Dict, List, Optional
+
+from .classic_script import REPLAYABLE, SCRIPTS, replay_key
 
 log = logging.getLogger(__name__)
 
 LATE_ANSWER_WAIT = 10.0  # seconds a classic script lingers, detached, to cache a late answer
-SCRIPTS = {"itflow-cid.agi": "caller-ID names from ITFlow",
-           "itflow-balance.agi": "the account balance IVR"}
 STATUS_VARIABLE = {"itflow-cid.agi": ("ITFLOW_CID_STATUS", "ERROR"),
                    "itflow-balance.agi": ("ITFLOW_BALANCE_STATUS", "UNAVAILABLE")}
+__all__ = ["routes", "classic_main", "SCRIPTS", "LATE_ANSWER_WAIT"]
 
 
-SCRIPT_TEMPLATE = '''#!{python}
-"""Classic AGI script of itflow-bridge: {what}.
+def routes(bridge, only: Optional[str] = None) -> Dict[str, Callable]:
+    """Script name -> handler; ``only`` builds just one (a classic script needs one flow)."""
+    table: Dict[str, Callable] = {}
+    if only in (None, "itflow-cid.agi"):
+        from .flows.callerid import make_callerid_handler
 
-Install with `itflow-bridge install-agi` (it writes this file into agi-bin with
-the Python of your itflow-bridge installation); the dialplan runs it through
-asterisk-conf/extensions_itflow.conf.
-"""
-import sys
+        table["itflow-cid.agi"] = make_callerid_handler(bridge)
+    if only in (None, "itflow-balance.agi"):
+        from .flows.balance import make_balance_handler
 
-from itflow_bridge.routes import classic_main
-
-sys.exit(classic_main("{name}"))
-'''
-
-
-def classic_script(name: str, python: str = "/usr/bin/env python3") -> str:
-    """The text of the classic AGI script for route ``name``."""
-    return SCRIPT_TEMPLATE.format(python=python, what=SCRIPTS[name], name=name)
-
-
-def routes(bridge) -> Dict[str, Callable]:
-    from .flows.callerid import ROUTE as CID_ROUTE, make_callerid_handler
-
-    table = {CID_ROUTE: make_callerid_handler(bridge)}
-    try:
-        from .flows.balance import ROUTE as BALANCE_ROUTE, make_balance_handler
-    except ImportError:  # pragma: no cover - the balance IVR ships separately
-        return table
-    table[BALANCE_ROUTE] = make_balance_handler(bridge)
+        table["itflow-balance.agi"] = make_balance_handler(bridge)
     return table
 
 
@@ -63,8 +47,8 @@ def failed_handler(route: str) -> Callable:
     return handle
 
 
-def classic_main(route: str) -> int:
-    """Run one classic AGI call for ``route``; always exits 0 so AGISTATUS is SUCCESS."""
+def classic_main(route: str, env: Optional[Dict[str, str]] = None) -> int:
+    """Run one classic AGI call for ``route`` with the whole bridge; always exits 0 (AGISTATUS SUCCESS)."""
     from .agi.classic import run_classic
     from .config import load_config
     from .errors import ConfigError
@@ -80,17 +64,48 @@ def classic_main(route: str) -> int:
 
         bridge = Bridge(config)
         config.require_itflow()
-        handler = routes(bridge)[route]
+        handler = routes(bridge, only=route)[route]
     except ConfigError as exc:
         setup_logging("WARNING", fmt="itflow-bridge %(levelname)s: %(message)s")
         log.error("%s", exc)
         handler = failed_handler(route)
-    run_classic(handler, verbose_level=verbose_level)
+    recorder = _Recorder(sys.stdout.buffer)
+    outcome: List[object] = []
+    run_classic(lambda session: outcome.append(handler(session)), stdout=recorder, env=env,
+                verbose_level=verbose_level)
     if bridge is not None:
+        if env is not None and outcome:
+            _record_for_replay(bridge, replay_key(route, env, os.environ), outcome[0], recorder.lines)
         _detach_from_asterisk()
         bridge.wait_idle(LATE_ANSWER_WAIT)
         bridge.close()
     return 0
+
+
+class _Recorder:
+    """The AGI output stream, remembering the command lines written to it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.lines: List[str] = []
+
+    def write(self, data: bytes) -> int:
+        self.lines.append(data.decode("utf-8", errors="replace").rstrip("\n"))
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _record_for_replay(bridge, key: str, result, lines: List[str]) -> None:
+    """Keep a fresh answer's variable assignments for ``classic_script`` to replay."""
+    fresh_until = getattr(result, "fresh_until", None)
+    if getattr(result, "source", "") not in ("cache", "itflow") or fresh_until is None:
+        return  # stale, failed or skipped answers are never replayed
+    assignments = [line for line in lines if line.startswith(REPLAYABLE)]
+    ttl = fresh_until - bridge.cache.now()
+    if assignments and ttl > 1:
+        bridge.cache.put(key, assignments, ttl)
 
 
 def _detach_from_asterisk() -> None:

@@ -5,10 +5,20 @@ do not escape quoted arguments, so a client name with ``"`` or a newline
 could inject AGI commands; see the README for the evidence.
 """
 
-from itflow_bridge.agi.classic import run_classic
-from itflow_bridge.agi.fastagi import FastAGIServer
-from itflow_bridge.agi.protocol import Reply, parse_env, parse_reply, quote
-from itflow_bridge.agi.session import AGISession, DigitsResult, StreamResult
+import importlib
+
+# Imported on first use: a classic script replaying a cached answer needs only protocol.
+_WHERE = {
+    "run_classic": "classic",
+    "FastAGIServer": "fastagi",
+    "Reply": "protocol",
+    "parse_env": "protocol",
+    "parse_reply": "protocol",
+    "quote": "protocol",
+    "AGISession": "session",
+    "DigitsResult": "session",
+    "StreamResult": "session",
+}
 
 __all__ = [
     "AGISession",
@@ -21,3 +31,9 @@ __all__ = [
     "quote",
     "run_classic",
 ]
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module("itflow_bridge.agi." + _WHERE[name]), name)
+    raise AttributeError("module 'itflow_bridge.agi' has no attribute %r" % name)

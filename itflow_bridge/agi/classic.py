@@ -16,7 +16,7 @@ import logging
 import signal
 import sys
 import threading
-from typing import BinaryIO, Callable, Iterator, Optional
+from typing import BinaryIO, Callable, Dict, Iterator, Optional
 
 from itflow_bridge.agi.session import AGISession
 from itflow_bridge.errors import AGIHangup
@@ -33,21 +33,26 @@ def run_classic(
     stdout: Optional[BinaryIO] = None,
     install_sighup: bool = True,
     verbose_level: int = 1,
+    env: Optional[Dict[str, str]] = None,
 ) -> int:
-    """Run ``handler`` for the AGI conversation on stdin/stdout; always returns 0."""
+    """Run ``handler`` for the AGI conversation on stdin/stdout; always returns 0.
+
+    ``env`` is the environment block when the caller has already read it.
+    """
     reader = stdin if stdin is not None else sys.stdin.buffer
     writer = stdout if stdout is not None else sys.stdout.buffer
     hangup_event = threading.Event()
     with _sighup_sets(hangup_event, install_sighup), contextlib.redirect_stdout(sys.stderr):
-        _run_handler(handler, reader, writer, hangup_event, verbose_level)
+        _run_handler(handler, reader, writer, hangup_event, verbose_level, env)
     return 0
 
 
 def _run_handler(
-    handler: Handler, reader: BinaryIO, writer: BinaryIO, hangup_event: threading.Event, verbose_level: int
+    handler: Handler, reader: BinaryIO, writer: BinaryIO, hangup_event: threading.Event, verbose_level: int,
+    env: Optional[Dict[str, str]],
 ) -> None:
     try:
-        handler(AGISession(reader, writer, hangup_event=hangup_event, verbose_level=verbose_level))
+        handler(AGISession(reader, writer, env=env, hangup_event=hangup_event, verbose_level=verbose_level))
     except AGIHangup as exc:
         logger.debug("AGI ended by hangup: %s", exc)
     except Exception as exc:  # noqa: BLE001 - the process must end quietly

@@ -8,8 +8,11 @@ place where a client name could inject a second AGI command, has a single owner.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional
+from collections import namedtuple
+
+TYPE_CHECKING = False  # typing costs milliseconds a replayed classic call does not have
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Optional
 
 from itflow_bridge.errors import AGIError
 
@@ -25,19 +28,14 @@ _ENDPOS = re.compile(r"(?:^|\s)endpos=(-?\d+)(?=\s|$)", re.ASCII)
 _INTEGER = re.compile(r"-?\d+\Z", re.ASCII)
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One parsed reply line (or 520 block) from Asterisk.
+class Reply(namedtuple("Reply", "code result data endpos raw")):
+    """One parsed reply line (or 520 block) from Asterisk: code, result, data, endpos, raw.
 
     ``data`` is the text in parentheses of a ``200`` reply (``None`` when
     absent), or the message text of any other code (``510``, ``511``, ``520``).
     """
 
-    code: int
-    result: str
-    data: Optional[str]
-    endpos: Optional[int]
-    raw: str
+    __slots__ = ()
 
     @property
     def result_int(self) -> Optional[int]:

@@ -28,7 +28,6 @@ from ..services.balance import NO_CLIENT, OK
 from ..services.numbers import candidate_numbers, lookup_number
 from ..services.speech import balance_prompts, currency_words
 
-ROUTE = "itflow-balance.agi"
 audit = logging.getLogger("itflow_bridge.audit")
 log = logging.getLogger(__name__)
 

@@ -16,19 +16,19 @@ import time
 from typing import Callable, Optional
 
 from ..services.display import display_name, finish, is_meaningful_name
-from ..services.lookup import FOUND, NOTFOUND
+from ..services.lookup import FOUND, NOTFOUND, LookupResult
 
-ROUTE = "itflow-cid.agi"
 
 
 def make_callerid_handler(bridge) -> Callable:
-    def handle(session) -> None:
-        run_callerid(session, bridge)
+    def handle(session) -> LookupResult:
+        return run_callerid(session, bridge)
 
     return handle
 
 
-def run_callerid(session, bridge) -> None:
+def run_callerid(session, bridge) -> LookupResult:
+    """Name the caller; returns the lookup result (the classic script records fresh ones)."""
     settings = bridge.config.callerid
     started = time.monotonic()
     number = _caller_number(session)
@@ -56,6 +56,7 @@ def run_callerid(session, bridge) -> None:
                (time.monotonic() - started) * 1000),
             level,
         )
+    return result
 
 
 def _caller_number(session) -> Optional[str]:

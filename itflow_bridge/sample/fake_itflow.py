@@ -719,6 +719,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 511  # Apache's default backlog; Python's 5 drops connection bursts
 
     def __init__(self, address: Tuple[str, int], fake: "FakeITFlow") -> None:
         self.fake = fake

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Optional
 
 from ..errors import ITFlowTimeout
 
-WORKERS = 32
+WORKERS = 128  # ITFlow requests in flight at once; a slow ITFlow must not queue calls
 
 
 class SingleFlight:

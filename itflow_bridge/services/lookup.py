@@ -35,6 +35,7 @@ class LookupResult:
     match: Optional[CallerMatch] = None
     source: str = ""  # cache | itflow | stale | ""
     error: str = ""
+    fresh_until: Optional[float] = None  # wall-clock end of this answer's freshness (cache | itflow)
 
 
 class ThrottledLog:
@@ -84,7 +85,7 @@ class CallerLookup:
         key = "cid:%s:%s" % (self.settings.default_region, number)
         entry = self.cache.get(key)
         if entry is not None and entry.is_fresh(self.cache.now()):
-            return _result(number, entry.value, "cache")
+            return _result(number, entry.value, "cache", entry.fresh_until)
         if self._clock() < self._down_until:
             return _fallback(number, entry, "ITFlow failed moments ago; not asked again yet")
         try:
@@ -94,7 +95,8 @@ class CallerLookup:
         except Exception as exc:  # a bug must never break the call: log it, answer ERROR
             log.exception("caller-ID lookup crashed")
             return _fallback(number, entry, "internal error: %s" % type(exc).__name__)
-        return _result(number, value, "itflow")
+        fresh = self.cache.get(key)
+        return _result(number, value, "itflow", fresh.fresh_until if fresh is not None else None)
 
     def _fetch(self, key: str, number: str) -> Optional[dict]:
         """Runs on a worker: ask ITFlow for each candidate form; cache the hit or the miss."""
@@ -127,7 +129,7 @@ def _fallback(number: str, entry: Optional[CacheEntry], reason: str) -> LookupRe
     return LookupResult(ERROR, number, error=reason)
 
 
-def _result(number: str, value: Optional[dict], source: str) -> LookupResult:
+def _result(number: str, value: Optional[dict], source: str, fresh_until: Optional[float] = None) -> LookupResult:
     if value is None:
-        return LookupResult(NOTFOUND, number, source=source)
-    return LookupResult(FOUND, number, CallerMatch.from_dict(value), source)
+        return LookupResult(NOTFOUND, number, source=source, fresh_until=fresh_until)
+    return LookupResult(FOUND, number, CallerMatch.from_dict(value), source, fresh_until=fresh_until)

@@ -13,15 +13,17 @@ from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, envir
 SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-cid.agi"
 
 
-def run_script(fake, tmp_path, number, budget_ms=1500, sighup_after_eof=True):
+def run_script(fake, tmp_path, number, name="", budget_ms=1500, sighup_after_eof=True, config_extra="", python_flags=()):
     conf = tmp_path / "bridge.conf"
-    conf.write_text("[callerid]\nbudget_ms = %d\n" % budget_ms, encoding="utf-8")
+    text = "[callerid]\nbudget_ms = %d\n%s" % (budget_ms, config_extra)
+    if not conf.exists() or conf.read_text(encoding="utf-8") != text:
+        conf.write_text(text, encoding="utf-8")
     env = dict(os.environ, ITFLOW_BRIDGE_CONFIG=str(conf), ITFLOW_URL=fake.url, ITFLOW_API_KEY=fake.api_key,
                ITFLOW_API_MODE="v1", ITFLOW_BRIDGE_CACHE_DIR=str(tmp_path / "cache"))
-    proc = subprocess.Popen([sys.executable, str(SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([sys.executable, *python_flags, str(SCRIPT)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     started = time.monotonic()
-    proc.stdin.write(environment("itflow-cid.agi", number, "", 0))
+    proc.stdin.write(environment("itflow-cid.agi", number, name, 0))
     proc.stdin.flush()
     call = SimulatedCall()
     for raw in proc.stdout:  # until the script closes its end, as Asterisk reads until EOF
@@ -61,3 +63,35 @@ def test_missing_config_still_ends_with_a_status(fake_itflow, tmp_path):
                           + b"200 result=1\n", capture_output=True, env=env, timeout=30)
     assert proc.stdout.decode().strip() == 'SET VARIABLE "ITFLOW_CID_STATUS" "ERROR"'
     assert proc.returncode == 0 and "api_mode" in proc.stderr.decode()
+
+
+def test_a_fresh_answer_is_replayed_with_the_standard_library_only(fake_itflow, tmp_path):
+    first, _, _, _ = run_script(fake_itflow, tmp_path, "+15551234567", "WIRELESS")
+    fake_itflow.clear_requests()
+    second, _, code, stderr = run_script(fake_itflow, tmp_path, "+15551234567", "WIRELESS",
+                                         python_flags=("-X", "importtime"))
+    assert code == 0 and fake_itflow.requests == []
+    assert second.variables == first.variables and second.variables["ITFLOW_CID_STATUS"] == "FOUND"
+    imported = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+    assert "itflow_bridge.classic_script" in imported
+    assert not imported & {"itflow_bridge.config", "itflow_bridge.routes", "requests", "cachetools", "logging"}
+
+
+def test_a_configuration_change_is_never_answered_by_an_old_replay(fake_itflow, tmp_path):
+    run_script(fake_itflow, tmp_path, "+15551234567")
+    call, _, _, _ = run_script(fake_itflow, tmp_path, "+15551234567", config_extra='prefix = "IT: "\n')
+    assert call.variables["CALLERID(name)"] == "IT: Acme Corp - John Smith"
+
+
+def test_only_variable_assignments_are_replayed_whatever_the_cache_file_holds(fake_itflow, tmp_path):
+    run_script(fake_itflow, tmp_path, "+15551234567")
+    cache = Cache(tmp_path / "cache")
+    import sqlite3
+
+    db = sqlite3.connect(str(cache.path))
+    db.execute("UPDATE entries SET value = ? WHERE key LIKE 'replay:%'", ('["EXEC System \\"rm -rf /\\""]',))
+    db.commit()
+    db.close()
+    call, _, _, _ = run_script(fake_itflow, tmp_path, "+15551234567")
+    assert not any(c.startswith("EXEC") for c in call.commands)
+    assert call.variables["ITFLOW_CID_STATUS"] == "FOUND"  # the full path answered instead

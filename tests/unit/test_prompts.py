@@ -122,9 +122,9 @@ def test_stock_prompts_exist_in_a_real_asterisk_root():
         pytest.skip("no Asterisk test root built yet (tests/e2e/asterisk_root.py builds one)")
     stock = sorted(name for name in every_name_the_ivr_may_play() if not name.startswith("itflow/"))
     assert missing_prompts(roots[0], stock, language=roots[0].name) == []
-    assert missing_prompts(roots[0], ["itflow/dollars", "dollars", "cents"], language=roots[0].name) == [
-        "itflow/dollars", "dollars", "cents",
-    ]
+    # The core sounds really lack these (why we ship our own words); the e2e tier may
+    # have installed our itflow/* files into this root, so they are not checked here.
+    assert missing_prompts(roots[0], ["dollars", "cents"], language=roots[0].name) == ["dollars", "cents"]
 
 
 # --- install_prompts -----------------------------------------------------------

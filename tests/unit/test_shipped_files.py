@@ -4,7 +4,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from itflow_bridge.config import SECTIONS, load_config
-from itflow_bridge.routes import SCRIPTS, classic_script
+from itflow_bridge.classic_script import SCRIPTS, script_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,5 +23,5 @@ def test_example_config_loads_and_mentions_every_setting():
 def test_agi_scripts_in_the_repo_are_the_generated_ones():
     for name in SCRIPTS:
         path = ROOT / "agi" / name
-        assert path.read_text(encoding="utf-8") == classic_script(name)
+        assert path.read_text(encoding="utf-8") == script_text(name)
         assert path.stat().st_mode & 0o111

@@ -1,0 +1,199 @@
+"""Figure 2: a classic AGI script answering from the warm persistent cache.
+
+Asterisk forks agi/itflow-cid.agi for every call, so what a call pays is the
+whole process: interpreter start, imports, sqlite, the AGI conversation, exit.
+Its floor is the same interpreter doing nothing (``python -c pass``), run the
+same way (pipes, environment), interleaved run for run.
+
+Bytecode: a pip-installed bridge has compiled .pyc files, but this checkout
+may run with PYTHONDONTWRITEBYTECODE=1 and an editable install, which would
+recompile every itflow_bridge module on every call.  The figure therefore runs
+both processes with bytecode written to a private PYTHONPYCACHEPREFIX (never
+into the tree), and reports the no-bytecode cost separately.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from harness import ROOT, RemoteFake, Row, bounded, config_env, mean, percentile, require
+
+SCRIPT = ROOT / "agi" / "itflow-cid.agi"
+HIT_NUMBER = "+15551234567"  # John Smith, Acme Corp, in the sample data
+CANNED_REPLY = b"200 result=1\n"
+PROCESS_TIMEOUT = 30.0
+MAX_COMMANDS = 1000
+NO_BYTECODE_RUNS = 5
+IMPORT_TOP = 12
+BYTECODE_VARIABLES = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+HEAVY_MODULES = ("requests", "urllib3", "phonenumbers", "itflow_bridge.client", "itflow_bridge.flows.balance")
+
+
+def classic_environment(number: str) -> bytes:
+    """The env block Asterisk writes to a local AGI script's stdin for ``AGI(itflow-cid.agi)``."""
+    pairs = [
+        ("agi_request", "itflow-cid.agi"), ("agi_channel", "PJSIP/trunk-00000001"),
+        ("agi_language", "en"), ("agi_type", "PJSIP"), ("agi_uniqueid", "1700000000.1"),
+        ("agi_version", "22.0.0"), ("agi_callerid", number), ("agi_calleridname", "unknown"),
+        ("agi_callingpres", "0"), ("agi_callingani2", "0"), ("agi_callington", "0"),
+        ("agi_callingtns", "0"), ("agi_dnid", "5550100"), ("agi_rdnis", "unknown"),
+        ("agi_context", "from-trunk"), ("agi_extension", "s"), ("agi_priority", "1"),
+        ("agi_enhanced", "0.0"), ("agi_accountcode", ""), ("agi_threadid", "140000000000000"),
+    ]
+    return b"".join(("%s: %s\n" % pair).encode("utf-8") for pair in pairs) + b"\n"
+
+
+def run_process(argv: Sequence[str], env: Dict[str, str], stdin_block: bytes = b"",
+                stderr_path: Optional[Path] = None) -> Tuple[float, List[str]]:
+    """Start ``argv``, play Asterisk on its pipes (canned replies), wait; (ms, commands)."""
+    stderr = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
+    commands: List[str] = []
+    try:
+        began = time.perf_counter()
+        proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=stderr, env=env, cwd="/")
+        watchdog = threading.Timer(PROCESS_TIMEOUT, proc.kill)
+        watchdog.start()
+        try:
+            _converse(proc, stdin_block, commands)
+            proc.wait()
+        finally:
+            watchdog.cancel()
+        elapsed_ms = (time.perf_counter() - began) * 1000.0
+    finally:
+        if stderr_path:
+            stderr.close()
+    require(proc.returncode == 0, "%s exited with %s" % (argv[-1], proc.returncode))
+    return elapsed_ms, commands
+
+
+def _converse(proc: subprocess.Popen, stdin_block: bytes, commands: List[str]) -> None:
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        if stdin_block:
+            proc.stdin.write(stdin_block)
+            proc.stdin.flush()
+        for raw in proc.stdout:
+            commands.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+            if len(commands) > MAX_COMMANDS:
+                break
+            proc.stdin.write(CANNED_REPLY)
+            proc.stdin.flush()
+    except BrokenPipeError:
+        pass  # the script closed its stdin (it detaches after the call)
+    finally:
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                pipe.close()
+            except BrokenPipeError:
+                pass
+
+
+def cid_status(commands: Sequence[str]) -> Optional[str]:
+    prefix = 'SET VARIABLE "ITFLOW_CID_STATUS" "'
+    for line in commands:
+        if line.startswith(prefix):
+            return line[len(prefix):].rstrip('"')
+    return None
+
+
+def child_env(fake, workdir: Path, bytecode: bool) -> Dict[str, str]:
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("ITFLOW_") and name not in BYTECODE_VARIABLES}
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "bench.conf"
+    conf.write_text("", encoding="utf-8")
+    env.update(config_env(fake, "v1", workdir, conf))
+    if bytecode:
+        env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def parse_importtime(stderr_text: str) -> List[Tuple[int, int, int, str]]:
+    """``-X importtime`` lines as (self us, cumulative us, depth, module)."""
+    entries = []
+    for line in stderr_text.splitlines():
+        if not line.startswith("import time:") or "imported package" in line:
+            continue
+        self_us, cumulative_us, name = line[len("import time:"):].split("|")
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        entries.append((int(self_us), int(cumulative_us), depth, name.strip()))
+    return entries
+
+
+def import_profile(env: Dict[str, str], workdir: Path) -> List[str]:
+    """Detail lines: what the hit path imports beyond ``python -c pass``, by origin and slowest."""
+    script_log, pass_log = workdir / "importtime-script.txt", workdir / "importtime-pass.txt"
+    _, commands = run_process([sys.executable, "-X", "importtime", str(SCRIPT)], env,
+                              classic_environment(HIT_NUMBER), script_log)
+    require(cid_status(commands) == "FOUND", "importtime run: not a cache hit")
+    run_process([sys.executable, "-X", "importtime", "-c", "pass"], env, stderr_path=pass_log)
+    startup = {name for _, _, _, name in parse_importtime(pass_log.read_text(encoding="utf-8"))}
+    entries = [entry for entry in parse_importtime(script_log.read_text(encoding="utf-8", errors="replace"))
+               if entry[3] not in startup]
+    names = {name for _, _, _, name in entries}
+    by_origin: Dict[str, int] = {}
+    for self_us, _, _, name in entries:
+        by_origin[_origin(name)] = by_origin.get(_origin(name), 0) + self_us
+    lines = ["-X importtime, beyond what python -c pass imports: %d modules, %.1f ms (%s)" % (
+        len(entries), sum(by_origin.values()) / 1000.0,
+        ", ".join("%s %.1f ms" % (origin, us / 1000.0)
+                  for origin, us in sorted(by_origin.items(), key=lambda item: -item[1])))]
+    lines.append("modules a caller-ID cache hit should not need, loaded: %s"
+                 % (", ".join(m for m in HEAVY_MODULES if m in names) or "none"))
+    lines.append("slowest of them (self ms, cumulative ms, module):")
+    top = sorted(entries, key=lambda entry: entry[0], reverse=True)[:IMPORT_TOP]
+    lines += ["  %5.1f  %5.1f  %s" % (s / 1000.0, c / 1000.0, name) for s, c, _, name in top]
+    return lines
+
+
+def _origin(module: str) -> str:
+    top = module.split(".")[0]
+    if top == "itflow_bridge":
+        return "itflow_bridge"
+    stdlib = getattr(sys, "stdlib_module_names", None)  # Python >= 3.10
+    if stdlib is None:
+        return "other"
+    return "stdlib" if top in stdlib or top.lstrip("_") in stdlib else "third-party/site"
+
+
+def classic_cache_hit(workdir: Path, runs: int, seconds: float) -> List[Row]:
+    python = sys.executable
+    with RemoteFake() as fake:
+        env = child_env(fake, workdir, bytecode=True)
+        env_block = classic_environment(HIT_NUMBER)
+        _, warm = run_process([python, str(SCRIPT)], env, env_block, workdir / "warm.log")
+        require(cid_status(warm) == "FOUND", "warm-up call: status %r, see %s" % (cid_status(warm), workdir))
+        run_process([python, "-c", "pass"], env)
+        asked = fake.count()
+
+        script_ms, pass_ms = [], []
+        for _ in bounded(runs, seconds):
+            elapsed, commands = run_process([python, str(SCRIPT)], env, env_block)
+            require(cid_status(commands) == "FOUND", "classic call: status %r" % cid_status(commands))
+            script_ms.append(elapsed)
+            pass_ms.append(run_process([python, "-c", "pass"], env)[0])
+        require(fake.count() == asked, "classic cache hits asked ITFlow")
+
+        details = import_profile(env, workdir)
+        cold_env = child_env(fake, workdir, bytecode=False)
+        cold = [run_process([python, str(SCRIPT)], cold_env, env_block)[0] for _ in range(NO_BYTECODE_RUNS)]
+    ratio = percentile(script_ms, 0.5) / percentile(pass_ms, 0.5)
+    details.insert(0, "%d runs each, interleaved; means: script %.1f ms, python -c pass %.1f ms"
+                   % (len(script_ms), mean(script_ms), mean(pass_ms)))
+    details.insert(1, "without bytecode for itflow_bridge (PYTHONDONTWRITEBYTECODE=1 and an editable "
+                      "install, as this checkout may run): "
+                      "script p50 %.1f ms" % percentile(cold, 0.5))
+    return [Row(
+        "2", "classic AGI cache hit", "v1",
+        "p50 %.1f / p99 %.1f ms" % (percentile(script_ms, 0.5), percentile(script_ms, 0.99)),
+        "python -c pass p50 %.1f ms" % percentile(pass_ms, 0.5),
+        "%.2fx" % ratio, "<= 2x (p50)", ratio <= 2.0, details)]

@@ -1,0 +1,76 @@
+"""The fake ITFlow in a process of its own, controlled over a pipe.
+
+Why: ITFlow is another server; run inside the benchmark's process its request
+handling would share the daemon's GIL and be billed to the bridge (100
+concurrent lookups are 100 requests the fake must parse and answer).  The
+parent sends one JSON request per line on stdin, the child answers one JSON
+line on stdout.  The first line the child prints is {"url": ..., "api_key": ...}.
+
+Requests:
+  {"op": "add_contacts", "first_phone": N, "count": C}   -> {"phones": [...]}
+  {"op": "fault", "fault": NAME or null, "delay": S}      -> {}
+  {"op": "clear"}                                         -> {}
+  {"op": "count", "path": PREFIX, "query": {name: value or null}} -> {"count": N}
+  {"op": "arrivals", "path": PREFIX}                      -> {"times": [monotonic seconds]}
+Closing stdin stops the fake (a black hole's waiting handlers are released).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Dict, List
+
+from itflow_bridge.sample.fake_itflow import FakeITFlow
+
+BENCH_CLIENT_ID = "6"  # "Big Client Inc" in the sample data
+
+
+def add_contacts(fake: FakeITFlow, first_phone: int, count: int) -> List[str]:
+    """``count`` more contacts of one client with consecutive 10-digit phones; returns the phones."""
+    contacts = fake.data["contacts"]
+    template = dict(contacts[0])
+    next_id = max(int(row["contact_id"]) for row in contacts) + 1
+    phones = []
+    for offset in range(count):
+        phone = str(first_phone + offset)
+        contacts.append(dict(
+            template, contact_id=str(next_id + offset), contact_name="Bench Contact %d" % offset,
+            contact_phone=phone, contact_mobile="", contact_email="", contact_client_id=BENCH_CLIENT_ID,
+            contact_primary="0"))
+        phones.append(phone)
+    return phones
+
+
+def answer(fake: FakeITFlow, request: Dict) -> Dict:
+    op = request.get("op")
+    if op == "add_contacts":
+        return {"phones": add_contacts(fake, int(request["first_phone"]), int(request["count"]))}
+    if op == "fault":
+        params = {"delay": request["delay"]} if request.get("fault") == "slow" else {}
+        fake.set_fault(request.get("fault"), **params)
+        return {}
+    if op == "clear":
+        fake.clear_requests()
+        return {}
+    if op == "count":
+        return {"count": fake.count(request.get("path", ""), **request.get("query", {}))}
+    if op == "arrivals":
+        return {"times": [r.time for r in fake.requests if r.path.startswith(request.get("path", ""))]}
+    raise ValueError("unknown op %r" % op)
+
+
+def main() -> int:
+    with FakeITFlow() as fake:
+        print(json.dumps({"url": fake.url, "api_key": fake.api_key}), flush=True)
+        for line in sys.stdin:
+            try:
+                reply = answer(fake, json.loads(line))
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the figure
+                reply = {"error": "%s: %s" % (type(exc).__name__, exc)}
+            print(json.dumps(reply), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
