@@ -66,12 +66,6 @@ class Bridge:
                 self._speech = speech_settings(self.config.prompts, self.config.currencies)
             return self._speech
 
-    def wait_idle(self, timeout: float) -> None:
-        """Let ITFlow requests still running finish (they fill the cache for the next call)."""
-        for service in (self._lookup, self._balance):
-            if service is not None:
-                service.flights.wait_idle(timeout)
-
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from typing import Callable, Dict, List, Optional
 
@@ -17,10 +16,9 @@ from .classic_script import REPLAYABLE, SCRIPTS, replay_key
 
 log = logging.getLogger(__name__)
 
-LATE_ANSWER_WAIT = 10.0  # seconds a classic script lingers, detached, to cache a late answer
 STATUS_VARIABLE = {"itflow-cid.agi": ("ITFLOW_CID_STATUS", "ERROR"),
                    "itflow-balance.agi": ("ITFLOW_BALANCE_STATUS", "UNAVAILABLE")}
-__all__ = ["routes", "classic_main", "SCRIPTS", "LATE_ANSWER_WAIT"]
+__all__ = ["routes", "classic_main", "refresh_main", "SCRIPTS"]
 
 
 def routes(bridge, only: Optional[str] = None) -> Dict[str, Callable]:
@@ -73,13 +71,51 @@ def classic_main(route: str, env: Optional[Dict[str, str]] = None) -> int:
     outcome: List[object] = []
     run_classic(lambda session: outcome.append(handler(session)), stdout=recorder, env=env,
                 verbose_level=verbose_level)
-    if bridge is not None:
-        if env is not None and outcome:
-            _record_for_replay(bridge, replay_key(route, env, os.environ), outcome[0], recorder.lines)
-        _detach_from_asterisk()
-        bridge.wait_idle(LATE_ANSWER_WAIT)
-        bridge.close()
+    result = outcome[0] if outcome else None
+    if bridge is not None and env is not None and result is not None:
+        _record_for_replay(bridge, replay_key(route, env, os.environ), result, recorder.lines)
+    if getattr(result, "timed_out", False):
+        _spawn_refresher(result.number)
+    _exit_now()
+    return 0  # not reached
+
+
+def refresh_main(number: str) -> int:
+    """The detached refresher: ask ITFlow for ``number`` without a budget and cache the answer."""
+    from .app import Bridge
+    from .config import load_config
+
+    bridge = Bridge(load_config())
+    bridge.lookup.refresh(number)
+    bridge.close()
     return 0
+
+
+def _spawn_refresher(number: str) -> None:
+    """Let the late answer still fill the cache, in a process Asterisk does not wait for.
+
+    res_agi waits for the script to exit before the dialplan goes on, so this
+    process cannot linger on an ITFlow that overran the budget.
+    """
+    import subprocess
+
+    code = "import sys; from itflow_bridge.routes import refresh_main; sys.exit(refresh_main(sys.argv[1]))"
+    try:
+        subprocess.Popen([sys.executable, "-c", code, number], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        log.warning("could not start the background refresh: %s", exc)
+
+
+def _exit_now() -> None:
+    """End the process at once: worker threads may still wait on ITFlow, and Asterisk waits for us."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
 
 
 class _Recorder:
@@ -108,18 +144,3 @@ def _record_for_replay(bridge, key: str, result, lines: List[str]) -> None:
         bridge.cache.put(key, assignments, ttl)
 
 
-def _detach_from_asterisk() -> None:
-    """Close our end of the AGI pipes so the dialplan goes on while a late answer is cached.
-
-    Asterisk sends SIGHUP when the script's output closes; it must not kill the
-    process before the cache is written.
-    """
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        pass
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-    os.close(devnull)

@@ -54,7 +54,7 @@ class FastAGIServer:
         self._max_sessions = max_sessions
         self._logger = logger or logging.getLogger("itflow_bridge.agi")
         self._idle_timeout = idle_timeout
-        self._listener = socket.create_server((host, port), backlog=128)
+        self._listener = socket.create_server((host, port), backlog=max_sessions)  # a burst queues, no SYN dropped
         self.server_address: Tuple[str, int] = self._listener.getsockname()[:2]
         self._stopping = threading.Event()
         self._serving = threading.Event()

@@ -94,11 +94,18 @@ def _str(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+MAX_AMOUNT = Decimal(10) ** 15  # ITFlow's DECIMAL(15,2) columns hold less than this
+
+
 def _decimal(value: Any) -> Decimal:
+    """An amount column; NaN, infinities and absurd magnitudes are a broken answer, not money."""
     try:
-        return Decimal(_str(value) or "0")
+        amount = Decimal(_str(value) or "0")
     except InvalidOperation:
-        raise ITFlowResponseError("unexpected amount %r in ITFlow's answer" % _str(value)[:40]) from None
+        amount = Decimal("NaN")
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise ITFlowResponseError("unexpected amount %r in ITFlow's answer" % _str(value)[:40])
+    return amount
 
 
 def contact_from_row(row: Mapping[str, Any]) -> Contact:

@@ -2,8 +2,9 @@
 
 The ITFlow work runs through ``SingleFlight`` (see ``budget.py``): the call
 waits no longer than its budget, and a late answer still fills the cache.
-After ITFlow fails, lookups leave it alone for a short cool-down rather than
-each paying the whole budget; meanwhile stale entries are served if any.
+After ITFlow fails or overruns a budget, lookups leave it alone for a short
+cool-down rather than each paying the whole budget (stale entries are served
+meanwhile).  The cool-down lives in the cache, so classic AGI processes share it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, Optional
 
 from ..cache import Cache, CacheEntry
 from ..config import CacheSettings, CallerIDSettings
-from ..errors import BridgeError
+from ..errors import BridgeError, ITFlowTimeout
 from ..itflow.models import CallerMatch
 from ..redact import redact
 from .budget import SingleFlight
@@ -25,7 +26,8 @@ from .numbers import candidate_numbers, lookup_number
 log = logging.getLogger(__name__)
 
 FOUND, NOTFOUND, SKIPPED, ERROR = "FOUND", "NOTFOUND", "SKIPPED", "ERROR"
-COOL_DOWN = 5.0  # seconds ITFlow is left alone after a failure
+COOL_DOWN = 5.0  # seconds ITFlow is left alone after a failure or an overrun budget
+COOL_DOWN_KEY = "itflow:cooling-down"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class LookupResult:
     source: str = ""  # cache | itflow | stale | ""
     error: str = ""
     fresh_until: Optional[float] = None  # wall-clock end of this answer's freshness (cache | itflow)
+    timed_out: bool = False  # the budget ran out with ITFlow still working on it
 
 
 class ThrottledLog:
@@ -64,15 +67,12 @@ class CallerLookup:
         adapter: Callable[[], "object"],
         *,
         flights: Optional[SingleFlight] = None,
-        clock: Callable[[], float] = time.monotonic,
     ):
         self.settings = settings
         self.cache_settings = cache_settings
         self.cache = cache
         self._adapter = adapter  # returns the ITFlow adapter; may detect the API on first use
         self.flights = flights or SingleFlight(name="itflow-lookup")
-        self._clock = clock
-        self._down_until = 0.0
         self._errors = ThrottledLog()
 
     def lookup(self, raw_number: Optional[str], budget: Optional[float] = None) -> LookupResult:
@@ -86,10 +86,14 @@ class CallerLookup:
         entry = self.cache.get(key)
         if entry is not None and entry.is_fresh(self.cache.now()):
             return _result(number, entry.value, "cache", entry.fresh_until)
-        if self._clock() < self._down_until:
-            return _fallback(number, entry, "ITFlow failed moments ago; not asked again yet")
+        if self.cooling_down():
+            return _fallback(number, entry, "ITFlow failed or was too slow moments ago; not asked again yet")
         try:
             value = self.flights.run(key, lambda: self._fetch(key, number), budget)
+        except ITFlowTimeout as exc:
+            self._cool_down()
+            result = _fallback(number, entry, redact(exc))
+            return replace(result, timed_out=True) if result.status == ERROR else result
         except BridgeError as exc:
             return _fallback(number, entry, redact(exc))
         except Exception as exc:  # a bug must never break the call: log it, answer ERROR
@@ -97,6 +101,27 @@ class CallerLookup:
             return _fallback(number, entry, "internal error: %s" % type(exc).__name__)
         fresh = self.cache.get(key)
         return _result(number, value, "itflow", fresh.fresh_until if fresh is not None else None)
+
+    def refresh(self, raw_number: str) -> LookupResult:
+        """Ask ITFlow now, whatever the cache or the cool-down say, and cache the answer.
+
+        For a classic script's detached refresher, after its call went on without a name.
+        """
+        number = lookup_number(raw_number, self.settings.min_digits)
+        if number is None:
+            return LookupResult(SKIPPED)
+        key = "cid:%s:%s" % (self.settings.default_region, number)
+        try:
+            return _result(number, self._fetch(key, number), "itflow")
+        except BridgeError as exc:
+            return LookupResult(ERROR, number, error=redact(exc))
+
+    def cooling_down(self) -> bool:
+        entry = self.cache.get(COOL_DOWN_KEY)
+        return entry is not None and entry.is_fresh(self.cache.now())
+
+    def _cool_down(self) -> None:
+        self.cache.put(COOL_DOWN_KEY, True, COOL_DOWN)
 
     def _fetch(self, key: str, number: str) -> Optional[dict]:
         """Runs on a worker: ask ITFlow for each candidate form; cache the hit or the miss."""
@@ -114,7 +139,7 @@ class CallerLookup:
                 if match is not None:
                     break
         except BridgeError as exc:
-            self._down_until = self._clock() + COOL_DOWN
+            self._cool_down()
             self._errors.warning("caller-ID lookup failed: %s" % redact(exc))
             raise
         value = match.to_dict() if match else None

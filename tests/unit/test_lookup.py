@@ -111,16 +111,34 @@ def test_stale_entry_is_served_when_itflow_fails(tmp_path, monkeypatch):
     assert (result.status, result.source) == ("FOUND", "stale")
 
 
-def test_after_a_failure_itflow_is_left_alone_for_a_cool_down(tmp_path):
+def test_after_a_failure_itflow_is_left_alone_for_a_cool_down_shared_through_the_cache(tmp_path):
     adapter = ScriptedAdapter(fail=True)
     service = make(adapter, tmp_path)
     assert service.lookup("5551234567").status == "ERROR"
     assert service.lookup("5559999999").status == "ERROR"
     assert len(adapter.asked) == 1
-    service._down_until = 0.0
+    other_process = make(ScriptedAdapter(), tmp_path)  # a classic script: same sqlite file
+    assert other_process.lookup("5558888888").status == "ERROR" and other_process.cooling_down()
+    service.cache.delete(lookup_module.COOL_DOWN_KEY)
     adapter.fail = False
     assert service.lookup("5559999999").status == "NOTFOUND"
-    assert lookup_module.COOL_DOWN > 0
+
+
+def test_an_overrun_budget_also_cools_down_and_says_it_timed_out(tmp_path):
+    adapter = ScriptedAdapter(delay=0.5)
+    service = make(adapter, tmp_path, budget_ms=100)
+    result = service.lookup("5551234567")
+    assert (result.status, result.timed_out) == ("ERROR", True)
+    assert service.lookup("5552222222").status == "ERROR" and len(adapter.asked) == 1
+
+
+def test_refresh_ignores_the_cool_down(tmp_path):
+    adapter = ScriptedAdapter({"5551234567": "John Smith"})
+    service = make(adapter, tmp_path)
+    service._cool_down()
+    assert service.lookup("5551234567").status == "ERROR"
+    assert service.refresh("5551234567").status == "FOUND"
+    assert service.lookup("5551234567").source == "cache"
 
 
 def test_work_that_finishes_before_it_is_registered_does_not_deadlock():
