@@ -63,7 +63,9 @@ def cmd_serve(config, args: argparse.Namespace) -> int:
         thread.join()
     bridge.close()
     log.info("stopped")
-    return 0
+    # Every call has ended; lookup threads still waiting on a hung ITFlow must not hold the exit.
+    logging.shutdown()
+    os._exit(0)
 
 
 def _announce_generation(bridge) -> None:

@@ -196,7 +196,7 @@ class V1Adapter(ITFlowAdapter):
             name=name,
             kind=kind,
             client_id=client_id,
-            client_name=client.name if client else (name if kind == "vendor" else None),
+            client_name=client.name if client else None,
             matched_number=digits,
         )
 
