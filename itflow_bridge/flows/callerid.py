@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from ..services.display import clean_text, display_name, finish, is_meaningful_name
 from ..services.lookup import FOUND, NOTFOUND, LookupResult
 
+MAX_VARIABLE_CHARS = 255  # a name from ITFlow can be any length; an AGI line cannot
 
 
 def make_callerid_handler(bridge) -> Callable:
@@ -39,8 +40,8 @@ def run_callerid(session, bridge) -> LookupResult:
         match = result.match
         name = display_name(match, settings, result.number or "")
         session.set_variable("ITFLOW_CLIENT_ID", match.client_id if match.client_id is not None else "")
-        session.set_variable("ITFLOW_CLIENT_NAME", clean_text(match.client_name or ""))
-        session.set_variable("ITFLOW_CONTACT_NAME", clean_text(match.contact_name or ""))
+        session.set_variable("ITFLOW_CLIENT_NAME", clean_text(match.client_name or "")[:MAX_VARIABLE_CHARS])
+        session.set_variable("ITFLOW_CONTACT_NAME", clean_text(match.contact_name or "")[:MAX_VARIABLE_CHARS])
     elif result.status == NOTFOUND:
         name = _name_for_unknown(session, settings, result.number or "")
     if name is not None:

@@ -108,6 +108,12 @@ def _decimal(value: Any) -> Decimal:
     return amount
 
 
+def _currency_code(value: Any) -> Optional[str]:
+    """An ISO 4217 code, or None for anything else (then the configured default applies)."""
+    code = _str(value).strip().upper()
+    return code if len(code) == 3 and code.isascii() and code.isalpha() else None
+
+
 def contact_from_row(row: Mapping[str, Any]) -> Contact:
     return Contact(
         id=_int(row.get("contact_id")) or 0,
@@ -126,7 +132,7 @@ def client_from_row(row: Mapping[str, Any]) -> Client:
     return Client(
         id=_int(row.get("client_id")) or 0,
         name=_str(row.get("client_name")).strip(),
-        currency=_str(row.get("client_currency_code")).upper() or None,
+        currency=_currency_code(row.get("client_currency_code")),
         archived=bool(row.get("client_archived_at")),
     )
 

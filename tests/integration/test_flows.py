@@ -78,6 +78,15 @@ def test_hostile_names_arrive_as_one_safe_value(fake_itflow, serve):
     assert all("\r" not in c and "\n" not in c for c in call.commands)
 
 
+def test_a_10_kb_name_is_cut_not_a_failed_call(fake_itflow, serve):
+    address, _ = serve(fake_itflow, "v1")
+    fake_itflow.data["contacts"][0]["contact_name"] = "Z" * 10000
+    call = cid_call(address, "5551234567")
+    assert call.variables["ITFLOW_CID_STATUS"] == "FOUND"
+    assert call.variables["CALLERID(name)"] == ("Acme Corp - " + "Z" * 40)[:40]
+    assert len(call.variables["ITFLOW_CONTACT_NAME"]) == 255
+
+
 def test_miss_keeps_a_real_trunk_name_and_clears_a_useless_one(fake_itflow, serve):
     address, _ = serve(fake_itflow, "v1")
     kept = cid_call(address, "5550009999", "Some Caller")
