@@ -72,6 +72,9 @@ def run_balance(session, bridge, speech) -> None:
     except AGIError as exc:  # Asterisk refused a command: end cleanly, the dialplan goes on
         log.warning("balance IVR stopped: %s", exc)
         status = UNAVAILABLE
+    except Exception:  # a bug of ours: the call still ends with a status
+        log.exception("balance IVR crashed")
+        status = UNAVAILABLE
     try:
         session.set_variable("ITFLOW_BALANCE_STATUS", status)  # allowed on a dead channel too
     except AGIError:

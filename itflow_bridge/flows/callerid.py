@@ -12,18 +12,28 @@ ITFLOW_CLIENT_ID, ITFLOW_CLIENT_NAME, ITFLOW_CONTACT_NAME.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable, Optional
 
+from ..errors import AGIError
 from ..services.display import clean_text, display_name, finish, is_meaningful_name
-from ..services.lookup import FOUND, NOTFOUND, LookupResult
+from ..services.lookup import ERROR, FOUND, NOTFOUND, LookupResult
 
+log = logging.getLogger(__name__)
 MAX_VARIABLE_CHARS = 255  # a name from ITFlow can be any length; an AGI line cannot
 
 
 def make_callerid_handler(bridge) -> Callable:
     def handle(session) -> LookupResult:
-        return run_callerid(session, bridge)
+        try:
+            return run_callerid(session, bridge)
+        except AGIError:
+            raise  # the channel is gone or Asterisk refused: the transport ends the session
+        except Exception:  # a bug of ours: the call still ends with a status
+            log.exception("caller-ID flow crashed")
+            session.set_variable("ITFLOW_CID_STATUS", ERROR)
+            return LookupResult(ERROR, error="internal error")
 
     return handle
 

@@ -26,7 +26,7 @@ _PHP_MESSAGE = re.compile(
     r".*?(?:on line <b>\d+</b>(?:<br\s*/?>)?\n?|\Z)",
     re.DOTALL,
 )
-_BALANCE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_BALANCE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
 _PHONEBOOK_CONTACT = re.compile(r"<Contact>(.*?)</Contact>", re.DOTALL)
 
 
@@ -51,7 +51,7 @@ def parse_cid_body(body: str, digits: str) -> Optional[str]:
 
 
 def parse_balance_body(body: str) -> Decimal:
-    text = strip_php_messages(body).strip()
+    text = strip_php_messages(body).strip(" \t\r\n")
     if not _BALANCE.fullmatch(text):
         raise ITFlowResponseError("unexpected answer to a balance request (%d bytes)" % len(body))
     try:

@@ -22,9 +22,9 @@ def tokenize(line: str) -> List[str]:
     for ch in line:
         if escaped:
             current.append(ch)
-            escaped = False
+            escaped, started = False, True
         elif ch == "\\":
-            escaped = started = True
+            escaped = True  # a word starts only when the escaped character comes
         elif ch == '"':
             quoted = not quoted
             started = True

@@ -2,9 +2,10 @@
 
 The ITFlow work runs through ``SingleFlight`` (see ``budget.py``): the call
 waits no longer than its budget, and a late answer still fills the cache.
-After ITFlow fails or overruns a budget, lookups leave it alone for a short
-cool-down rather than each paying the whole budget (stale entries are served
-meanwhile).  The cool-down lives in the cache, so classic AGI processes share it.
+After ITFlow fails or overruns a budget a few times in a row, lookups leave it
+alone for a short cool-down rather than each paying the whole budget (stale
+entries are served meanwhile).  The count and the cool-down live in the cache,
+so classic AGI processes share them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from .numbers import candidate_numbers, lookup_number
 log = logging.getLogger(__name__)
 
 FOUND, NOTFOUND, SKIPPED, ERROR = "FOUND", "NOTFOUND", "SKIPPED", "ERROR"
-COOL_DOWN = 5.0  # seconds ITFlow is left alone after a failure or an overrun budget
+COOL_DOWN = 5.0  # seconds ITFlow is left alone once it failed TRIP_AFTER times in a row
+TRIP_AFTER = 3  # failures or overrun budgets in a row; one stray error must not stop all lookups
 COOL_DOWN_KEY = "itflow:cooling-down"
+FAILURES_KEY = "itflow:failures-in-a-row"
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class CallerLookup:
         try:
             value = self.flights.run(key, lambda: self._fetch(key, number), budget)
         except ITFlowTimeout as exc:
-            self._cool_down()
+            self._failed()
             result = _fallback(number, entry, redact(exc))
             return replace(result, timed_out=True) if result.status == ERROR else result
         except BridgeError as exc:
@@ -123,6 +126,17 @@ class CallerLookup:
     def _cool_down(self) -> None:
         self.cache.put(COOL_DOWN_KEY, True, COOL_DOWN)
 
+    def _failed(self) -> None:
+        entry = self.cache.get(FAILURES_KEY)
+        count = (entry.value if entry is not None and entry.is_fresh(self.cache.now()) else 0) + 1
+        self.cache.put(FAILURES_KEY, count, COOL_DOWN * 12)
+        if count >= TRIP_AFTER:
+            self._cool_down()
+
+    def _succeeded(self) -> None:
+        if self.cache.get(FAILURES_KEY) is not None:
+            self.cache.delete(FAILURES_KEY)
+
     def _fetch(self, key: str, number: str) -> Optional[dict]:
         """Runs on a worker: ask ITFlow for each candidate form; cache the hit or the miss."""
         try:
@@ -139,9 +153,10 @@ class CallerLookup:
                 if match is not None:
                     break
         except BridgeError as exc:
-            self._cool_down()
+            self._failed()
             self._errors.warning("caller-ID lookup failed: %s" % redact(exc))
             raise
+        self._succeeded()
         value = match.to_dict() if match else None
         ttl = self.cache_settings.hit_ttl if match else self.cache_settings.miss_ttl
         self.cache.put(key, value, ttl, self.cache_settings.stale_grace)

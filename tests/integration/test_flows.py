@@ -252,3 +252,16 @@ def test_legacy_zero_for_an_unknown_client_is_never_spoken(fake_itflow, serve):
     call = balance_call(address, ["77"])
     assert call.variables["ITFLOW_BALANCE_STATUS"] == "UNAVAILABLE"
     assert "itflow/your-balance-is" not in call.played and "ITFLOW_BALANCE" not in call.variables
+
+
+def test_a_bug_in_either_flow_still_ends_the_call_with_a_status(fake_itflow, serve, monkeypatch, caplog):
+    address, bridge = serve(fake_itflow, "v1")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bridge.lookup, "lookup", broken)
+    monkeypatch.setattr(bridge.balance, "balance", broken)
+    assert cid_call(address, "5551234567").variables["ITFLOW_CID_STATUS"] == "ERROR"
+    assert balance_call(address, ["1"]).variables["ITFLOW_BALANCE_STATUS"] == "UNAVAILABLE"
+    assert "crashed" in caplog.text

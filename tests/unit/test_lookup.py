@@ -111,12 +111,13 @@ def test_stale_entry_is_served_when_itflow_fails(tmp_path, monkeypatch):
     assert (result.status, result.source) == ("FOUND", "stale")
 
 
-def test_after_a_failure_itflow_is_left_alone_for_a_cool_down_shared_through_the_cache(tmp_path):
+def test_failures_in_a_row_trip_a_cool_down_shared_through_the_cache(tmp_path):
     adapter = ScriptedAdapter(fail=True)
     service = make(adapter, tmp_path)
-    assert service.lookup("5551234567").status == "ERROR"
-    assert service.lookup("5559999999").status == "ERROR"
-    assert len(adapter.asked) == 1
+    for number in ("5551000001", "5551000002", "5551000003"):
+        assert service.lookup(number).status == "ERROR"
+    assert len(adapter.asked) == lookup_module.TRIP_AFTER
+    assert service.lookup("5559999999").status == "ERROR" and len(adapter.asked) == 3  # not asked
     other_process = make(ScriptedAdapter(), tmp_path)  # a classic script: same sqlite file
     assert other_process.lookup("5558888888").status == "ERROR" and other_process.cooling_down()
     service.cache.delete(lookup_module.COOL_DOWN_KEY)
@@ -124,12 +125,24 @@ def test_after_a_failure_itflow_is_left_alone_for_a_cool_down_shared_through_the
     assert service.lookup("5559999999").status == "NOTFOUND"
 
 
-def test_an_overrun_budget_also_cools_down_and_says_it_timed_out(tmp_path):
-    adapter = ScriptedAdapter(delay=0.5)
-    service = make(adapter, tmp_path, budget_ms=100)
-    result = service.lookup("5551234567")
-    assert (result.status, result.timed_out) == ("ERROR", True)
-    assert service.lookup("5552222222").status == "ERROR" and len(adapter.asked) == 1
+def test_one_stray_failure_does_not_stop_lookups(tmp_path):
+    adapter = ScriptedAdapter(fail=True)
+    service = make(adapter, tmp_path)
+    assert service.lookup("5551000001").status == "ERROR"
+    adapter.fail = False
+    assert service.lookup("5551000002").status == "NOTFOUND"  # ITFlow asked again at once
+    adapter.fail = True
+    assert service.lookup("5551000003").status == "ERROR"
+    assert service.lookup("5551000004").status == "ERROR"
+    assert not service.cooling_down()  # the success in between reset the count
+
+
+def test_overrun_budgets_in_a_row_cool_down_and_say_they_timed_out(tmp_path):
+    adapter = ScriptedAdapter(delay=0.3)
+    service = make(adapter, tmp_path, budget_ms=50)
+    results = [service.lookup("555100000%d" % i) for i in range(3)]
+    assert [(r.status, r.timed_out) for r in results] == [("ERROR", True)] * 3
+    assert service.cooling_down()
 
 
 def test_refresh_ignores_the_cool_down(tmp_path):
