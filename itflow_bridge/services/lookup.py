@@ -2,10 +2,12 @@
 
 The ITFlow work runs through ``SingleFlight`` (see ``budget.py``): the call
 waits no longer than its budget, and a late answer still fills the cache.
-After ITFlow fails or overruns a budget a few times in a row, lookups leave it
-alone for a short cool-down rather than each paying the whole budget (stale
-entries are served meanwhile).  The count and the cool-down live in the cache,
-so classic AGI processes share them.
+When most of ITFlow's recent lookups failed (refused, errors, timeouts of the
+HTTP layer), lookups leave it alone for a short cool-down rather than each
+paying the whole budget (stale entries are served meanwhile).  A lookup that
+merely overruns a call's budget is not a failure: its answer still fills the
+cache.  The outcomes and the cool-down live in the cache, so classic AGI
+processes share them.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from .numbers import candidate_numbers, lookup_number
 log = logging.getLogger(__name__)
 
 FOUND, NOTFOUND, SKIPPED, ERROR = "FOUND", "NOTFOUND", "SKIPPED", "ERROR"
-COOL_DOWN = 5.0  # seconds ITFlow is left alone once it failed TRIP_AFTER times in a row
-TRIP_AFTER = 3  # failures or overrun budgets in a row; one stray error must not stop all lookups
+COOL_DOWN = 5.0  # seconds ITFlow is left alone once TRIP_AFTER of its last WINDOW lookups failed
+WINDOW, TRIP_AFTER = 20, 10  # half of the last 20 failed: stray errors must not stop all lookups
 COOL_DOWN_KEY = "itflow:cooling-down"
-FAILURES_KEY = "itflow:failures-in-a-row"
+OUTCOMES_KEY = "itflow:recent-outcomes"  # "s"/"f" per lookup, newest last
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,6 @@ class CallerLookup:
         try:
             value = self.flights.run(key, lambda: self._fetch(key, number), budget)
         except ITFlowTimeout as exc:
-            self._failed()
             result = _fallback(number, entry, redact(exc))
             return replace(result, timed_out=True) if result.status == ERROR else result
         except BridgeError as exc:
@@ -126,16 +127,14 @@ class CallerLookup:
     def _cool_down(self) -> None:
         self.cache.put(COOL_DOWN_KEY, True, COOL_DOWN)
 
-    def _failed(self) -> None:
-        entry = self.cache.get(FAILURES_KEY)
-        count = (entry.value if entry is not None and entry.is_fresh(self.cache.now()) else 0) + 1
-        self.cache.put(FAILURES_KEY, count, COOL_DOWN * 12)
-        if count >= TRIP_AFTER:
+    def _outcome(self, ok: bool) -> None:
+        entry = self.cache.get(OUTCOMES_KEY)
+        recent = entry.value if entry is not None and entry.is_fresh(self.cache.now()) else ""
+        recent = (recent + ("s" if ok else "f"))[-WINDOW:]
+        if recent.count("f") >= TRIP_AFTER:
             self._cool_down()
-
-    def _succeeded(self) -> None:
-        if self.cache.get(FAILURES_KEY) is not None:
-            self.cache.delete(FAILURES_KEY)
+            recent = ""  # after the cool-down ITFlow starts with a clean record
+        self.cache.put(OUTCOMES_KEY, recent, COOL_DOWN * 12)
 
     def _fetch(self, key: str, number: str) -> Optional[dict]:
         """Runs on a worker: ask ITFlow for each candidate form; cache the hit or the miss."""
@@ -153,10 +152,10 @@ class CallerLookup:
                 if match is not None:
                     break
         except BridgeError as exc:
-            self._failed()
+            self._outcome(False)
             self._errors.warning("caller-ID lookup failed: %s" % redact(exc))
             raise
-        self._succeeded()
+        self._outcome(True)
         value = match.to_dict() if match else None
         ttl = self.cache_settings.hit_ttl if match else self.cache_settings.miss_ttl
         self.cache.put(key, value, ttl, self.cache_settings.stale_grace)
