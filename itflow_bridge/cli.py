@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from typing import List, Optional
 
 from . import __version__
 from .config import Config, load_config
-from .errors import BridgeError, ConfigError, ITFlowError
+from .errors import BridgeError, ConfigError
 from .logs import setup_logging
 from .redact import redact
 
