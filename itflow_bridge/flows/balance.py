@@ -103,7 +103,8 @@ def _balance_call(call: Call, bridge, speech) -> str:
             if answer.status == OK and not answer.client_confirmed:
                 # Legacy /api.php answers 0 for a client id that does not exist: saying
                 # "zero" could tell a stranger that a non-existent account owes nothing.
-                _audit(call, client_id, "UNAVAILABLE (legacy API: 0 is also its answer for an unknown client)")
+                # It may be a wrong id, so it counts against the hourly limit.
+                _fail(bridge, call, client_id, "UNAVAILABLE (legacy API: 0 is also its answer for an unknown client)")
                 _play(session, prompts.unavailable)
                 return UNAVAILABLE
             if answer.status == OK:
@@ -168,10 +169,11 @@ def _verified(call: Call, bridge, client_id: int, settings, prompts) -> bool:
 def _fetch_balance(session, bridge, client_id: int, prompts):
     """The balance within the budget; "one moment please" if ITFlow is slow."""
     budget = bridge.config.balance.budget_ms / 1000.0
-    answer = bridge.balance.balance(client_id, budget=min(SLOW_ANSWER, budget))
+    pending = bridge.balance.request(client_id)
+    answer = pending.answer(min(SLOW_ANSWER, budget))
     if answer.timed_out and budget > SLOW_ANSWER:
         _play(session, prompts.one_moment)
-        answer = bridge.balance.balance(client_id, budget=budget - SLOW_ANSWER)  # joins the same request
+        answer = pending.answer(budget - SLOW_ANSWER)  # the same request: an answer during the prompt counts
     return answer
 
 

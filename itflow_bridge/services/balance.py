@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from ..config import BalanceSettings
 from ..errors import BridgeError, ITFlowNotSupported, ITFlowTimeout
 from ..redact import redact
-from .budget import SingleFlight
+from .budget import SingleFlight, wait
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +35,21 @@ class BalanceAnswer:
     timed_out: bool = False  # no answer within the budget; asking again joins the same request
 
 
-class BalanceService:
-    def __init__(self, settings: BalanceSettings, adapter: Callable[[], "object"],
-                 flights: Optional[SingleFlight] = None):
-        self.settings = settings
-        self._adapter = adapter
-        self.flights = flights or SingleFlight(name="itflow-balance")
+class PendingBalance:
+    """A balance on its way: ``answer(budget)`` may be called again after a timeout.
 
-    def balance(self, client_id: int, budget: Optional[float] = None) -> BalanceAnswer:
-        budget = self.settings.budget_ms / 1000.0 if budget is None else budget
+    The IVR waits a little, says "one moment please", then waits on the same
+    request, so an answer that lands while the prompt plays is not lost.
+    """
+
+    def __init__(self, client_id: int, future):
+        self.client_id = client_id
+        self._future = future
+
+    def answer(self, budget: float) -> BalanceAnswer:
+        client_id = self.client_id
         try:
-            return self.flights.run("balance:%d" % client_id, lambda: self._fetch(client_id), budget)
+            return wait(self._future, budget)
         except ITFlowNotSupported as exc:
             return BalanceAnswer(INEXACT, client_id, reason=redact(exc))
         except ITFlowTimeout as exc:
@@ -56,6 +60,22 @@ class BalanceService:
         except Exception as exc:  # a bug must not silence the call
             log.exception("balance lookup crashed")
             return BalanceAnswer(UNAVAILABLE, client_id, reason="internal error: %s" % type(exc).__name__)
+
+
+class BalanceService:
+    def __init__(self, settings: BalanceSettings, adapter: Callable[[], "object"],
+                 flights: Optional[SingleFlight] = None):
+        self.settings = settings
+        self._adapter = adapter
+        self.flights = flights or SingleFlight(name="itflow-balance")
+
+    def balance(self, client_id: int, budget: Optional[float] = None) -> BalanceAnswer:
+        budget = self.settings.budget_ms / 1000.0 if budget is None else budget
+        return self.request(client_id).answer(budget)
+
+    def request(self, client_id: int) -> "PendingBalance":
+        """Start (or join) the ITFlow work now; wait for it, maybe in steps, with ``answer``."""
+        return PendingBalance(client_id, self.flights.start("balance:%d" % client_id, lambda: self._fetch(client_id)))
 
     def _fetch(self, client_id: int) -> BalanceAnswer:
         adapter = self._adapter()

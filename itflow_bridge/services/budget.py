@@ -19,6 +19,14 @@ from ..errors import ITFlowTimeout
 WORKERS = 128  # ITFlow requests in flight at once; a slow ITFlow must not queue calls
 
 
+def wait(future: Future, budget: float) -> Any:
+    """The future's result within ``budget`` seconds, else ``ITFlowTimeout`` (the work goes on)."""
+    try:
+        return future.result(timeout=max(budget, 0.0))
+    except FutureTimeout:
+        raise ITFlowTimeout("no answer from ITFlow within %d ms" % (budget * 1000)) from None
+
+
 class SingleFlight:
     def __init__(self, workers: int = WORKERS, name: str = "itflow"):
         self._workers = workers
@@ -33,11 +41,7 @@ class SingleFlight:
         Raises ``ITFlowTimeout`` after ``budget`` seconds (the work goes on),
         or whatever ``work`` raised.
         """
-        future = self._start(key, work)
-        try:
-            return future.result(timeout=max(budget, 0.0))
-        except FutureTimeout:
-            raise ITFlowTimeout("no answer from ITFlow within %d ms" % (budget * 1000)) from None
+        return wait(self.start(key, work), budget)
 
     def wait_idle(self, timeout: float) -> None:
         """Give work still running up to ``timeout`` seconds to finish."""
@@ -50,7 +54,8 @@ class SingleFlight:
             except Exception:  # noqa: BLE001 - the work logs its own failures
                 pass
 
-    def _start(self, key: str, work: Callable[[], Any]) -> Future:
+    def start(self, key: str, work: Callable[[], Any]) -> Future:
+        """The future of ``key``'s work: the running one, or a new one."""
         with self._lock:
             future = self._in_flight.get(key)
             if future is not None:

@@ -261,7 +261,26 @@ def test_a_bug_in_either_flow_still_ends_the_call_with_a_status(fake_itflow, ser
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(bridge.lookup, "lookup", broken)
-    monkeypatch.setattr(bridge.balance, "balance", broken)
+    monkeypatch.setattr(bridge.balance, "request", broken)
     assert cid_call(address, "5551234567").variables["ITFLOW_CID_STATUS"] == "ERROR"
     assert balance_call(address, ["1"]).variables["ITFLOW_BALANCE_STATUS"] == "UNAVAILABLE"
     assert "crashed" in caplog.text
+
+
+def test_an_answer_landing_during_one_moment_please_is_used_not_asked_again(fake_itflow, serve):
+    address, _ = serve(fake_itflow, "legacy", balance={"budget_ms": 3000})
+    fake_itflow.set_fault("slow", delay=1.0)
+    fake_itflow.clear_requests()
+    call = balance_call(address, ["1"])
+    assert "one-moment-please" in call.played
+    assert call.variables["ITFLOW_BALANCE_STATUS"] == "OK"
+    assert fake_itflow.count("/api.php", account_balance=None) == 1
+
+
+def test_legacy_unknown_ids_count_against_the_hourly_limit(fake_itflow, serve):
+    address, _ = serve(fake_itflow, "legacy", balance={"max_failures_per_hour": 2})
+    for _ in range(2):
+        assert balance_call(address, ["77"], number="5550002222").variables["ITFLOW_BALANCE_STATUS"] == "UNAVAILABLE"
+    fake_itflow.clear_requests()
+    assert balance_call(address, ["1"], number="5550002222").variables["ITFLOW_BALANCE_STATUS"] == "DENIED"
+    assert fake_itflow.requests == []
