@@ -74,7 +74,8 @@ def classic_main(route: str, env: Optional[Dict[str, str]] = None) -> int:
     result = outcome[0] if outcome else None
     if bridge is not None and env is not None and result is not None:
         _record_for_replay(bridge, replay_key(route, env, os.environ), result, recorder.lines)
-    if getattr(result, "timed_out", False):
+    if getattr(result, "timed_out", False) and bridge is not None:
+        bridge.lookup.mark_refreshing(result.number)
         _spawn_refresher(result.number)
     _exit_now()
     return 0  # not reached

@@ -33,6 +33,8 @@ COOL_DOWN = 5.0  # seconds ITFlow is left alone once TRIP_AFTER of its last WIND
 WINDOW, TRIP_AFTER = 20, 10  # half of the last 20 failed: stray errors must not stop all lookups
 COOL_DOWN_KEY = "itflow:cooling-down"
 OUTCOMES_KEY = "itflow:recent-outcomes"  # "s"/"f" per lookup, newest last
+REFRESHING = "itflow:refreshing:"  # + cache key: a detached process is asking ITFlow for that number
+REFRESH_MARK_TTL = 15.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class CallerLookup:
             return _result(number, entry.value, "cache", entry.fresh_until)
         if self.cooling_down():
             return _fallback(number, entry, "ITFlow failed or was too slow moments ago; not asked again yet")
+        if self._being_refreshed(key):  # another process is already asking: its answer is for the next call
+            return _fallback(number, entry, "already being looked up; the answer is for the next call")
         try:
             value = self.flights.run(key, lambda: self._fetch(key, number), budget)
         except ITFlowTimeout as exc:
@@ -119,6 +123,16 @@ class CallerLookup:
             return _result(number, self._fetch(key, number), "itflow")
         except BridgeError as exc:
             return LookupResult(ERROR, number, error=redact(exc))
+        finally:
+            self.cache.delete(REFRESHING + key)
+
+    def mark_refreshing(self, number: str) -> None:
+        """Tell other processes that ``number`` is being asked for: they need not ask too."""
+        self.cache.put(REFRESHING + "cid:%s:%s" % (self.settings.default_region, number), True, REFRESH_MARK_TTL)
+
+    def _being_refreshed(self, key: str) -> bool:
+        entry = self.cache.get(REFRESHING + key)
+        return entry is not None and entry.is_fresh(self.cache.now())
 
     def cooling_down(self) -> bool:
         entry = self.cache.get(COOL_DOWN_KEY)

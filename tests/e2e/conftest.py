@@ -24,7 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List, Sequence
 
 import pytest
 
@@ -134,13 +134,14 @@ def _clean_env() -> Dict[str, str]:
 class Daemon:
     """One ``itflow-bridge serve`` subprocess; its stderr log is kept for the test to read."""
 
-    def __init__(self, config_path: Path, log_path: Path) -> None:
+    def __init__(self, config_path: Path, log_path: Path, prefix: Sequence[str] = ()) -> None:
+        """``prefix``: a command that runs the daemon (e.g. ``unshare ...`` for its own resolver)."""
         self.log_path = log_path
         self.port = free_port()
         env = dict(_clean_env(), ITFLOW_BRIDGE_CONFIG=str(config_path))
         with open(log_path, "wb") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(self.port)],
+                [*prefix, sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(self.port)],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,
             )
@@ -169,12 +170,13 @@ class Daemon:
                 self.process.wait()
 
 
-def start_daemon(fake: FakeITFlow, mode: str, overrides: Sections, workdir: Path) -> Daemon:
+def start_daemon(fake: FakeITFlow, mode: str, overrides: Sections, workdir: Path,
+                 prefix: Sequence[str] = ()) -> Daemon:
     """A ready ``itflow-bridge serve`` pointed at ``fake``, its config, cache and log in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "itflow-bridge.conf"
     write_ini(config_path, bridge_sections(fake, mode, str(workdir / "cache"), overrides))
-    process = Daemon(config_path, workdir / "daemon.log")
+    process = Daemon(config_path, workdir / "daemon.log", prefix)
     try:
         seconds = process.wait_ready()
         _timings["daemon start (slowest)"] = max(seconds, _timings.get("daemon start (slowest)", 0.0))
@@ -223,8 +225,9 @@ class Launcher:
     def __init__(self, asterisk: AsteriskHarness) -> None:
         self._asterisk = asterisk
 
-    def daemon(self, fake: FakeITFlow, mode: str, overrides: Sections, workdir: Path) -> Daemon:
-        return start_daemon(fake, mode, overrides, workdir)
+    def daemon(self, fake: FakeITFlow, mode: str, overrides: Sections, workdir: Path,
+               prefix: Sequence[str] = ()) -> Daemon:
+        return start_daemon(fake, mode, overrides, workdir, prefix)
 
     def classic(self, fake: FakeITFlow, mode: str, overrides: Sections) -> ClassicInstall:
         return ClassicInstall(self._asterisk, fake, mode, overrides)

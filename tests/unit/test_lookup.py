@@ -169,3 +169,12 @@ def test_work_that_finishes_before_it_is_registered_does_not_deadlock():
     worker.start()
     worker.join(timeout=20)
     assert not worker.is_alive(), "SingleFlight deadlocked"
+
+
+def test_a_number_being_refreshed_elsewhere_is_not_asked_again(tmp_path):
+    adapter = ScriptedAdapter({"5551234567": "John Smith"})
+    service = make(adapter, tmp_path)
+    make(ScriptedAdapter(), tmp_path).mark_refreshing("5551234567")  # another process (same sqlite)
+    assert service.lookup("5551234567").status == "ERROR" and adapter.asked == []
+    assert service.refresh("5551234567").status == "FOUND"  # the refresher clears its mark
+    assert service.lookup("5551234567").source == "cache"
