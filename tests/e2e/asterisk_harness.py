@@ -33,7 +33,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from asterisk_root import AGI_DIR, root_lock, unmount_all_under
 
@@ -668,3 +668,18 @@ def _symlink_chain(path: Path) -> List[Path]:
     while chain[-1].is_symlink() and len(chain) < 40:
         chain.append(Path(os.path.normpath(chain[-1].parent / os.readlink(chain[-1]))))
     return chain
+
+
+def bridge_sections(fake, mode: str, cache_dir: str, overrides: Mapping[str, Mapping[str, object]]) -> Dict[str, Dict[str, str]]:
+    """The INI sections of a bridge pointed at ``fake``: explicit API generation, own cache, DEBUG logs.
+
+    ``overrides`` (section -> key -> value) win.
+    """
+    sections: Dict[str, Dict[str, str]] = {
+        "itflow": {"url": fake.url, "api_key": fake.api_key, "api_mode": mode},
+        "cache": {"dir": cache_dir},
+        "server": {"log_level": "DEBUG"},
+    }
+    for name, values in overrides.items():
+        sections.setdefault(name, {}).update({key: str(value) for key, value in values.items()})
+    return sections

@@ -28,7 +28,7 @@ from typing import Callable, Dict, Iterator, List, Sequence
 
 import pytest
 
-from asterisk_harness import AsteriskHarness
+from asterisk_harness import AsteriskHarness, bridge_sections
 from asterisk_root import ensure_root
 from itflow_bridge.prompts import install_prompts
 from itflow_bridge.sample.fake_itflow import FakeITFlow
@@ -96,18 +96,6 @@ def fake() -> Iterator[FakeITFlow]:
         yield server
     finally:
         server.stop()
-
-
-def bridge_sections(fake: FakeITFlow, mode: str, cache_dir: str, overrides: Sections) -> Sections:
-    """The INI sections of a bridge pointed at ``fake``: explicit API generation, own cache."""
-    sections: Sections = {
-        "itflow": {"url": fake.url, "api_key": fake.api_key, "api_mode": mode},
-        "cache": {"dir": cache_dir},
-        "server": {"log_level": "DEBUG"},
-    }
-    for name, values in overrides.items():
-        sections.setdefault(name, {}).update({key: str(value) for key, value in values.items()})
-    return sections
 
 
 def write_ini(path: Path, sections: Sections) -> None:

@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from asterisk_harness import AGI_BASE_DIR, AsteriskHarness, CallResult
+from asterisk_harness import AGI_BASE_DIR, AsteriskHarness, CallResult, bridge_sections
 from itflow_bridge.sample.fake_itflow import JSON_TYPE, LOGIN_PATH, FakeITFlow, RecordedRequest, php_json_encode
 from itflow_bridge.services.speech import DEFAULT_PROMPTS, currency_words, words_to_amount
 
@@ -113,18 +113,6 @@ def self_signed_context(folder: Path) -> ssl.SSLContext:
 # --- bridges that can run side by side ------------------------------------------------
 
 
-def sections_for(fake: FakeITFlow, mode: str, cache_dir: str, overrides: Mapping[str, Mapping[str, str]]) -> Sections:
-    """The bridge's INI sections: pointed at ``fake``, DEBUG logs, own cache; ``overrides`` win."""
-    sections: Sections = {
-        "itflow": {"url": fake.url, "api_key": fake.api_key, "api_mode": mode},
-        "cache": {"dir": cache_dir},
-        "server": {"log_level": "DEBUG"},
-    }
-    for name, values in overrides.items():
-        sections.setdefault(name, {}).update({key: str(value) for key, value in values.items()})
-    return sections
-
-
 def empty_resolver_prefix(resolv_conf: Path) -> List[str]:
     """A command prefix that runs a program in its own mount namespace with ``resolv_conf`` as resolver."""
     script = 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"'
@@ -192,7 +180,7 @@ class ClassicBridge:
         self._stdout_offset = size_of(self._asterisk_stdout)
         cache = f"/{CHROOT_CACHES}/fault-matrix-{name}"
         shutil.rmtree(self._host(cache), ignore_errors=True)  # a fresh cache, as every case has
-        write_config(self._host(self._config), sections_for(fake, mode, cache, overrides))
+        write_config(self._host(self._config), bridge_sections(fake, mode, cache, overrides))
         wrappers = self._host(self.agi_base)
         wrappers.mkdir(parents=True, exist_ok=True)
         redirect = f"exec 2>>{self._stderr}\n" if self._stderr else ""
