@@ -17,7 +17,7 @@ from .sample.simulated_asterisk import simulate_call
 # (digits keyed in, one entry per prompt; what it shows)
 BALANCE_CALLS: List[Tuple[List[str], str]] = [
     (["1"], "Acme Corp, USD"),
-    (["3"], "Müller GmbH, EUR"),
+    (["3"], "Müller GmbH, EUR (the legacy API has no currency: [balance] default_currency is said)"),
     (["4"], "a client in credit: the legacy API knows, the JSON API cannot see overpayments"),
     (["2"], "a part-paid invoice: exact only from the legacy API"),
     (["77", "*"], "an unknown client id (legacy answers 0 for it: never spoken), then *"),
