@@ -15,9 +15,11 @@ from .config import Config
 
 
 class Bridge:
-    def __init__(self, config: Config, *, cache: Optional[Cache] = None):
+    def __init__(self, config: Config, *, cache: Optional[Cache] = None, long_running: bool = False):
+        """``long_running``: a daemon, whose cache writes go to disk in the background (see ``Cache``)."""
         self.config = config
-        self.cache = cache if cache is not None else Cache(config.cache.dir, max_entries=config.cache.max_entries)
+        self.cache = cache if cache is not None else Cache(config.cache.dir, max_entries=config.cache.max_entries,
+                                                           write_behind=long_running)
         self._lock = threading.RLock()
         self._client = None
         self._lookup = None

@@ -40,7 +40,7 @@ def cmd_serve(config, args: argparse.Namespace) -> int:
     from .routes import routes
 
     config.require_itflow()
-    bridge = Bridge(config)
+    bridge = Bridge(config, long_running=True)
     host = args.host or config.server.host
     port = args.port or config.server.port
     server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level)

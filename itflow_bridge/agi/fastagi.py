@@ -1,7 +1,9 @@
 """A threaded FastAGI server: Asterisk connects once per call, we route by script.
 
-One daemon thread per connection keeps handlers simple blocking code (they
-mostly wait on ITFlow or on the caller).  The guards are what a long-running
+One pooled thread per connection keeps handlers simple blocking code (they
+mostly wait on ITFlow or on the caller).  The threads are reused: starting a
+thread per call costs the accept loop a hand-over of the GIL to the new thread
+and back, which under a burst of calls queues the next connections behind it.  The guards are what a long-running
 daemon needs: a bounded number of sessions, an idle read timeout so a peer
 that vanished without closing never pins a thread, and handler failures kept
 in our log, never sent to Asterisk.
@@ -20,6 +22,7 @@ import select
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Callable, Dict, Mapping, Optional, Set, Tuple
 
 from itflow_bridge.agi.session import AGISession
@@ -62,6 +65,8 @@ class FastAGIServer:
         self._lock = threading.Condition()
         self._connections: Set[socket.socket] = set()
         self._accept_thread: Optional[threading.Thread] = None
+        # Grows to the peak number of calls at once, never beyond max_sessions.
+        self._workers = ThreadPoolExecutor(max_sessions, thread_name_prefix="fastagi-session")
 
     @property
     def active_sessions(self) -> int:
@@ -101,6 +106,7 @@ class FastAGIServer:
                 for connection in self._connections:
                     _cut(connection)
         self._listener.close()
+        self._workers.shutdown(wait=False)
 
     # --- accepting --------------------------------------------------------
 
@@ -129,12 +135,10 @@ class FastAGIServer:
                 connection.close()
                 return
             self._connections.add(connection)
-        threading.Thread(
-            target=self._serve_connection,
-            args=(connection,),
-            name="fastagi-%s:%d" % peer[:2],
-            daemon=True,
-        ).start()
+        try:
+            self._workers.submit(self._serve_connection, connection)
+        except RuntimeError:  # shut down meanwhile
+            self._forget(connection)
 
     # --- one call ---------------------------------------------------------
 
@@ -148,11 +152,14 @@ class FastAGIServer:
         except OSError as exc:
             self._logger.debug("FastAGI connection error: %s", exc)
         finally:
-            connection.close()
-            with self._lock:
-                self._connections.discard(connection)
-                self._lock.notify_all()
+            self._forget(connection)
             self._logger.debug("FastAGI session ended after %.3f s", time.monotonic() - started)
+
+    def _forget(self, connection: socket.socket) -> None:
+        connection.close()
+        with self._lock:
+            self._connections.discard(connection)
+            self._lock.notify_all()
 
     def _run_session(self, reader: BinaryIO, writer: BinaryIO) -> None:
         script: Optional[str] = None

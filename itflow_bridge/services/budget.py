@@ -19,10 +19,14 @@ from ..errors import ITFlowTimeout
 WORKERS = 128  # ITFlow requests in flight at once; a slow ITFlow must not queue calls
 
 
-def wait(future: Future, budget: float) -> Any:
-    """The future's result within ``budget`` seconds, else ``ITFlowTimeout`` (the work goes on)."""
+def wait(future: Future, budget: float, started: Optional[float] = None) -> Any:
+    """The future's result within ``budget`` seconds, else ``ITFlowTimeout`` (the work goes on).
+
+    ``started`` (a ``time.monotonic()`` reading) counts the budget from then, not from now.
+    """
+    remaining = budget if started is None else budget - (time.monotonic() - started)
     try:
-        return future.result(timeout=max(budget, 0.0))
+        return future.result(timeout=max(remaining, 0.0))
     except FutureTimeout:
         raise ITFlowTimeout("no answer from ITFlow within %d ms" % (budget * 1000)) from None
 
@@ -35,13 +39,13 @@ class SingleFlight:
         self._in_flight: Dict[str, Future] = {}
         self._executor: Optional[ThreadPoolExecutor] = None
 
-    def run(self, key: str, work: Callable[[], Any], budget: float) -> Any:
+    def run(self, key: str, work: Callable[[], Any], budget: float, started: Optional[float] = None) -> Any:
         """``work()``'s result, shared by everyone asking for ``key`` meanwhile.
 
-        Raises ``ITFlowTimeout`` after ``budget`` seconds (the work goes on),
-        or whatever ``work`` raised.
+        Raises ``ITFlowTimeout`` once ``budget`` seconds have passed since
+        ``started`` (default: now; the work goes on), or whatever ``work`` raised.
         """
-        return wait(self.start(key, work), budget)
+        return wait(self.start(key, work), budget, started)
 
     def wait_idle(self, timeout: float) -> None:
         """Give work still running up to ``timeout`` seconds to finish."""

@@ -84,10 +84,11 @@ class CallerLookup:
 
     def lookup(self, raw_number: Optional[str], budget: Optional[float] = None) -> LookupResult:
         """Who is calling; never takes longer than ``budget`` seconds (default from settings)."""
+        started = time.monotonic()  # the budget covers the cache reads too
+        budget = self.settings.budget_ms / 1000.0 if budget is None else budget
         number = lookup_number(raw_number, self.settings.min_digits)
         if number is None:
             return LookupResult(SKIPPED)
-        budget = self.settings.budget_ms / 1000.0 if budget is None else budget
 
         key = "cid:%s:%s" % (self.settings.default_region, number)
         entry = self.cache.get(key)
@@ -98,7 +99,7 @@ class CallerLookup:
         if self._being_refreshed(key):  # another process is already asking: its answer is for the next call
             return _fallback(number, entry, "already being looked up; the answer is for the next call")
         try:
-            value = self.flights.run(key, lambda: self._fetch(key, number), budget)
+            fetched = self.flights.run(key, lambda: self._fetch(key, number), budget, started)
         except ITFlowTimeout as exc:
             result = _fallback(number, entry, redact(exc))
             return replace(result, timed_out=True) if result.status == ERROR else result
@@ -107,8 +108,7 @@ class CallerLookup:
         except Exception as exc:  # a bug must never break the call: log it, answer ERROR
             log.exception("caller-ID lookup crashed")
             return _fallback(number, entry, "internal error: %s" % type(exc).__name__)
-        fresh = self.cache.get(key)
-        return _result(number, value, "itflow", fresh.fresh_until if fresh is not None else None)
+        return _result(number, fetched.value, "itflow", fetched.fresh_until)
 
     def refresh(self, raw_number: str) -> LookupResult:
         """Ask ITFlow now, whatever the cache or the cool-down say, and cache the answer.
@@ -120,7 +120,7 @@ class CallerLookup:
             return LookupResult(SKIPPED)
         key = "cid:%s:%s" % (self.settings.default_region, number)
         try:
-            return _result(number, self._fetch(key, number), "itflow")
+            return _result(number, self._fetch(key, number).value, "itflow")
         except BridgeError as exc:
             return LookupResult(ERROR, number, error=redact(exc))
         finally:
@@ -150,7 +150,7 @@ class CallerLookup:
             recent = ""  # after the cool-down ITFlow starts with a clean record
         self.cache.put(OUTCOMES_KEY, recent, COOL_DOWN * 12)
 
-    def _fetch(self, key: str, number: str) -> Optional[dict]:
+    def _fetch(self, key: str, number: str) -> CacheEntry:
         """Runs on a worker: ask ITFlow for each candidate form; cache the hit or the miss."""
         try:
             adapter = self._adapter()
@@ -172,8 +172,7 @@ class CallerLookup:
         self._outcome(True)
         value = match.to_dict() if match else None
         ttl = self.cache_settings.hit_ttl if match else self.cache_settings.miss_ttl
-        self.cache.put(key, value, ttl, self.cache_settings.stale_grace)
-        return value
+        return self.cache.put(key, value, ttl, self.cache_settings.stale_grace)
 
 
 def _fallback(number: str, entry: Optional[CacheEntry], reason: str) -> LookupResult:

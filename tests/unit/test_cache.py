@@ -1,8 +1,11 @@
 """The two-tier cache: TTLs, stale grace, sharing between processes, surviving a corrupt file."""
 
 import logging
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 
 from itflow_bridge.cache import DB_NAME, Cache
 
@@ -78,3 +81,46 @@ def test_memory_only_cache(tmp_path):
     cache = Cache(None)
     cache.put("k", [1, 2], ttl=5)
     assert cache.get("k").value == [1, 2] and not cache.persistent
+
+
+def test_write_behind_reaches_disk_in_the_background_and_on_close(tmp_path):
+    daemon = Cache(tmp_path, write_behind=True)
+    daemon.put("early", "on disk soon", ttl=60)
+    assert daemon.get("early").value == "on disk soon"  # at once, from memory
+    other = Cache(tmp_path)
+    deadline = time.monotonic() + 5
+    while other.get("early") is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert other.get("early").value == "on disk soon"
+    daemon.put("late", "written by close", ttl=60)
+    daemon.close()
+    assert Cache(tmp_path).get("late").value == "written by close"
+
+
+def test_a_delete_not_yet_on_disk_hides_the_row_still_there(tmp_path):
+    Cache(tmp_path).put("marker", True, ttl=60)
+    daemon = Cache(tmp_path, write_behind=True)
+    assert daemon.get("marker").value is True  # read from disk into memory
+    daemon.delete("marker")
+    assert daemon.get("marker") is None  # not read back from the row the writer has yet to delete
+    daemon.close()
+    assert Cache(tmp_path).get("marker") is None
+
+
+def test_a_read_does_not_wait_behind_a_write_held_up_by_another_process(tmp_path):
+    Cache(tmp_path).put("on-disk", "answer", ttl=60)
+    cache = Cache(tmp_path)
+    blocker = sqlite3.connect(str(tmp_path / DB_NAME), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process writing: our writer waits for its busy timeout
+    try:
+        writer = threading.Thread(target=cache.put, args=("other", 1, 60))
+        writer.start()
+        time.sleep(0.05)
+        entry = cache.get("on-disk")  # from the file: the reading connection is not the blocked one
+        still_writing = writer.is_alive()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    writer.join(5)
+    assert entry.value == "answer"
+    assert still_writing, "the write was not held up, so this test proved nothing"

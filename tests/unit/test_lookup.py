@@ -178,3 +178,27 @@ def test_a_number_being_refreshed_elsewhere_is_not_asked_again(tmp_path):
     assert service.lookup("5551234567").status == "ERROR" and adapter.asked == []
     assert service.refresh("5551234567").status == "FOUND"  # the refresher clears its mark
     assert service.lookup("5551234567").source == "cache"
+
+
+class SlowCache(Cache):
+    """A cache whose reads take ``delay`` (a disk stalled by other processes)."""
+
+    def __init__(self, directory, delay):
+        super().__init__(directory)
+        self.delay = delay
+
+    def get(self, key):
+        time.sleep(self.delay)
+        return super().get(key)
+
+
+def test_the_budget_counts_the_cache_reads_before_the_wait(tmp_path):
+    adapter = ScriptedAdapter(delay=5.0)  # ITFlow never answers within the budget
+    service = CallerLookup(replace(CallerIDSettings(), budget_ms=600), CacheSettings(dir=tmp_path),
+                           SlowCache(tmp_path, 0.15), lambda: adapter)
+    started = time.monotonic()
+    result = service.lookup("5551234567")  # three slow reads (entry, cool-down, refresher mark) = 0.45 s
+    elapsed = time.monotonic() - started
+    assert (result.status, result.timed_out) == ("ERROR", True)
+    assert elapsed < 0.6 + 0.1, "waited the whole budget after the reads: %.2f s" % elapsed
+    assert "600 ms" in result.error  # the budget the admin set, not what was left of it
