@@ -48,12 +48,13 @@ HOST = "127.0.0.1"
 
 # The margin over the budget, and why 500 ms: a session is also the TCP connect, the wait in
 # the accept queue, the environment block and up to five AGI round trips after the lookup
-# (whose wait the budget caps).  Back to back, 200 sessions saturate the daemon (about 1,000
-# calls/s on two CPUs shared with the fake ITFlow and this driver, where a real 200-line PBX
-# sets up about one call per second), and that queueing, measured as session time minus the
-# flow's own reported time, reached p99 280-440 ms and max 380-590 ms over six runs, yet no
-# session took over 1.9 s.  A lookup that waited for ITFlow's 5 s read timeout instead of its
-# 1.5 s budget still fails.
+# (whose wait the budget caps, counted from the lookup's start).  Back to back, 200 sessions
+# saturate the daemon (about 400 calls/s on two CPUs shared with the fake ITFlow and this
+# driver, where a real 200-line PBX sets up about one call per second): the daemon's ~330
+# threads then take turns at one interpreter, so a call whose budget ran out resumes some
+# milliseconds late and each round trip queues.  Measured: session time minus the flow's own
+# time p99 80-130 ms, max 200-410 ms; the longest session 1.70-1.83 s.  A lookup that waited
+# for ITFlow's 5 s read timeout, or a call queued behind a disk write, still fails.
 SESSION_MARGIN = 0.5
 # "No growth" allows for what the daemon fills on demand and never beyond: its session pool (one
 # thread per call in progress, kept for the next call, so it reaches the number of concurrent
