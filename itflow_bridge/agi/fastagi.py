@@ -3,10 +3,10 @@
 One pooled thread per connection keeps handlers simple blocking code (they
 mostly wait on ITFlow or on the caller).  The threads are reused: starting a
 thread per call costs the accept loop a hand-over of the GIL to the new thread
-and back, which under a burst of calls queues the next connections behind it.  The guards are what a long-running
-daemon needs: a bounded number of sessions, an idle read timeout so a peer
-that vanished without closing never pins a thread, and handler failures kept
-in our log, never sent to Asterisk.
+and back, which under a burst of calls queues the next connections behind it.
+The guards are what a long-running daemon needs: a bounded number of
+sessions, an idle read timeout so a peer that vanished without closing never
+pins a thread, and handler failures kept in our log, never sent to Asterisk.
 
 When no route matches, the server sends one VERBOSE line and closes the
 connection; Asterisk then ends the AGI with ``AGISTATUS=SUCCESS`` (an early EOF

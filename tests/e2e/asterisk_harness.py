@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from asterisk_root import AGI_DIR, root_lock, unmount_all_under
+from itflow_bridge.sample.fake_itflow import RecordedRequest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DIALPLAN = REPO_ROOT / "asterisk-conf" / "extensions_itflow.conf"
@@ -86,6 +87,26 @@ class CallResult:
     played: List[str]
     log: str
     elapsed: Optional[float]
+
+
+@dataclass
+class CallWithRequests:
+    """One finished call and the ITFlow requests made while it ran."""
+
+    result: CallResult
+    requests: List[RecordedRequest]
+
+    @property
+    def vars(self) -> Dict[str, str]:
+        return self.result.vars
+
+    @property
+    def played(self) -> List[str]:
+        return self.result.played
+
+    @property
+    def log(self) -> str:
+        return self.result.log
 
 
 @dataclass
@@ -670,7 +691,8 @@ def _symlink_chain(path: Path) -> List[Path]:
     return chain
 
 
-def bridge_sections(fake, mode: str, cache_dir: str, overrides: Mapping[str, Mapping[str, object]]) -> Dict[str, Dict[str, str]]:
+def bridge_sections(fake, mode: str, cache_dir: str,
+                    overrides: Mapping[str, Mapping[str, object]]) -> Dict[str, Dict[str, str]]:
     """The INI sections of a bridge pointed at ``fake``: explicit API generation, own cache, DEBUG logs.
 
     ``overrides`` (section -> key -> value) win.

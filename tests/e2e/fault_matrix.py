@@ -32,8 +32,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from asterisk_harness import AGI_BASE_DIR, AsteriskHarness, CallResult, bridge_sections
-from itflow_bridge.sample.fake_itflow import JSON_TYPE, LOGIN_PATH, FakeITFlow, RecordedRequest, php_json_encode
+from asterisk_harness import AGI_BASE_DIR, AsteriskHarness, CallWithRequests, bridge_sections
+from itflow_bridge.sample.fake_itflow import JSON_TYPE, LOGIN_PATH, FakeITFlow, php_json_encode
 from itflow_bridge.services.speech import DEFAULT_PROMPTS, currency_words, words_to_amount
 
 MATRIX_API_KEY = "fmKey7c2e9a41d0b3f6"  # distinctive, so a leak anywhere is found by a plain grep
@@ -247,24 +247,7 @@ def _env_without_bridge_settings() -> Dict[str, str]:
 # --- one case, played --------------------------------------------------------------------
 
 
-@dataclass
-class Call:
-    """One finished call and the ITFlow requests made while it ran."""
-
-    result: CallResult
-    requests: List[RecordedRequest]
-
-    @property
-    def vars(self) -> Dict[str, str]:
-        return self.result.vars
-
-    @property
-    def played(self) -> List[str]:
-        return self.result.played
-
-    @property
-    def log(self) -> str:
-        return self.result.log
+Call = CallWithRequests  # one finished call and the ITFlow requests made while it ran
 
 
 @dataclass

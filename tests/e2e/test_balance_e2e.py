@@ -25,8 +25,8 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from asterisk_harness import AsteriskHarness, CallResult
-from itflow_bridge.sample.fake_itflow import FakeITFlow, RecordedRequest
+from asterisk_harness import AsteriskHarness, CallResult, CallWithRequests
+from itflow_bridge.sample.fake_itflow import FakeITFlow
 from itflow_bridge.services.speech import DEFAULT_PROMPTS, currency_words, words_to_amount
 
 pytestmark = pytest.mark.e2e
@@ -60,21 +60,11 @@ class Scenario:
 
 
 @dataclass
-class Outcome:
+class Outcome(CallWithRequests):
     """A finished scenario: what Asterisk recorded, what ITFlow was asked, what the bridge logged."""
 
-    result: CallResult
-    requests: List[RecordedRequest]
-    bridge_log: str
-    api_key: str
-
-    @property
-    def vars(self) -> Dict[str, str]:
-        return self.result.vars
-
-    @property
-    def played(self) -> List[str]:
-        return self.result.played
+    bridge_log: str = ""
+    api_key: str = ""
 
 
 SCENARIOS: Dict[str, Scenario] = {
