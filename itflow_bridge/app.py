@@ -8,10 +8,18 @@ that need ITFlow.
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .cache import Cache
 from .config import Config
+
+if TYPE_CHECKING:
+    from .client import ITFlowClient
+    from .itflow.base import ITFlowAdapter
+    from .services.balance import BalanceService
+    from .services.lookup import CallerLookup
+    from .services.speech import SpeechSettings
+    from .services.verification import CallerVerification
 
 
 class Bridge:
@@ -21,13 +29,14 @@ class Bridge:
         self.cache = cache if cache is not None else Cache(config.cache.dir, max_entries=config.cache.max_entries,
                                                            write_behind=long_running)
         self._lock = threading.RLock()
-        self._client = None
-        self._lookup = None
-        self._balance = None
-        self._speech = None
+        self._client: Optional[ITFlowClient] = None
+        self._lookup: Optional[CallerLookup] = None
+        self._balance: Optional[BalanceService] = None
+        self._verification: Optional[CallerVerification] = None
+        self._speech: Optional[SpeechSettings] = None
 
     @property
-    def client(self):
+    def client(self) -> "ITFlowClient":
         """The ``ITFlowClient`` (imports requests on first use)."""
         with self._lock:
             if self._client is None:
@@ -37,11 +46,11 @@ class Bridge:
                 self._client = ITFlowClient(self.config.itflow, self.cache)
             return self._client
 
-    def adapter(self):
+    def adapter(self) -> "ITFlowAdapter":
         return self.client.adapter()
 
     @property
-    def lookup(self):
+    def lookup(self) -> "CallerLookup":
         with self._lock:
             if self._lookup is None:
                 from .services.lookup import CallerLookup
@@ -50,7 +59,7 @@ class Bridge:
             return self._lookup
 
     @property
-    def balance(self):
+    def balance(self) -> "BalanceService":
         with self._lock:
             if self._balance is None:
                 from .services.balance import BalanceService
@@ -59,7 +68,17 @@ class Bridge:
             return self._balance
 
     @property
-    def speech(self):
+    def verification(self) -> "CallerVerification":
+        with self._lock:
+            if self._verification is None:
+                from .services.verification import CallerVerification
+
+                self._verification = CallerVerification(self.config.balance, self.config.callerid.default_region,
+                                                        self.cache, self.adapter)
+            return self._verification
+
+    @property
+    def speech(self) -> "SpeechSettings":
         """Prompt names and currency words (raises ConfigError on bad [prompts]/[currencies])."""
         with self._lock:
             if self._speech is None:

@@ -19,6 +19,7 @@ from .errors import (
     ITFlowTLSError,
     ITFlowUnavailable,
 )
+from .itflow.models import Capabilities
 from .redact import redact
 
 PASS, WARN, FAIL = "ok", "warning", "FAIL"
@@ -29,20 +30,6 @@ AUTH_FIXES = {
     "not_tied_to_user": "this key predates ITFlow's per-user keys: recreate it in ITFlow (Admin > API Keys)",
     "forbidden": "give the key's user access to the clients the PBX must know, or create a key with wider access",
 }
-
-FEATURES = {
-    "legacy": [
-        ("caller-ID names", PASS, "contacts, locations and vendors (names only: no client name)"),
-        ("balance", WARN, "works, but the legacy API answers 0 for a client id that does not exist"),
-        ("caller verification", WARN, "not possible: the legacy API cannot list a client's contacts (use verify = none)"),
-    ],
-    "v1": [
-        ("caller-ID names", PASS, "contacts with client names, locations and vendors"),
-        ("balance", PASS, "from invoices; unavailable for clients with a part-paid invoice (no payments in the API)"),
-        ("caller verification", PASS, "by caller number or by contact PIN"),
-    ],
-}
-
 
 @dataclass
 class CheckItem:
@@ -97,7 +84,7 @@ def run_checks(config: Config) -> Report:
     report.add("reach ITFlow", PASS, "%s answers; %s API generation: %s" % (config.itflow.url, mode, generation))
 
     try:
-        _verify_key(client.adapter())
+        client.adapter().verify_key()
     except ITFlowAuthError as exc:
         report.add("API key", FAIL, str(exc), AUTH_FIXES.get(exc.reason, AUTH_FIXES["invalid"]))
         return report
@@ -109,25 +96,22 @@ def run_checks(config: Config) -> Report:
         return report
     report.add("API key", PASS, "accepted by ITFlow")
 
-    for name, status, detail in FEATURES[generation]:
-        if name == "caller verification" and generation == "legacy" and config.balance.verify == "none":
-            status = PASS
-        elif name == "caller verification" and generation == "legacy":
-            report.add(name, FAIL, detail, "set [balance] verify = none, or upgrade ITFlow")
-            continue
-        report.add(name, status, detail)
+    _check_features(client.adapter().capabilities, config, report)
     _check_prompts(config, report)
     return report
 
 
-def _verify_key(adapter) -> None:
-    """One cheap authenticated request; raises what the key's problem is."""
-    if adapter.generation == "v1":
-        adapter.read_page("clients", {"limit": 1})
+def _check_features(capabilities: Capabilities, config: Config, report: Report) -> None:
+    """What the bridge can do with this ITFlow, and whether that fits the configuration."""
+    report.add("caller-ID names", PASS, capabilities.caller_names)
+    report.add("balance", PASS if capabilities.confirms_clients else WARN, capabilities.balance)
+    if capabilities.verifies_callers:
+        report.add("caller verification", PASS, "by caller number or by contact PIN")
+    elif config.balance.verify == "none":
+        report.add("caller verification", PASS, "not possible with this API, and not configured (verify = none)")
     else:
-        from .itflow.legacy import check_legacy_status
-
-        check_legacy_status(adapter.probe())
+        report.add("caller verification", FAIL, "not possible: this API cannot list a client's contacts",
+                   "set [balance] verify = none, or upgrade ITFlow")
 
 
 def _check_cache(bridge, report: Report) -> None:

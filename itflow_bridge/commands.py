@@ -10,6 +10,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import List
+
+from .process import exit_now, signal_handlers
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +49,25 @@ def cmd_serve(config, args: argparse.Namespace) -> int:
     server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level)
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
 
-    stopping = []  # the thread running shutdown(): calls in progress get its grace period
+    stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
 
-    def stop(signum, _frame) -> None:
+    def stop(signum: int, _frame: object) -> None:
         if not stopping:
             log.info("signal %d: finishing calls in progress, then stopping", signum)
             stopping.append(threading.Thread(target=server.shutdown, daemon=True))
             stopping[0].start()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("FastAGI daemon listening on %s:%d (routes: %s)", *server.server_address[:2],
-             ", ".join(sorted(routes(bridge))))
-    server.serve_forever()
-    for thread in stopping:
-        thread.join()
+    with signal_handlers({signal.SIGTERM: stop, signal.SIGINT: stop}):
+        log.info("FastAGI daemon listening on %s:%d (routes: %s)", *server.server_address[:2],
+                 ", ".join(sorted(routes(bridge))))
+        server.serve_forever()
+        for thread in stopping:
+            thread.join()
     bridge.close()
     log.info("stopped")
     # Every call has ended; lookup threads still waiting on a hung ITFlow must not hold the exit.
-    logging.shutdown()
-    os._exit(0)
+    exit_now(0)
+    return 0  # not reached
 
 
 def _announce_generation(bridge) -> None:
@@ -80,13 +82,14 @@ def _announce_generation(bridge) -> None:
 
 def cmd_install_agi(config, args: argparse.Namespace) -> int:
     """Write the classic AGI scripts into agi-bin with this Python in the shebang (the right venv)."""
-    from .classic_script import SCRIPTS, script_text
+    from .classic.wrapper import SCRIPTS, script_text
 
     dest = Path(args.dest)
     dest.mkdir(parents=True, exist_ok=True)
+    package_dir = str(Path(__file__).resolve().parent.parent)
     for name in sorted(SCRIPTS):
         target = dest / name
-        target.write_text(script_text(name, sys.executable), encoding="utf-8")
+        target.write_text(script_text(name, sys.executable, package_dir), encoding="utf-8")
         target.chmod(0o755)
         if args.owner and hasattr(os, "chown"):
             try:

@@ -20,6 +20,7 @@ from typing import BinaryIO, Callable, Dict, Iterator, Optional
 
 from itflow_bridge.agi.session import AGISession
 from itflow_bridge.errors import AGIHangup
+from itflow_bridge.process import signal_handlers
 
 logger = logging.getLogger("itflow_bridge.agi")
 
@@ -65,16 +66,13 @@ def _run_handler(
 @contextlib.contextmanager
 def _sighup_sets(event: threading.Event, install: bool) -> Iterator[None]:
     """While active, SIGHUP sets ``event`` instead of killing the process."""
-    if not install or threading.current_thread() is not threading.main_thread():
-        if install:
-            logger.debug("not in the main thread: SIGHUP handler not installed")
+    if not install:
         yield
         return
-    previous = signal.signal(signal.SIGHUP, lambda _signum, _frame: event.set())
-    try:
+    with signal_handlers({signal.SIGHUP: lambda _signum, _frame: event.set()}) as installed:
+        if not installed:
+            logger.debug("not in the main thread: SIGHUP handler not installed")
         yield
-    finally:
-        signal.signal(signal.SIGHUP, previous)
 
 
 def _flush_quietly(writer: BinaryIO) -> None:

@@ -14,6 +14,7 @@ TYPE_CHECKING = False  # typing costs milliseconds a replayed classic call does 
 if TYPE_CHECKING:
     from typing import Dict, Iterable, List, Optional
 
+from itflow_bridge.agi.environment import parse_env  # noqa: F401 - part of the wire format's API
 from itflow_bridge.errors import AGIError
 
 # res_agi reads a command with fgets() into an 8192-byte buffer: at most 8191
@@ -43,25 +44,6 @@ class Reply(namedtuple("Reply", "code result data endpos raw")):
         if _INTEGER.match(self.result):
             return int(self.result)
         return None
-
-
-def parse_env(lines: Iterable[bytes]) -> Dict[str, str]:
-    """Parse ``key: value`` lines up to the first blank line.
-
-    Values are raw bytes from the channel (a caller name need not be UTF-8), so
-    they are decoded with replacement characters instead of raising.  A line
-    without a colon is ignored; a missing space after the colon is tolerated.
-    """
-    env: Dict[str, str] = {}
-    for raw_line in lines:
-        line = raw_line.decode("utf-8", errors="replace").rstrip("\r\n")
-        if not line:
-            break
-        key, colon, value = line.partition(":")
-        if not colon or not key.strip():
-            continue
-        env[key.strip()] = value[1:] if value.startswith(" ") else value
-    return env
 
 
 def quote(value: object, max_bytes: Optional[int] = None) -> str:

@@ -16,24 +16,22 @@ credit) and ITFLOW_CURRENCY.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Callable, Optional
 
-from ..errors import AGIError, AGIHangup, BridgeError
-from ..redact import redact
-from ..services.balance import NO_CLIENT, OK
-from ..services.numbers import candidate_numbers, lookup_number
-from ..services.speech import balance_prompts, currency_words
+from ..agi.session import AGISession
+from ..config import BalanceSettings
+from ..errors import AGIError, AGIHangup
+from ..services.balance import BalanceAnswer, BalanceService
+from ..services.speech import SpeechSettings, balance_prompts, currency_words
+from ..services.verification import CallerVerification
+from ..statuses import BalanceOutcome, BalanceStatus
 
 audit = logging.getLogger("itflow_bridge.audit")
 log = logging.getLogger(__name__)
 
-OK_STATUS, INVALID, DENIED, UNAVAILABLE, CANCELLED, HANGUP = (
-    "OK", "INVALID", "DENIED", "UNAVAILABLE", "CANCELLED", "HANGUP")
-FAILURE_WINDOW = 3600.0
 SLOW_ANSWER = 0.8  # seconds before "one moment please" is said
 REPEAT_WAIT_MS = 5000
 MAX_PIN_DIGITS = 12
@@ -45,89 +43,94 @@ class Cancelled(Exception):
 
 @dataclass
 class Call:
-    """What one balance call has done so far."""
+    """What one balance call has done so far, and the services it uses."""
 
-    session: object
+    session: AGISession
     caller: str  # the caller number as Asterisk gave it, or "unknown"
+    balance: BalanceService
+    verification: CallerVerification
+    speech: SpeechSettings
+    settings: BalanceSettings
     failures: int = 0
 
 
-def make_balance_handler(bridge) -> Callable:
-    speech = bridge.speech  # validates prompt and currency settings at start-up
-
-    def handle(session) -> None:
-        run_balance(session, bridge, speech)
+def make_balance_handler(balance: BalanceService, verification: CallerVerification, speech: SpeechSettings,
+                         settings: BalanceSettings) -> Callable[[AGISession], None]:
+    def handle(session: AGISession) -> None:
+        run_balance(Call(session, session.caller_number or "unknown", balance, verification, speech, settings))
 
     return handle
 
 
-def run_balance(session, bridge, speech) -> None:
-    call = Call(session, session.caller_number or "unknown")
+def run_balance(call: Call) -> None:
+    session = call.session
     try:
-        status = _balance_call(call, bridge, speech)
+        status = _balance_call(call)
     except AGIHangup:
-        status = HANGUP
+        status = BalanceStatus.HANGUP
     except Cancelled:
-        status = CANCELLED
+        status = BalanceStatus.CANCELLED
     except AGIError as exc:  # Asterisk refused a command: end cleanly, the dialplan goes on
         log.warning("balance IVR stopped: %s", exc)
-        status = UNAVAILABLE
+        status = BalanceStatus.UNAVAILABLE
     except Exception:  # a bug of ours: the call still ends with a status
         log.exception("balance IVR crashed")
-        status = UNAVAILABLE
+        status = BalanceStatus.UNAVAILABLE
     try:
-        session.set_variable("ITFLOW_BALANCE_STATUS", status)  # allowed on a dead channel too
+        session.set_variable("ITFLOW_BALANCE_STATUS", status.value)  # allowed on a dead channel too
     except AGIError:
         pass
 
 
-def _balance_call(call: Call, bridge, speech) -> str:
-    settings = bridge.config.balance
-    prompts = speech.prompts
+def _balance_call(call: Call) -> BalanceStatus:
+    settings = call.settings
+    prompts = call.speech.prompts
     session = call.session
+    verification = call.verification
     session.answer()
-    if _failures_this_hour(bridge, call) >= settings.max_failures_per_hour:
+    if verification.locked_out(call.caller):
         _audit(call, None, "DENIED (too many failures this hour)")
         _play(session, prompts.too_many_attempts, prompts.goodbye)
-        return DENIED
+        return BalanceStatus.DENIED
 
     while call.failures < settings.max_attempts:
-        client_id = _ask_client_number(call, settings, prompts)
+        client_id = _ask_client_number(call)
         if client_id is None:
             continue
-        if not _verified(call, bridge, client_id, settings, prompts):
-            _fail(bridge, call, client_id, "DENIED (verification failed)")
+        if not _verified(call, client_id):
+            _fail(call, client_id, "DENIED (verification failed)")
             _play(session, prompts.not_verified)
         else:
-            answer = _fetch_balance(session, bridge, client_id, prompts)
-            if answer.status == OK and not answer.client_confirmed:
+            answer = _fetch_balance(call, client_id)
+            if answer.status == BalanceOutcome.OK and not answer.client_confirmed:
                 # Legacy /api.php answers 0 for a client id that does not exist: saying
                 # "zero" could tell a stranger that a non-existent account owes nothing.
                 # It may be a wrong id, so it counts against the hourly limit.
-                _fail(bridge, call, client_id, "UNAVAILABLE (legacy API: 0 is also its answer for an unknown client)")
+                _fail(call, client_id, "UNAVAILABLE (this API also answers 0 for an unknown client)")
                 _play(session, prompts.unavailable)
-                return UNAVAILABLE
-            if answer.status == OK:
-                _disclose(call, client_id, answer, speech, settings)
-                return OK_STATUS
-            if answer.status != NO_CLIENT:
+                return BalanceStatus.UNAVAILABLE
+            if answer.status == BalanceOutcome.OK and answer.amount is not None:
+                _disclose(call, client_id, answer)
+                return BalanceStatus.OK
+            if answer.status != BalanceOutcome.NO_CLIENT:
                 _audit(call, client_id, "UNAVAILABLE (%s)" % answer.reason)
                 _play(session, prompts.unavailable)
-                return UNAVAILABLE
-            _fail(bridge, call, client_id, "INVALID (no such client)")
+                return BalanceStatus.UNAVAILABLE
+            _fail(call, client_id, "INVALID (no such client)")
             _play(session, prompts.invalid)
-        if _failures_this_hour(bridge, call) >= settings.max_failures_per_hour:
+        if verification.locked_out(call.caller):
             _audit(call, None, "DENIED (limit of %d failures per hour reached)" % settings.max_failures_per_hour)
             _play(session, prompts.too_many_attempts, prompts.goodbye)
-            return DENIED
+            return BalanceStatus.DENIED
 
     _audit(call, None, "INVALID (%d failed attempts)" % call.failures)
     _play(session, prompts.too_many_attempts, prompts.goodbye)
-    return INVALID
+    return BalanceStatus.INVALID
 
 
-def _ask_client_number(call: Call, settings, prompts) -> Optional[int]:
+def _ask_client_number(call: Call) -> Optional[int]:
     """One prompt for the client number; None (and a failure counted) on bad input."""
+    settings, prompts = call.settings, call.speech.prompts
     reply = call.session.get_data(prompts.enter_client_number, settings.digit_timeout_ms, settings.max_digits + 1)
     digits = reply.digits
     if "*" in digits:
@@ -142,48 +145,42 @@ def _ask_client_number(call: Call, settings, prompts) -> Optional[int]:
     return int(digits)
 
 
-def _verified(call: Call, bridge, client_id: int, settings, prompts) -> bool:
-    """The configured check; any doubt (ITFlow down, API cannot tell) is a no."""
-    if settings.verify == "none":
+def _verified(call: Call, client_id: int) -> bool:
+    """The configured check, decided by the verification service; any doubt is a no."""
+    verification = call.verification
+    if verification.method == "none":
         return True
-    try:
-        adapter = bridge.adapter()
-        if settings.verify == "callerid":
-            number = lookup_number(call.caller, 3)
-            stored = {re.sub(r"[^0-9]", "", n) for n in adapter.client_phone_numbers(client_id)}
-            return number is not None and bool(stored & set(candidate_numbers(number, bridge.config.callerid.default_region)))
-        pins = [c.pin for c in adapter.client_contacts(client_id) if c.pin]
-    except BridgeError as exc:
-        log.warning("cannot verify caller for client %d: %s", client_id, redact(exc))
+    if verification.method == "callerid":
+        return verification.caller_matches(call.caller, client_id)
+    challenge = verification.pin_challenge(client_id)
+    if challenge is None:
         return False
-    if not pins:
-        return False
-    entered = call.session.get_data(prompts.enter_pin, settings.digit_timeout_ms, MAX_PIN_DIGITS).digits
+    entered = call.session.get_data(call.speech.prompts.enter_pin, call.settings.digit_timeout_ms,
+                                    MAX_PIN_DIGITS).digits
     if "*" in entered:
         raise Cancelled()
-    # Compare against every PIN, always, in constant time per comparison.
-    matches = [hmac.compare_digest(entered.encode(), pin.encode()) for pin in pins]
-    return bool(entered) and any(matches)
+    return challenge.check(entered)
 
 
-def _fetch_balance(session, bridge, client_id: int, prompts):
+def _fetch_balance(call: Call, client_id: int) -> BalanceAnswer:
     """The balance within the budget; "one moment please" if ITFlow is slow."""
-    budget = bridge.config.balance.budget_ms / 1000.0
-    pending = bridge.balance.request(client_id)
+    budget = call.settings.budget_ms / 1000.0
+    pending = call.balance.request(client_id)
     answer = pending.answer(min(SLOW_ANSWER, budget))
     if answer.timed_out and budget > SLOW_ANSWER:
-        _play(session, prompts.one_moment)
+        _play(call.session, call.speech.prompts.one_moment)
         answer = pending.answer(budget - SLOW_ANSWER)  # the same request: an answer during the prompt counts
     return answer
 
 
-def _disclose(call: Call, client_id: int, answer, speech, settings) -> None:
-    session = call.session
+def _disclose(call: Call, client_id: int, answer: BalanceAnswer) -> None:
+    session, speech, settings = call.session, call.speech, call.settings
+    amount: Decimal = answer.amount if answer.amount is not None else Decimal(0)
     currency = answer.currency or settings.default_currency
     words = currency_words(currency, speech.currencies, settings.default_currency)
-    files = balance_prompts(answer.amount, words, speech.prompts)
+    files = balance_prompts(amount, words, speech.prompts)
     session.set_variable("ITFLOW_CLIENT_ID", client_id)
-    session.set_variable("ITFLOW_BALANCE", "%.2f" % answer.amount)
+    session.set_variable("ITFLOW_BALANCE", "%.2f" % amount)
     session.set_variable("ITFLOW_CURRENCY", currency)
     _audit(call, client_id, "OK (balance disclosed)")
     while True:
@@ -195,7 +192,7 @@ def _disclose(call: Call, client_id: int, answer, speech, settings) -> None:
             return
 
 
-def _play(session, *names: str, escape: str = "") -> Optional[str]:
+def _play(session: AGISession, *names: str, escape: str = "") -> Optional[str]:
     """Play files in order; returns the escape digit pressed, if any."""
     for name in names:
         result = session.stream_file(name, escape)
@@ -206,17 +203,9 @@ def _play(session, *names: str, escape: str = "") -> Optional[str]:
     return None
 
 
-def _failure_key(call: Call) -> str:
-    return "balance-failures:%s" % call.caller
-
-
-def _failures_this_hour(bridge, call: Call) -> int:
-    return bridge.cache.count_events(_failure_key(call), FAILURE_WINDOW)
-
-
-def _fail(bridge, call: Call, client_id: int, outcome: str) -> None:
+def _fail(call: Call, client_id: int, outcome: str) -> None:
     call.failures += 1
-    bridge.cache.record_event(_failure_key(call))
+    call.verification.record_failure(call.caller)
     _audit(call, client_id, outcome)
 
 

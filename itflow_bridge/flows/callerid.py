@@ -16,49 +16,53 @@ import logging
 import time
 from typing import Callable, Optional
 
+from ..agi.session import AGISession
+from ..config import CallerIDSettings
 from ..errors import AGIError
 from ..services.display import clean_text, display_name, finish, is_meaningful_name
-from ..services.lookup import ERROR, FOUND, NOTFOUND, LookupResult
+from ..services.lookup import CallerLookup, LookupResult
+from ..statuses import CallerIDStatus
 
 log = logging.getLogger(__name__)
 MAX_VARIABLE_CHARS = 255  # a name from ITFlow can be any length; an AGI line cannot
 
 
-def make_callerid_handler(bridge) -> Callable:
-    def handle(session) -> LookupResult:
+def make_callerid_handler(lookup: CallerLookup, settings: CallerIDSettings,
+                          verbose_level: int) -> Callable[[AGISession], LookupResult]:
+    def handle(session: AGISession) -> LookupResult:
         try:
-            return run_callerid(session, bridge)
+            return run_callerid(session, lookup, settings, verbose_level)
         except AGIError:
             raise  # the channel is gone or Asterisk refused: the transport ends the session
         except Exception:  # a bug of ours: the call still ends with a status
             log.exception("caller-ID flow crashed")
-            session.set_variable("ITFLOW_CID_STATUS", ERROR)
-            return LookupResult(ERROR, error="internal error")
+            session.set_variable("ITFLOW_CID_STATUS", CallerIDStatus.ERROR.value)
+            return LookupResult(CallerIDStatus.ERROR, error="internal error")
 
     return handle
 
 
-def run_callerid(session, bridge) -> LookupResult:
+def run_callerid(session: AGISession, lookup: CallerLookup, settings: CallerIDSettings,
+                 verbose_level: int) -> LookupResult:
     """Name the caller; returns the lookup result (the classic script records fresh ones)."""
-    settings = bridge.config.callerid
     started = time.monotonic()
     number = _caller_number(session)
-    result = bridge.lookup.lookup(number)
+    result = lookup.lookup(number)
 
     name = None
-    if result.status == FOUND:
+    if result.status == CallerIDStatus.FOUND and result.match is not None:
         match = result.match
         name = display_name(match, settings, result.number or "")
         session.set_variable("ITFLOW_CLIENT_ID", match.client_id if match.client_id is not None else "")
         session.set_variable("ITFLOW_CLIENT_NAME", clean_text(match.client_name or "")[:MAX_VARIABLE_CHARS])
         session.set_variable("ITFLOW_CONTACT_NAME", clean_text(match.contact_name or "")[:MAX_VARIABLE_CHARS])
-    elif result.status == NOTFOUND:
+    elif result.status == CallerIDStatus.NOTFOUND:
         name = _name_for_unknown(session, settings, result.number or "")
     if name is not None:
         session.set_variable("CALLERID(name)", name)
-    session.set_variable("ITFLOW_CID_STATUS", result.status)
+    session.set_variable("ITFLOW_CID_STATUS", result.status.value)
 
-    level = bridge.config.server.verbose_level
+    level = verbose_level
     if level:
         detail = repr(name) if name is not None else (result.error or "name unchanged")
         session.verbose(
@@ -70,14 +74,14 @@ def run_callerid(session, bridge) -> LookupResult:
     return result
 
 
-def _caller_number(session) -> Optional[str]:
+def _caller_number(session: AGISession) -> Optional[str]:
     """AGI(...,NUMBER) wins over the channel's caller number."""
     if session.args and session.args[0].strip():
         return session.args[0].strip()
     return session.caller_number
 
 
-def _name_for_unknown(session, settings, number: str) -> Optional[str]:
+def _name_for_unknown(session: AGISession, settings: CallerIDSettings, number: str) -> Optional[str]:
     """On a miss, keep a useful trunk name; replace an empty/"unknown"/numeric one by ``unknown_name``."""
     if settings.keep_trunk_name and is_meaningful_name(session.caller_name):
         return None

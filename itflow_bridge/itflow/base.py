@@ -1,7 +1,9 @@
 """The small interface every ITFlow API generation is adapted to.
 
-Services depend on this, never on URLs: ``find_caller``, ``get_client``,
-``get_balance`` and ``client_contacts``.  A generation that cannot answer a
+Services and ``check`` depend on this, never on URLs or on which generation
+answers: they ask the adapter (``capabilities``, ``lookup_question``,
+``verify_key``) instead of testing its name, so another source of the same
+answers needs no change above this layer.  A generation that cannot answer a
 question raises ``ITFlowNotSupported`` rather than guessing.
 """
 
@@ -11,7 +13,7 @@ import re
 from typing import List, Optional
 
 from ..errors import ITFlowNotSupported
-from .models import Balance, CallerMatch, Client, Contact
+from .models import Balance, CallerMatch, Capabilities, Client, Contact
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
@@ -32,7 +34,19 @@ def check_lookup_digits(digits: str) -> str:
 class ITFlowAdapter:
     """Base class: one subclass per API generation."""
 
-    generation = "unknown"
+    generation = "unknown"  # a name for people (logs, ``check``), never a branch for code
+    capabilities = Capabilities(caller_names="", balance="", confirms_clients=False, verifies_callers=False)
+
+    def lookup_question(self, digits: str) -> str:
+        """The form in which two numbers are the same question to this API (default: the digits).
+
+        Services skip a candidate number whose question was already asked.
+        """
+        return digits
+
+    def verify_key(self, *, timeout: Optional[float] = None) -> None:
+        """One cheap authenticated request; raises what is wrong with the key, if anything."""
+        raise NotImplementedError
 
     def find_caller(self, digits: str, *, timeout: Optional[float] = None) -> Optional[CallerMatch]:
         raise NotImplementedError

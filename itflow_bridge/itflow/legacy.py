@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 from ..errors import ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
 from ..http import HTTPResponse, ITFlowHTTP
 from .base import ITFlowAdapter, check_lookup_digits
-from .models import Balance, CallerMatch, ContactEmail, PhonebookEntry
+from .models import Balance, CallerMatch, Capabilities, ContactEmail, PhonebookEntry
 
 PATH = "/api.php"
 
@@ -107,9 +107,22 @@ def _tag(block: str, name: str) -> str:
 
 class LegacyAdapter(ITFlowAdapter):
     generation = "legacy"
+    capabilities = Capabilities(
+        caller_names="contacts, locations and vendors (names only: no client name)",
+        balance="works, but the legacy API answers 0 for a client id that does not exist",
+        confirms_clients=False,
+        verifies_callers=False,
+    )
 
     def __init__(self, http: ITFlowHTTP):
         self.http = http
+
+    def lookup_question(self, digits: str) -> str:
+        # ``cid`` is compared with intval(): 0301.. and 301.. are one question.
+        return str(int(digits))
+
+    def verify_key(self, *, timeout: Optional[float] = None) -> None:
+        check_legacy_status(self.probe(timeout=timeout))
 
     def find_caller(self, digits: str, *, timeout: Optional[float] = None) -> Optional[CallerMatch]:
         check_lookup_digits(digits)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Dict, Mapping, Optional
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class CallerMatch:
     contact_name: Optional[str] = None
     matched_number: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind,
@@ -33,7 +33,7 @@ class CallerMatch:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CallerMatch":
+    def from_dict(cls, data: Mapping[str, Any]) -> "CallerMatch":
         return cls(**data)
 
 
@@ -70,6 +70,17 @@ class Balance:
     amount: Decimal
     currency: Optional[str] = None
     client_confirmed: bool = True
+    client_name: Optional[str] = None  # when the API says it
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an ITFlow API can answer, so callers ask instead of testing which API it is."""
+
+    caller_names: str  # what a caller-ID lookup finds, in words for an admin
+    balance: str  # how far a balance can be trusted, in words for an admin
+    confirms_clients: bool  # False: an unknown client id reads as a zero balance
+    verifies_callers: bool  # can list a client's contacts, numbers and PINs
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from ..errors import (
 )
 from ..http import HTTPResponse, ITFlowHTTP
 from .base import ITFlowAdapter, check_lookup_digits
-from .models import Balance, CallerMatch, Client, Contact
+from .models import Balance, CallerMatch, Capabilities, Client, Contact
 
 PAGE_SIZE = 50
 MAX_PAGES = 400  # 20,000 rows: a runaway guard, far above any MSP's client list
@@ -139,6 +139,12 @@ def client_from_row(row: Mapping[str, Any]) -> Client:
 
 class V1Adapter(ITFlowAdapter):
     generation = "v1"
+    capabilities = Capabilities(
+        caller_names="contacts with client names, locations and vendors",
+        balance="from invoices; unavailable for clients with a part-paid invoice (no payments in the API)",
+        confirms_clients=True,
+        verifies_callers=True,
+    )
 
     def __init__(self, http: ITFlowHTTP, *, clock=time.monotonic):
         self.http = http
@@ -178,6 +184,9 @@ class V1Adapter(ITFlowAdapter):
         return answer
 
     # --- the adapter interface ------------------------------------------------
+
+    def verify_key(self, *, timeout: Optional[float] = None) -> None:
+        self.read_page("clients", {"limit": 1}, timeout=timeout)
 
     def find_caller(self, digits: str, *, timeout: Optional[float] = None) -> Optional[CallerMatch]:
         check_lookup_digits(digits)
@@ -253,7 +262,8 @@ class V1Adapter(ITFlowAdapter):
                 )
             if status in UNPAID_STATUSES:
                 total += _decimal(row.get("invoice_amount"))
-        return Balance(client_id=client.id, amount=total.quantize(Decimal("0.01")), currency=client.currency)
+        return Balance(client_id=client.id, amount=total.quantize(Decimal("0.01")), currency=client.currency,
+                       client_name=client.name)
 
     # --- listings reused for LISTING_TTL: clients by id, and phones of locations and
     # vendors (they have no phone filter, so we match on our side)

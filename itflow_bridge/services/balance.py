@@ -11,21 +11,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from concurrent.futures import Future
 from typing import Callable, Optional
 
 from ..config import BalanceSettings
 from ..errors import BridgeError, ITFlowNotSupported, ITFlowTimeout
+from ..itflow.base import ITFlowAdapter
 from ..redact import redact
+from ..statuses import BalanceOutcome
 from .budget import SingleFlight, wait
 
 log = logging.getLogger(__name__)
 
-OK, NO_CLIENT, INEXACT, UNAVAILABLE = "OK", "NO_CLIENT", "INEXACT", "UNAVAILABLE"
+OK, NO_CLIENT, INEXACT, UNAVAILABLE = (BalanceOutcome.OK, BalanceOutcome.NO_CLIENT, BalanceOutcome.INEXACT,
+                                       BalanceOutcome.UNAVAILABLE)
 
 
 @dataclass(frozen=True)
 class BalanceAnswer:
-    status: str  # OK | NO_CLIENT | INEXACT (cannot be known exactly) | UNAVAILABLE (ITFlow failed)
+    status: BalanceOutcome
     client_id: int
     amount: Optional[Decimal] = None
     currency: Optional[str] = None  # ISO code when ITFlow says so
@@ -42,7 +46,7 @@ class PendingBalance:
     request, so an answer that lands while the prompt plays is not lost.
     """
 
-    def __init__(self, client_id: int, future):
+    def __init__(self, client_id: int, future: "Future[BalanceAnswer]"):
         self.client_id = client_id
         self._future = future
 
@@ -63,7 +67,7 @@ class PendingBalance:
 
 
 class BalanceService:
-    def __init__(self, settings: BalanceSettings, adapter: Callable[[], "object"],
+    def __init__(self, settings: BalanceSettings, adapter: Callable[[], ITFlowAdapter],
                  flights: Optional[SingleFlight] = None):
         self.settings = settings
         self._adapter = adapter
@@ -82,15 +86,11 @@ class BalanceService:
         balance = adapter.get_balance(client_id)
         if balance is None:
             return BalanceAnswer(NO_CLIENT, client_id, reason="no client with id %d" % client_id)
-        client_name = None
-        if adapter.generation == "v1":
-            client = adapter.get_client(client_id)
-            client_name = client.name if client else None
         return BalanceAnswer(
             OK,
             client_id,
             amount=balance.amount,
             currency=balance.currency,
-            client_name=client_name,
+            client_name=balance.client_name,
             client_confirmed=balance.client_confirmed,
         )

@@ -21,14 +21,17 @@ from typing import Callable, Dict, Optional
 from ..cache import Cache, CacheEntry
 from ..config import CacheSettings, CallerIDSettings
 from ..errors import BridgeError, ITFlowTimeout
+from ..itflow.base import ITFlowAdapter
 from ..itflow.models import CallerMatch
 from ..redact import redact
+from ..statuses import CallerIDStatus
 from .budget import SingleFlight
 from .numbers import candidate_numbers, lookup_number
 
 log = logging.getLogger(__name__)
 
-FOUND, NOTFOUND, SKIPPED, ERROR = "FOUND", "NOTFOUND", "SKIPPED", "ERROR"
+FOUND, NOTFOUND, SKIPPED, ERROR = (CallerIDStatus.FOUND, CallerIDStatus.NOTFOUND, CallerIDStatus.SKIPPED,
+                                   CallerIDStatus.ERROR)
 COOL_DOWN = 5.0  # seconds ITFlow is left alone once TRIP_AFTER of its last WINDOW lookups failed
 WINDOW, TRIP_AFTER = 20, 10  # half of the last 20 failed: stray errors must not stop all lookups
 COOL_DOWN_KEY = "itflow:cooling-down"
@@ -39,7 +42,7 @@ REFRESH_MARK_TTL = 15.0
 
 @dataclass(frozen=True)
 class LookupResult:
-    status: str  # FOUND | NOTFOUND | SKIPPED | ERROR
+    status: CallerIDStatus
     number: Optional[str] = None  # the cleaned number looked up
     match: Optional[CallerMatch] = None
     source: str = ""  # cache | itflow | stale | ""
@@ -71,7 +74,7 @@ class CallerLookup:
         settings: CallerIDSettings,
         cache_settings: CacheSettings,
         cache: Cache,
-        adapter: Callable[[], "object"],
+        adapter: Callable[[], ITFlowAdapter],
         *,
         flights: Optional[SingleFlight] = None,
     ):
@@ -157,8 +160,7 @@ class CallerLookup:
             match = None
             asked = set()
             for digits in candidate_numbers(number, self.settings.default_region):
-                # The legacy API compares numerically: 0301.. and 301.. are one question.
-                question = str(int(digits)) if adapter.generation == "legacy" else digits
+                question = adapter.lookup_question(digits)
                 if question in asked:
                     continue
                 asked.add(question)

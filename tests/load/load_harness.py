@@ -482,7 +482,7 @@ def one_classic(config: Path, number: str, name: str, timeout: float) -> Classic
     lines = b"".join(stderr_chunks).decode("utf-8", errors="replace").splitlines()
     detail, source, _millis = _reported(call)
     if source == "?" and call.variables.get(STATUS):
-        source = "replay"  # classic_script replays a recorded answer: its SET VARIABLE lines, no VERBOSE
+        source = "replay"  # the classic fast path replays a recorded answer: its SET VARIABLE lines, no VERBOSE
     return ClassicResult(number, call.variables.get(STATUS), source, detail, held, time.monotonic() - begin,
                          returncode, tuple(line for line in lines if LOCK_ERROR.search(line)),
                          tuple(line for line in lines if line.strip() and not LOCK_ERROR.search(line)))

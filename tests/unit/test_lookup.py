@@ -17,14 +17,18 @@ from itflow_bridge.services.lookup import CallerLookup
 
 
 class ScriptedAdapter:
-    generation = "v1"
+    """Answers from a dict; ``numeric`` asks as an API comparing numbers with intval() would."""
 
-    def __init__(self, known=None, delay=0.0, fail=False):
+    def __init__(self, known=None, delay=0.0, fail=False, numeric=False):
         self.known = known or {}
         self.delay = delay
         self.fail = fail
+        self.numeric = numeric
         self.asked = []
         self.lock = threading.Lock()
+
+    def lookup_question(self, digits):
+        return str(int(digits)) if self.numeric else digits
 
     def find_caller(self, digits, timeout=None):
         with self.lock:
@@ -62,8 +66,7 @@ def test_miss_tries_each_form_once_and_is_cached(tmp_path):
 
 
 def test_legacy_numeric_compare_asks_once_per_value(tmp_path):
-    adapter = ScriptedAdapter()
-    adapter.generation = "legacy"
+    adapter = ScriptedAdapter(numeric=True)
     make(adapter, tmp_path).lookup("+441632960123")
     assert adapter.asked == ["1632960123", "441632960123"]  # 01632960123 == 1632960123 for intval
 

@@ -4,7 +4,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from itflow_bridge.config import SECTIONS, load_config
-from itflow_bridge.classic_script import SCRIPTS, script_text
+from itflow_bridge.classic.wrapper import SCRIPTS, script_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
