@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from cachetools import TLRUCache
 
@@ -64,12 +64,12 @@ class Cache:
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()  # the writing connection
         self._read_lock = threading.Lock()  # the reading connection
-        self._memory: TLRUCache = TLRUCache(
+        self._memory: "TLRUCache[str, CacheEntry]" = TLRUCache(
             maxsize=max_entries, ttu=lambda _key, entry, _now: entry.stale_until, timer=clock
         )
         self._pending: Dict[str, Optional[Tuple[CacheEntry, str]]] = {}  # key -> (entry, JSON) or None: delete
         self._writing: Dict[str, Optional[Tuple[CacheEntry, str]]] = {}  # the batch being written
-        self._events: dict = {}  # memory fallback for events
+        self._events: Dict[str, List[float]] = {}  # memory fallback for events
         self._writes = 0
         self._db: Optional[sqlite3.Connection] = None
         self._reader: Optional[sqlite3.Connection] = None

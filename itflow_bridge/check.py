@@ -8,7 +8,7 @@ makes the rest meaningless (no URL, no ITFlow, key refused).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .config import Config
 from .errors import (
@@ -21,6 +21,10 @@ from .errors import (
 )
 from .itflow.models import Capabilities
 from .redact import redact
+
+if TYPE_CHECKING:
+    from .app import Bridge
+    from .services.speech import SpeechSettings
 
 PASS, WARN, FAIL = "ok", "warning", "FAIL"
 
@@ -55,7 +59,7 @@ class Report:
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.items.append(CheckItem(name, status, redact(detail), fix))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         return {"ok": self.ok, "generation": self.generation, "checks": [vars(item) for item in self.items]}
 
 
@@ -114,7 +118,7 @@ def _check_features(capabilities: Capabilities, config: Config, report: Report) 
                    "set [balance] verify = none, or upgrade ITFlow")
 
 
-def _check_cache(bridge, report: Report) -> None:
+def _check_cache(bridge: "Bridge", report: Report) -> None:
     if bridge.cache.persistent:
         report.add("cache", PASS, "persistent cache at %s" % bridge.cache.path)
     else:
@@ -125,7 +129,7 @@ def _check_cache(bridge, report: Report) -> None:
         )
 
 
-def required_prompts(speech) -> List[str]:
+def required_prompts(speech: "SpeechSettings") -> List[str]:
     """Every sound the balance IVR can play with these settings."""
     from .services.speech import DEFAULT_CURRENCY_WORDS, number_prompts
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from . import __version__
 from .config import Config, load_config
 from .errors import BridgeError, ConfigError
 from .logs import setup_logging
 from .redact import redact
+
+if TYPE_CHECKING:
+    from .app import Bridge
 
 EXIT_OK, EXIT_NO, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2, 3
 
@@ -76,7 +79,7 @@ def fail(message: str, code: int) -> int:
     return code
 
 
-def bridge_for(config: Config):
+def bridge_for(config: Config) -> "Bridge":
     from .app import Bridge
 
     return Bridge(config)
@@ -96,7 +99,8 @@ def cmd_lookup(config: Config, args: argparse.Namespace) -> int:
         return fail("%r is not a number that can be looked up (withheld, too short or not digits)" % args.number, EXIT_FAIL)
     if result.status == ERROR:
         return fail(result.error, EXIT_FAIL)
-    name = display_name(result.match, config.callerid, result.number or "") if result.status == FOUND else None
+    match = result.match if result.status == FOUND else None
+    name = display_name(match, config.callerid, result.number or "") if match is not None else None
     if args.json:
         print(json.dumps({
             "status": result.status,
@@ -127,7 +131,7 @@ def cmd_balance(config: Config, args: argparse.Namespace) -> int:
             "client_confirmed": answer.client_confirmed,
             "reason": answer.reason,
         }, ensure_ascii=False))
-    elif answer.status == OK:
+    elif answer.status == OK and answer.amount is not None:
         print(("%.2f %s" % (answer.amount, answer.currency or "")).strip())
         if not answer.client_confirmed:
             print("itflow-bridge: note: the legacy API also answers 0 for a client that does not exist",

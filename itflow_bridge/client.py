@@ -19,6 +19,7 @@ from .itflow.base import ITFlowAdapter
 from .itflow.detect import detect_generation
 from .itflow.legacy import LegacyAdapter
 from .itflow.v1 import V1Adapter
+from .redact import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ ADAPTERS = {"legacy": LegacyAdapter, "v1": V1Adapter}
 class ITFlowClient:
     def __init__(self, settings: ITFlowSettings, cache: Optional[Cache] = None):
         self.settings = settings
+        register_secret(settings.api_key)  # settings may come from code, not only from load_config
         self.http = ITFlowHTTP(settings)
         self._cache = cache
         self._lock = threading.Lock()
@@ -50,9 +52,10 @@ class ITFlowClient:
         if self.settings.api_mode != "auto":
             return self.settings.api_mode
         key = "itflow:generation:%s" % self.settings.url
-        entry = self._cache.get(key) if self._cache is not None else None
-        if entry is not None and entry.value in ADAPTERS and entry.is_fresh(self._cache.now()):
-            return entry.value
+        cache = self._cache
+        entry = cache.get(key) if cache is not None else None
+        if cache is not None and entry is not None and entry.value in ADAPTERS and entry.is_fresh(cache.now()):
+            return str(entry.value)
         generation = detect_generation(self.http, timeout)
         log.info("ITFlow at %s speaks the %s API", self.settings.url, "JSON (/api/v1)" if generation == "v1" else "legacy (/api.php)")
         if self._cache is not None:

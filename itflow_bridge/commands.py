@@ -10,14 +10,18 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import List
+from typing import TYPE_CHECKING, List
 
+from .config import Config
 from .process import exit_now, signal_handlers
+
+if TYPE_CHECKING:
+    from .app import Bridge
 
 log = logging.getLogger(__name__)
 
 
-def register(commands) -> None:
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     serve = commands.add_parser("serve", help="run the FastAGI daemon")
     serve.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default [server] port, 4573)")
@@ -37,7 +41,7 @@ def register(commands) -> None:
     demo.set_defaults(handler=cmd_demo)
 
 
-def cmd_serve(config, args: argparse.Namespace) -> int:
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from .agi.fastagi import FastAGIServer
     from .app import Bridge
     from .routes import routes
@@ -70,7 +74,7 @@ def cmd_serve(config, args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def _announce_generation(bridge) -> None:
+def _announce_generation(bridge: "Bridge") -> None:
     """Detect the API at start-up so the first call does not pay for it, and say what was found."""
     from .errors import BridgeError
 
@@ -80,7 +84,7 @@ def _announce_generation(bridge) -> None:
         log.warning("ITFlow is not answering yet (%s); calls go on without names until it does", exc)
 
 
-def cmd_install_agi(config, args: argparse.Namespace) -> int:
+def cmd_install_agi(config: Config, args: argparse.Namespace) -> int:
     """Write the classic AGI scripts into agi-bin with this Python in the shebang (the right venv)."""
     from .classic.wrapper import SCRIPTS, script_text
 
@@ -100,7 +104,7 @@ def cmd_install_agi(config, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_install_prompts(config, args: argparse.Namespace) -> int:
+def cmd_install_prompts(config: Config, args: argparse.Namespace) -> int:
     from .prompts import install_prompts
 
     sounds = Path(args.sounds_dir) if args.sounds_dir else config.balance.sounds_dir
@@ -109,7 +113,7 @@ def cmd_install_prompts(config, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(config, args: argparse.Namespace) -> int:
+def cmd_demo(config: Config, args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo()

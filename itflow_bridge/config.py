@@ -16,10 +16,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from . import paths
 from .errors import ConfigError
+from .redact import register_secret
 
-DEFAULT_CONFIG_PATH = Path("/etc/itflow-bridge/itflow-bridge.conf")
-DEFAULT_CACHE_DIR = Path("/var/cache/itflow-bridge")
+DEFAULT_CONFIG_PATH = Path(paths.DEFAULT_CONFIG)
+DEFAULT_CACHE_DIR = Path(paths.DEFAULT_CACHE_DIR)
 API_MODES = ("auto", "legacy", "v1")
 VERIFY_MODES = ("none", "callerid", "pin")
 
@@ -28,7 +30,7 @@ ENV_OVERRIDES = {
     "ITFLOW_URL": ("itflow", "url"),
     "ITFLOW_API_KEY": ("itflow", "api_key"),
     "ITFLOW_API_MODE": ("itflow", "api_mode"),
-    "ITFLOW_BRIDGE_CACHE_DIR": ("cache", "dir"),
+    paths.CACHE_DIR_ENV: ("cache", "dir"),
 }
 
 
@@ -118,7 +120,7 @@ def _currency(raw: str) -> str:
 
 
 def _path(raw: str) -> Path:
-    return Path(raw.strip()).expanduser()
+    return Path(paths.directory(raw))
 
 
 def _optional_path(raw: str) -> Optional[Path]:
@@ -245,11 +247,8 @@ Overrides = Mapping[Tuple[str, str], Optional[str]]
 
 def config_path(explicit: Optional[str], env: Mapping[str, str]) -> Tuple[Path, bool]:
     """The INI file to read and whether the admin named it (then it must exist)."""
-    if explicit:
-        return Path(explicit), True
-    if env.get("ITFLOW_BRIDGE_CONFIG"):
-        return Path(env["ITFLOW_BRIDGE_CONFIG"]), True
-    return DEFAULT_CONFIG_PATH, False
+    path, named = paths.config_file(env, explicit)
+    return Path(path), named
 
 
 def load_config(
@@ -274,11 +273,11 @@ def load_config(
     for name, key in ENV_OVERRIDES.items():
         if env.get(name):
             raw[key] = (env[name], "environment variable %s" % name)
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            raw[key] = (str(value), "option --%s" % key[1].replace("_", "-"))
+    for key, override in (overrides or {}).items():
+        if override is not None:
+            raw[key] = (str(override), "option --%s" % key[1].replace("_", "-"))
 
-    sections = {}
+    sections: Dict[str, Any] = {}
     for section, cls in SECTIONS.items():
         values = {}
         for f in fields(cls):
@@ -286,7 +285,9 @@ def load_config(
                 value, origin = raw[(section, f.name)]
                 values[f.name] = _parse(f, value, section, origin)
         sections[section] = cls(**values)
-    return Config(source=source, **free, **sections)
+    config = Config(source=source, prompts=free["prompts"], currencies=free["currencies"], **sections)
+    register_secret(config.itflow.api_key)  # from the moment it is read, no message may show it
+    return config
 
 
 def _parse(f: Any, value: str, section: str, origin: str) -> Any:

@@ -10,9 +10,13 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import TYPE_CHECKING, List, Tuple
 
 from .sample.simulated_asterisk import simulate_call
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .sample.fake_itflow import FakeITFlow
 
 # (digits keyed in, one entry per prompt; what it shows)
 BALANCE_CALLS: List[Tuple[List[str], str]] = [
@@ -63,7 +67,7 @@ def run_demo() -> int:
     return 0
 
 
-def demo_config(fake, mode: str, cache_dir: Path):
+def demo_config(fake: "FakeITFlow", mode: str, cache_dir: Path) -> "Config":
     from .config import load_config
 
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +82,7 @@ def demo_config(fake, mode: str, cache_dir: Path):
     })
 
 
-def show_call(host: str, port: int, number: str, trunk_name: str, what: str, fake) -> None:
+def show_call(host: str, port: int, number: str, trunk_name: str, what: str, fake: "FakeITFlow") -> None:
     before = len(fake.requests)
     started = time.perf_counter()
     call = simulate_call(host, port, "itflow-cid.agi", caller_num=number, caller_name=trunk_name)

@@ -40,7 +40,7 @@ class ITFlowAuthError(ITFlowError):
     ``not_tied_to_user`` (old key after an upgrade), ``forbidden``.
     """
 
-    def __init__(self, message, reason="invalid"):
+    def __init__(self, message: str, reason: str = "invalid"):
         super().__init__(message)
         self.reason = reason
 
@@ -67,6 +67,6 @@ class AGIHangup(AGIError):
 class AGICommandError(AGIError):
     """Asterisk rejected a command (510 unknown command, 520 usage)."""
 
-    def __init__(self, message, code=None):
+    def __init__(self, message: str, code: "int | None" = None):
         super().__init__(message)
         self.code = code

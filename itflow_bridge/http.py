@@ -21,7 +21,7 @@ from urllib3.util.retry import Retry
 from . import __version__
 from .config import ITFlowSettings
 from .errors import ITFlowResponseError, ITFlowTimeout, ITFlowTLSError, ITFlowUnavailable
-from .redact import redact, register_secret
+from .redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ class ITFlowHTTP:
     def __init__(self, settings: ITFlowSettings):
         self.base_url = settings.url
         self._api_key = settings.api_key
-        register_secret(settings.api_key)
         self._timeouts = (settings.connect_timeout, settings.read_timeout)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT

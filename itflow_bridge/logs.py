@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Optional, TextIO
 
 from .redact import install_log_filter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(level: str = "INFO", *, stream=None, fmt: str = FORMAT) -> logging.Handler:
+def setup_logging(level: str = "INFO", *, stream: Optional[TextIO] = None, fmt: str = FORMAT) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter(fmt))
     install_log_filter(handler)

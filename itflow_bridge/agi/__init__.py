@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> object:
     if name in _WHERE:
         return getattr(importlib.import_module("itflow_bridge.agi." + _WHERE[name]), name)
     raise AttributeError("module 'itflow_bridge.agi' has no attribute %r" % name)

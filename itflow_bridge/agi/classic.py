@@ -24,7 +24,7 @@ from itflow_bridge.process import signal_handlers
 
 logger = logging.getLogger("itflow_bridge.agi")
 
-Handler = Callable[[AGISession], None]
+Handler = Callable[[AGISession], object]
 
 
 def run_classic(

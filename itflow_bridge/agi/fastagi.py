@@ -28,7 +28,7 @@ from typing import BinaryIO, Callable, Dict, Mapping, Optional, Set, Tuple
 from itflow_bridge.agi.session import AGISession
 from itflow_bridge.errors import AGIHangup
 
-Handler = Callable[[AGISession], None]
+Handler = Callable[[AGISession], object]  # what it returns is the caller's business
 
 _ACCEPT_POLL_SECONDS = 0.2
 

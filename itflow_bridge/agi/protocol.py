@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # typing costs milliseconds a replayed classic call does 
 if TYPE_CHECKING:
     from typing import Dict, Iterable, List, Optional
 
-from itflow_bridge.agi.environment import parse_env  # noqa: F401 - part of the wire format's API
+from itflow_bridge.agi.environment import parse_env as parse_env  # part of the wire format's API
 from itflow_bridge.errors import AGIError
 
 # res_agi reads a command with fgets() into an 8192-byte buffer: at most 8191

@@ -12,7 +12,7 @@ import logging
 import os
 import subprocess
 import sys
-from typing import Any, BinaryIO, Dict, List, Optional
+from typing import Any, BinaryIO, Dict, List, Optional, cast
 
 from ..process import exit_now
 from .replay import REPLAYABLE, record, replay_key
@@ -49,15 +49,16 @@ def run_call(route: str, env: Optional[Dict[str, str]] = None) -> int:
         handler = failed_handler(route)
     recorder = Recorder(sys.stdout.buffer)
     outcome: List[Any] = []
-    run_classic(lambda session: outcome.append(handler(session)), stdout=recorder, env=env,
+    run_classic(lambda session: outcome.append(handler(session)), stdout=cast(BinaryIO, recorder), env=env,
                 verbose_level=verbose_level)
     result = outcome[0] if outcome else None
     if bridge is not None and env is not None and result is not None:
         _record_for_replay(str(bridge.config.cache.dir), replay_key(route, env, os.environ), result,
                            recorder.lines, bridge.cache.now())
-    if getattr(result, "timed_out", False) and bridge is not None:
-        bridge.lookup.mark_refreshing(result.number)
-        _spawn_refresher(result.number)
+    number = getattr(result, "number", None)
+    if getattr(result, "timed_out", False) and bridge is not None and number:
+        bridge.lookup.mark_refreshing(number)
+        _spawn_refresher(number)
     exit_now(0)
     return 0  # not reached
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar, cast
 
 from cachetools import TTLCache
 
@@ -26,6 +26,8 @@ from ..http import HTTPResponse, ITFlowHTTP
 from .base import ITFlowAdapter, check_lookup_digits
 from .models import Balance, CallerMatch, Capabilities, Client, Contact
 
+Row = Dict[str, Any]  # one row as ITFlow sends it: column -> string or None
+ListingT = TypeVar("ListingT")
 PAGE_SIZE = 50
 MAX_PAGES = 400  # 20,000 rows: a runaway guard, far above any MSP's client list
 # Invoice statuses that still leave money owed.  Paid, Draft, Cancelled, Non-Billable do not.
@@ -146,14 +148,14 @@ class V1Adapter(ITFlowAdapter):
         verifies_callers=True,
     )
 
-    def __init__(self, http: ITFlowHTTP, *, clock=time.monotonic):
+    def __init__(self, http: ITFlowHTTP, *, clock: Callable[[], float] = time.monotonic):
         self.http = http
         self._listings_lock = threading.Lock()
-        self._listings: TTLCache = TTLCache(maxsize=8, ttl=LISTING_TTL, timer=clock)
+        self._listings: "TTLCache[str, Any]" = TTLCache(maxsize=8, ttl=LISTING_TTL, timer=clock)
 
     # --- generic reads ------------------------------------------------------
 
-    def read_page(self, module: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> List[dict]:
+    def read_page(self, module: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> List[Row]:
         """One page of rows; an empty list for ITFlow's "no resource" answer."""
         response = self.http.get(endpoint(module), params, timeout=timeout)
         check_v1_status(response)
@@ -163,10 +165,10 @@ class V1Adapter(ITFlowAdapter):
         data = payload.get("data")
         if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
             raise ITFlowResponseError("unexpected JSON from ITFlow: 'data' is not a list of rows")
-        return data
+        return cast(List[Row], data)
 
     def read_all(self, module: str, params: Optional[Mapping[str, Any]] = None, *,
-                 timeout: Optional[float] = None) -> Iterator[dict]:
+                 timeout: Optional[float] = None) -> Iterator[Row]:
         """Every row, page by page, until a short or empty page."""
         params = dict(params or {})
         for page in range(MAX_PAGES):
@@ -175,13 +177,13 @@ class V1Adapter(ITFlowAdapter):
             if len(rows) < PAGE_SIZE:
                 return
 
-    def create(self, module: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> dict:
+    def create(self, module: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> Row:
         response = self.http.post_json(endpoint(module, "create"), payload, timeout=timeout)
         check_v1_status(response)
         answer = response.json()
         if not is_success(answer):
             raise ITFlowResponseError("ITFlow did not create the %s: %s" % (module, answer.get("message", "")))
-        return answer
+        return cast(Row, answer)
 
     # --- the adapter interface ------------------------------------------------
 
@@ -268,11 +270,12 @@ class V1Adapter(ITFlowAdapter):
     # --- listings reused for LISTING_TTL: clients by id, and phones of locations and
     # vendors (they have no phone filter, so we match on our side)
 
-    def _listing(self, name: str, build: Callable[[Optional[float]], dict], timeout: Optional[float]) -> dict:
+    def _listing(self, name: str, build: Callable[[Optional[float]], ListingT],
+                 timeout: Optional[float]) -> ListingT:
         with self._listings_lock:
             cached = self._listings.get(name)
         if cached is not None:
-            return cached
+            return cast(ListingT, cached)
         value = build(timeout)
         with self._listings_lock:
             self._listings[name] = value

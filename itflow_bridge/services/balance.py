@@ -53,7 +53,8 @@ class PendingBalance:
     def answer(self, budget: float) -> BalanceAnswer:
         client_id = self.client_id
         try:
-            return wait(self._future, budget)
+            answer: BalanceAnswer = wait(self._future, budget)
+            return answer
         except ITFlowNotSupported as exc:
             return BalanceAnswer(INEXACT, client_id, reason=redact(exc))
         except ITFlowTimeout as exc:

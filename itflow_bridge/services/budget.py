@@ -19,7 +19,7 @@ from ..errors import ITFlowTimeout
 WORKERS = 128  # ITFlow requests in flight at once; a slow ITFlow must not queue calls
 
 
-def wait(future: Future, budget: float, started: Optional[float] = None) -> Any:
+def wait(future: "Future[Any]", budget: float, started: Optional[float] = None) -> Any:
     """The future's result within ``budget`` seconds, else ``ITFlowTimeout`` (the work goes on).
 
     ``started`` (a ``time.monotonic()`` reading) counts the budget from then, not from now.
@@ -36,7 +36,7 @@ class SingleFlight:
         self._workers = workers
         self._name = name
         self._lock = threading.Lock()
-        self._in_flight: Dict[str, Future] = {}
+        self._in_flight: Dict[str, "Future[Any]"] = {}
         self._executor: Optional[ThreadPoolExecutor] = None
 
     def run(self, key: str, work: Callable[[], Any], budget: float, started: Optional[float] = None) -> Any:
@@ -58,7 +58,7 @@ class SingleFlight:
             except Exception:  # noqa: BLE001 - the work logs its own failures
                 pass
 
-    def start(self, key: str, work: Callable[[], Any]) -> Future:
+    def start(self, key: str, work: Callable[[], Any]) -> "Future[Any]":
         """The future of ``key``'s work: the running one, or a new one."""
         with self._lock:
             future = self._in_flight.get(key)
@@ -72,7 +72,7 @@ class SingleFlight:
         future.add_done_callback(lambda _done: self._forget(key, future))
         return future
 
-    def _forget(self, key: str, future: Future) -> None:
+    def _forget(self, key: str, future: "Future[Any]") -> None:
         with self._lock:
             if self._in_flight.get(key) is future:
                 del self._in_flight[key]

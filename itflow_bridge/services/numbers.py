@@ -9,7 +9,10 @@ or international-prefixed numbers.  ``candidate_numbers`` bridges the two with
 from __future__ import annotations
 
 import re
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 MAX_DIGITS = 18  # PHP's intval overflows beyond this
 WITHHELD_WORDS = frozenset(
@@ -45,8 +48,9 @@ def candidate_numbers(number: str, region: str, limit: int = 4) -> List[str]:
     forms: List[str] = []
     for parsed in _interpretations(number, region):
         nsn = phonenumbers.national_significant_number(parsed)
-        country = str(parsed.country_code)
-        region_of_number = phonenumbers.region_code_for_country_code(parsed.country_code)
+        country_code = parsed.country_code or 0
+        country = str(country_code)
+        region_of_number = phonenumbers.region_code_for_country_code(country_code)
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region_of_number)
         trunk = metadata.national_prefix if metadata is not None and metadata.national_prefix else ""
         forms += [nsn, trunk + nsn, country + nsn]
@@ -59,7 +63,7 @@ def candidate_numbers(number: str, region: str, limit: int = 4) -> List[str]:
     return result[:limit]
 
 
-def _interpretations(number: str, region: str) -> list:
+def _interpretations(number: str, region: str) -> "List[phonenumbers.PhoneNumber]":
     """Parses of the number: as dialled in ``region``, and as E.164 missing its '+'.
 
     A parse in the PBX's region comes first when it is plausible; the '+'
@@ -68,7 +72,7 @@ def _interpretations(number: str, region: str) -> list:
     """
     import phonenumbers
 
-    def parse(text: str, default_region: Optional[str]):
+    def parse(text: str, default_region: Optional[str]) -> "Optional[phonenumbers.PhoneNumber]":
         try:
             return phonenumbers.parse(text, default_region)
         except phonenumbers.NumberParseException:

@@ -391,5 +391,5 @@ def speech_settings(prompt_names: Mapping[str, str], currencies: Mapping[str, st
                 "minor_many (sound names, e.g. custom/franc, custom/francs, custom/centime, custom/centimes)"
                 % (code, value)
             )
-        words[_normalise_code(code)] = CurrencyWords(*parts)
+        words[_normalise_code(code)] = CurrencyWords(parts[0], parts[1], parts[2], parts[3])
     return SpeechSettings(PromptNames(**dict(prompt_names)), MappingProxyType(words))
