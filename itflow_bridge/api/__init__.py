@@ -13,8 +13,16 @@ take the record's id.  Only the functions ITFlow has for a module exist: any
 other name fails before a request, listing the valid ones.
 """
 
-from .client import ITFlowAPI, ModuleAPI, connect
 from .registry import MODULES, APIUsageError
 from .values import Row
 
 __all__ = ["ITFlowAPI", "ModuleAPI", "connect", "MODULES", "APIUsageError", "Row"]
+
+
+def __getattr__(name: str):
+    # The HTTP client (and requests) load on first use: the command line registers without them.
+    if name in ("ITFlowAPI", "ModuleAPI", "connect"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(name)

@@ -22,10 +22,6 @@ from ..itflow.models import ContactEmail
 from .client import ITFlowAPI
 from .registry import APIUsageError
 
-# The types ITFlow's UI offers (free text to the API; used as the command's help).
-ASSET_TYPES = ("Laptop", "Desktop", "Server", "Phone", "Mobile Phone", "Tablet", "Firewall/Router", "Switch",
-               "Access Point", "Printer", "Display", "Camera", "Virtual Machine", "Other")
-
 
 class ScriptFeatures:
     generation = "unknown"
