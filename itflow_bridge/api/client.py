@@ -32,7 +32,7 @@ from ..errors import ITFlowMethodError, ITFlowNotFound, ITFlowResponseError, ITF
 from ..http import HTTPResponse, ITFlowHTTP
 from ..itflow.v1 import check_v1_status, endpoint, is_success
 from . import registry
-from .registry import BY_ID, CREATE, FORBIDDEN, READ, REQUIRED, TIME, APIUsageError, Module
+from .registry import CREATE, FORBIDDEN, READ, REQUIRED, TIME, APIUsageError, Module
 from .values import Row, typed
 
 PAGE_SIZE = 100
@@ -96,10 +96,7 @@ class ITFlowAPI:
         id_key = spec.id_key
         if id_key not in params:
             raise APIUsageError("%s/%s needs %s" % (spec.name, function, id_key))
-        record_id = params.pop(id_key)
-        if spec.name == "clients":
-            return getattr(api, function)(record_id, **params)
-        return getattr(api, function)(record_id, **params)
+        return getattr(api, function)(params.pop(id_key), **params)
 
     def close(self) -> None:
         if self._owns_http:
@@ -398,4 +395,4 @@ def _singular(module: str) -> str:
     return names.get(module, module[:-1] if module.endswith("s") else module)
 
 
-__all__ = ["ITFlowAPI", "ModuleAPI", "connect", "PAGE_SIZE", "Row", "BY_ID"]
+__all__ = ["ITFlowAPI", "ModuleAPI", "connect", "PAGE_SIZE", "Row"]

@@ -29,7 +29,7 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .fake_itflow import JSON_TYPE, _Reply, _as_int, _php_strip_tags, _table_rows, php_intval, php_json_encode
+from .fake_itflow import JSON_TYPE, _Reply, _as_int, _php_strip_tags, _table_rows, php_intval
 
 CREATE_FAILED = (
     "Auth success but insert query failed, ensure ALL required variables are provided (and aren't "

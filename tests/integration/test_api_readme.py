@@ -6,7 +6,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
