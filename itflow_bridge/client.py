@@ -48,6 +48,13 @@ class ITFlowClient:
                 self._adapter = ADAPTERS[generation](self.http)
             return self._adapter
 
+    @property
+    def api(self):
+        """Typed access to every JSON API module (``itflow_bridge.api.ITFlowAPI``) on this session."""
+        from .api import ITFlowAPI
+
+        return ITFlowAPI(self.http)
+
     def _resolve_generation(self, timeout: Optional[float]) -> str:
         if self.settings.api_mode != "auto":
             return self.settings.api_mode

@@ -40,6 +40,10 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     demo = commands.add_parser("demo", help="simulated calls against an embedded sample ITFlow")
     demo.set_defaults(handler=cmd_demo)
 
+    from .api.commands import register as register_api_commands  # api, emails, add-asset, api-phonebook
+
+    register_api_commands(commands)
+
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from .agi.fastagi import FastAGIServer

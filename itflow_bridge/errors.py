@@ -53,6 +53,25 @@ class ITFlowNotSupported(ITFlowError):
     """The ITFlow API generation in use cannot answer this question."""
 
 
+class ITFlowNotFound(ITFlowError):
+    """ITFlow has no record with the id asked for."""
+
+
+class ITFlowMethodError(ITFlowResponseError):
+    """ITFlow refused the request method (HTTP 405: GET to a write endpoint, POST to a read)."""
+
+
+class ITFlowWriteRefused(ITFlowError):
+    """ITFlow authenticated the key but did not create, change or delete anything.
+
+    ``keys`` are the body keys that were sent (never their values).
+    """
+
+    def __init__(self, message, keys=()):
+        super().__init__(message)
+        self.keys = tuple(keys)
+
+
 # --- AGI ------------------------------------------------------------------
 
 

@@ -76,11 +76,14 @@ class ITFlowHTTP:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
-    def get(self, path: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> HTTPResponse:
+    def get(self, path: str, params: Mapping[str, Any], *, timeout: Optional[float] = None,
+            body: Optional[Mapping[str, Any]] = None) -> HTTPResponse:
+        """GET with the key; ``body`` is sent as JSON (ITFlow reads some secrets only from the body)."""
         query = dict(params)
         if self._api_key:
             query["api_key"] = self._api_key
-        return self._send("GET", path, params=query, timeout=timeout)
+        extra = {} if body is None else {"json": dict(body)}
+        return self._send("GET", path, params=query, timeout=timeout, **extra)
 
     def post_json(self, path: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> HTTPResponse:
         return self._send("POST", path, params={"api_key": self._api_key}, json=dict(payload), timeout=timeout)

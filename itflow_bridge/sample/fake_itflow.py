@@ -517,8 +517,9 @@ _V1_READS: Dict[str, _ReadEndpoint] = {
     "vendors": _ReadEndpoint("vendor_id"),
 }
 
-# Write endpoints exist (so they are not 404) but the fake never persists through them.
+# Endpoints other than read.php; fake_v1_writes.py answers them.
 _V1_WRITES = frozenset({
+    ("technicians", "time.php"),
     ("assets", "create.php"), ("assets", "update.php"), ("assets", "delete.php"),
     ("certificates", "create.php"),
     ("clients", "create.php"), ("clients", "update.php"), ("clients", "archive.php"),
@@ -583,9 +584,9 @@ class _V1Script:
         if self._fault == "key_not_tied":
             return self._failure(403, _V1_NOT_TIED)
         if self._script != "read.php":
-            if method != "POST":
-                return self._failure(405, _V1_POST_ONLY)
-            return self._failure(200, _V1_WRITE_FAILED)
+            from .fake_v1_writes import answer  # writes (persisted) and technicians/time
+
+            return answer(self, method)
         if method != "GET":
             return self._failure(405, _V1_GET_ONLY)
         return self._read(_V1_READS[self._module])

@@ -1,0 +1,187 @@
+"""The scripting commands: ``api``, ``emails``, ``add-asset`` and ``api-phonebook``.
+
+``itflow-bridge api MODULE FUNCTION [key=value ...]`` calls any JSON API
+function and prints JSON (or ``--table``); writes may take their body as JSON
+from stdin (``-``) or a file (``--body FILE``).  Exit codes as everywhere:
+0 done, 1 nothing found, 2 failure, 3 configuration error; one line on
+stderr, never a traceback, never the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any, Dict, List
+
+from ..errors import ConfigError, ITFlowNotFound
+from .registry import CREATE, READ, TIME, APIUsageError
+from .values import Row, to_json_value
+
+# The UI's asset types (free text to the API); kept here so registering costs no import of requests.
+ASSET_TYPES = ("Laptop", "Desktop", "Server", "Phone", "Mobile Phone", "Tablet", "Firewall/Router", "Switch",
+               "Access Point", "Printer", "Display", "Camera", "Virtual Machine", "Other")
+
+EXIT_OK, EXIT_NO, EXIT_FAIL = 0, 1, 2
+CLI_TIMEOUT = 30.0  # a command line may wait for ITFlow's own timeouts
+
+
+def register(commands) -> None:
+    api = commands.add_parser("api", help="call any ITFlow JSON API function (read, create, update, ...)",
+                              description="Call ITFlow's JSON API: MODULE FUNCTION [key=value ...].")
+    api.add_argument("module", help="e.g. contacts, tickets, invoices")
+    api.add_argument("function", help="read, create, update, delete, archive, unarchive, resolve or time")
+    api.add_argument("params", nargs="*", metavar="key=value",
+                     help="filters for a read, fields for a write; '-' reads a JSON object from stdin")
+    api.add_argument("--body", metavar="FILE", help="a JSON object of fields for a write ('-' = stdin)")
+    api.add_argument("--all", action="store_true", help="page through every row (reads)")
+    api.add_argument("--table", action="store_true", help="print rows as a tab-separated table")
+    api.add_argument("--columns", help="comma-separated columns for --table")
+    api.set_defaults(handler=cmd_api)
+
+    emails = commands.add_parser("emails", help="client, primary contact and e-mail of every client")
+    emails.add_argument("--csv", action="store_true", help="CSV with a header line")
+    emails.set_defaults(handler=cmd_emails)
+
+    asset = commands.add_parser("add-asset", help="add an asset to a client; prints its id where ITFlow gives one")
+    asset.add_argument("client_id")
+    asset.add_argument("name")
+    asset.add_argument("--type", default="", help="e.g. %s" % ", ".join(ASSET_TYPES))
+    asset.add_argument("--make", default="")
+    asset.add_argument("--model", default="")
+    asset.add_argument("--serial", default="")
+    asset.add_argument("--os", default="")
+    asset.set_defaults(handler=cmd_add_asset)
+
+    phonebook = commands.add_parser("api-phonebook", help="the legacy API's phonebook XML, exactly as served")
+    phonebook.set_defaults(handler=cmd_api_phonebook)
+
+
+def _fail(message: str, code: int = EXIT_FAIL) -> int:
+    from ..cli import fail
+
+    return fail(message, code)
+
+
+def _client(config):
+    from ..app import Bridge
+
+    config.require_itflow()
+    return Bridge(config).client
+
+
+def _features(config):
+    from .features import features_for
+
+    client = _client(config)
+    return features_for(client.adapter(CLI_TIMEOUT), timeout=CLI_TIMEOUT)
+
+
+def parse_params(items: List[str], stdin=None) -> Dict[str, Any]:
+    """``key=value`` pairs (values as text, as a form would send them); ``-`` merges a JSON object from stdin."""
+    params: Dict[str, Any] = {}
+    for item in items:
+        if item == "-":
+            params.update(_json_object((stdin or sys.stdin).read(), "stdin"))
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise APIUsageError("parameters are key=value, not %r" % item)
+        params[key] = value
+    return params
+
+
+def _json_object(text: str, where: str) -> Dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise APIUsageError("%s is not JSON" % where) from None
+    if not isinstance(value, dict):
+        raise APIUsageError("%s must hold a JSON object of fields" % where)
+    return value
+
+
+def _body(path: str) -> Dict[str, Any]:
+    if path == "-":
+        return _json_object(sys.stdin.read(), "stdin")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return _json_object(handle.read(), path)
+    except OSError as exc:
+        raise APIUsageError("cannot read %s: %s" % (path, exc.strerror)) from None
+
+
+def cmd_api(config, args: argparse.Namespace) -> int:
+    from . import registry
+
+    registry.function(args.module, args.function)  # before any configuration or request
+    params = parse_params(args.params)
+    if args.body:
+        params = dict(_body(args.body), **params)
+    reading = args.function in (READ, TIME)
+    if not reading and (args.all or args.table):
+        raise APIUsageError("--all and --table are for reads")
+    if config.itflow.api_mode == "legacy":
+        raise ConfigError("[itflow] api_mode = legacy: the api command needs ITFlow's JSON API (/api/v1)")
+    client = _client(config)
+    api = client.api
+    api.timeout = CLI_TIMEOUT
+    try:
+        result = api.call(args.module, args.function, params, all_pages=args.all)
+    except ITFlowNotFound as exc:
+        return _fail(str(exc), EXIT_NO)
+    if reading:
+        rows: List[Row] = result
+        if args.table:
+            _print_table(rows, args.columns)
+        else:
+            print(json.dumps([row.raw for row in rows], ensure_ascii=False, indent=1))
+        return EXIT_OK if rows else EXIT_NO
+    key = "insert_id" if args.function == CREATE else "count"
+    print(json.dumps({key: result}))
+    return EXIT_OK
+
+
+def _print_table(rows: List[Row], columns: Any) -> None:
+    if not rows:
+        return
+    names = [name.strip() for name in columns.split(",")] if columns else list(rows[0].raw)
+    print("\t".join(names))
+    for row in rows:
+        print("\t".join(_cell(row.get(name)) for name in names))
+
+
+def _cell(value: Any) -> str:
+    value = to_json_value(value)
+    return "" if value is None else " ".join(str(value).split())
+
+
+def cmd_emails(config, args: argparse.Namespace) -> int:
+    entries = _features(config).contact_emails()
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["client", "contact", "email"])
+        for entry in entries:
+            writer.writerow([entry.client_name, entry.contact_name, entry.email])
+    else:
+        for entry in entries:
+            print("\t".join(_cell(text) for text in (entry.client_name, entry.contact_name, entry.email)))
+    return EXIT_OK if entries else EXIT_NO
+
+
+def cmd_add_asset(config, args: argparse.Namespace) -> int:
+    if not args.client_id.isdigit() or int(args.client_id) == 0:
+        return _fail("client id must be a positive whole number, not %r" % args.client_id)
+    new_id = _features(config).add_asset(int(args.client_id), args.name, type=args.type, make=args.make,
+                                         model=args.model, serial=args.serial, os=args.os)
+    if new_id is not None:
+        print(new_id)
+    else:
+        print("itflow-bridge: asset added (the legacy API gives no id)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_api_phonebook(config, args: argparse.Namespace) -> int:
+    sys.stdout.write(_features(config).raw_phonebook())
+    return EXIT_OK

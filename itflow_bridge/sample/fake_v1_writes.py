@@ -1,0 +1,751 @@
+"""The fake ITFlow's JSON API writes, persisted into ``FakeITFlow.data``.
+
+Every ``create``/``update``/``delete``/``archive``/``unarchive``/``resolve``
+endpoint of ITFlow 26.08, and ``technicians/time``, re-enacted from its PHP:
+the body keys each one reads (``$_POST = json_decode(php://input)``), the
+conditions under which it writes, and its exact answers:
+
+* create: ``{"success":"True","count":"1","data":[{"insert_id":N}]}``, or the
+  "Auth success but insert query failed ..." refusal;
+* update, archive, unarchive, resolve: ``{"success":"True","count":N}`` where N
+  is MySQL's affected rows (0 when nothing changed, which is a refusal too);
+* delete: the same shape, with its own refusal message.
+
+The key acts as an administrator (every client reachable).  ``client_id``
+comes from the body (or the query string), as ``enforce_api_rbac.php`` reads
+it; writes to one record match it against the record's client.  Known real
+quirks kept: ``clients/update.php`` without ``client_is_lead`` is an SQL error
+(HTTP 500, empty body); a create of a client must NOT name a client_id.
+Simplifications: credentials are stored as sent (ITFlow encrypts them), no
+audit logs, SLA or e-mail side effects.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from decimal import Decimal
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .fake_itflow import JSON_TYPE, _Reply, _as_int, _php_strip_tags, _table_rows, php_intval
+
+CREATE_FAILED = (
+    "Auth success but insert query failed, ensure ALL required variables are provided (and aren't "
+    "duplicates where applicable) and database schema is up-to-date. Turn on error logging and look "
+    "for 'undefined index'."
+)
+UPDATE_FAILED = (
+    "Auth success but update query failed/returned no results. Ensure ALL required variables are provided "
+    "and database schema is up-to-date. Most likely cause: non-existent module ID (i.e. bad contact "
+    "ID/ticket ID/etc) or no rows changed."
+)
+DELETE_FAILED = (
+    "Auth success but delete query failed. Ensure ALL required variables are provided and database schema "
+    "is up-to-date. Most likely cause: asset/client/company ID mismatch."
+)
+POST_ONLY = "Can only send POST requests to this endpoint."
+GET_ONLY = "Can only send GET requests to this endpoint."
+BAD_MONTH = "Invalid month parameter. Must be between 1 and 12."
+TICKET_PREFIX = "TCK-"
+NOW = "NOW"
+
+# Columns and defaults of the tables written (db.sql of 26.08): None is NULL, NOW the insert time.
+_SCHEMA = {
+    'assets': {
+        'asset_id': '', 'asset_type': '', 'asset_name': '', 'asset_description': None, 'asset_make': '',
+        'asset_model': None, 'asset_serial': None, 'asset_os': None, 'asset_uri': None, 'asset_uri_2': None,
+        'asset_uri_client': None, 'asset_status': None, 'asset_purchase_reference': None,
+        'asset_purchase_date': None, 'asset_warranty_expire': None, 'asset_install_date': None,
+        'asset_photo': None, 'asset_physical_location': None, 'asset_notes': None, 'asset_favorite': '0',
+        'asset_created_at': 'NOW', 'asset_updated_at': None, 'asset_archived_at': None,
+        'asset_accessed_at': None, 'asset_vendor_id': '0', 'asset_location_id': '0', 'asset_contact_id': '0',
+        'asset_client_id': '0',
+    },
+    'asset_interfaces': {
+        'interface_id': '', 'interface_name': '', 'interface_description': None, 'interface_type': None,
+        'interface_mac': None, 'interface_ip': None, 'interface_nat_ip': None, 'interface_ipv6': None,
+        'interface_notes': None, 'interface_primary': '0', 'interface_created_at': 'NOW',
+        'interface_updated_at': None, 'interface_archived_at': None, 'interface_network_id': None,
+        'interface_asset_id': '',
+    },
+    'certificates': {
+        'certificate_id': '', 'certificate_name': '', 'certificate_description': None,
+        'certificate_domain': None, 'certificate_issued_by': '', 'certificate_expire': None,
+        'certificate_public_key': None, 'certificate_notes': None, 'certificate_favorite': '0',
+        'certificate_created_at': 'NOW', 'certificate_updated_at': None, 'certificate_archived_at': None,
+        'certificate_accessed_at': None, 'certificate_domain_id': '0', 'certificate_client_id': '0',
+    },
+    'clients': {
+        'client_id': '', 'client_lead': '0', 'client_name': '', 'client_type': None, 'client_website': None,
+        'client_referral': None, 'client_rate': None, 'client_currency_code': '', 'client_net_terms': '',
+        'client_tax_id_number': None, 'client_abbreviation': None, 'client_notes': None,
+        'client_favorite': '0', 'client_created_at': 'NOW', 'client_updated_at': None,
+        'client_archived_at': None, 'client_accessed_at': None,
+    },
+    'contacts': {
+        'contact_id': '', 'contact_name': '', 'contact_title': None, 'contact_email': None,
+        'contact_phone_country_code': None, 'contact_phone': None, 'contact_extension': None,
+        'contact_mobile_country_code': None, 'contact_mobile': None, 'contact_photo': None,
+        'contact_pin': None, 'contact_notes': None, 'contact_primary': '0', 'contact_important': '0',
+        'contact_billing': '0', 'contact_technical': '0', 'contact_created_at': 'NOW',
+        'contact_updated_at': None, 'contact_archived_at': None, 'contact_accessed_at': None,
+        'contact_location_id': '0', 'contact_vendor_id': '0', 'contact_user_id': '0',
+        'contact_department': None, 'contact_client_id': '0',
+    },
+    'credentials': {
+        'credential_id': '', 'credential_name': '', 'credential_description': None,
+        'credential_category': None, 'credential_uri': None, 'credential_uri_2': None,
+        'credential_username': None, 'credential_password': None, 'credential_otp_secret': None,
+        'credential_note': None, 'credential_favorite': '0', 'credential_created_at': 'NOW',
+        'credential_updated_at': None, 'credential_archived_at': None, 'credential_accessed_at': None,
+        'credential_password_changed_at': 'NOW', 'credential_folder_id': '0', 'credential_contact_id': '0',
+        'credential_asset_id': '0', 'credential_client_id': '0',
+    },
+    'documents': {
+        'document_id': '', 'document_name': '', 'document_description': None, 'document_content': '',
+        'document_content_raw': '', 'document_client_visible': '1', 'document_favorite': '0',
+        'document_created_at': 'NOW', 'document_updated_at': None, 'document_archived_at': None,
+        'document_accessed_at': None, 'document_folder_id': '0', 'document_created_by': '0',
+        'document_updated_by': '0', 'document_client_id': '0',
+    },
+    'invoice_items': {
+        'item_id': '', 'item_name': '', 'item_description': None, 'item_quantity': '0.00',
+        'item_price': '0.00', 'item_subtotal': '0.00', 'item_tax': '0.00', 'item_total': '0.00',
+        'item_order': '0', 'item_created_at': 'NOW', 'item_updated_at': None, 'item_archived_at': None,
+        'item_tax_id': '0', 'item_product_id': '0', 'item_invoice_id': '0',
+    },
+    'locations': {
+        'location_id': '', 'location_name': '', 'location_description': None, 'location_country': None,
+        'location_address': None, 'location_city': None, 'location_state': None, 'location_zip': None,
+        'location_phone_country_code': None, 'location_phone': None, 'location_phone_extension': None,
+        'location_fax_country_code': None, 'location_fax': None, 'location_hours': None,
+        'location_photo': None, 'location_primary': '0', 'location_notes': None, 'location_favorite': '0',
+        'location_created_at': 'NOW', 'location_updated_at': None, 'location_archived_at': None,
+        'location_accessed_at': None, 'location_contact_id': '0', 'location_client_id': '0',
+    },
+    'tickets': {
+        'ticket_id': '', 'ticket_prefix': None, 'ticket_number': '', 'ticket_source': None,
+        'ticket_category': None, 'ticket_subject': '', 'ticket_details': '', 'ticket_priority': None,
+        'ticket_status': '', 'ticket_sla_id': '0', 'ticket_billable': '0', 'ticket_schedule': None,
+        'ticket_onsite': '0', 'ticket_vendor_ticket_number': None, 'ticket_feedback': None,
+        'ticket_url_key': None, 'ticket_created_at': 'NOW', 'ticket_updated_at': None, 'ticket_due_at': None,
+        'ticket_resolved_at': None, 'ticket_archived_at': None, 'ticket_first_response_at': None,
+        'ticket_response_due_at': None, 'ticket_resolution_due_at': None, 'ticket_response_sla_met': None,
+        'ticket_resolution_sla_met': None, 'ticket_response_sla_alert_stage': '0',
+        'ticket_resolution_sla_alert_stage': '0', 'ticket_closed_at': None, 'ticket_created_by': '',
+        'ticket_assigned_to': '0', 'ticket_closed_by': '0', 'ticket_vendor_id': '0', 'ticket_client_id': '0',
+        'ticket_contact_id': '0', 'ticket_location_id': '0', 'ticket_asset_id': '0', 'ticket_quote_id': '0',
+        'ticket_invoice_id': '0', 'ticket_project_id': '0', 'ticket_recurring_ticket_id': '0',
+        'ticket_order': '0',
+    },
+    'ticket_replies': {
+        'ticket_reply_id': '', 'ticket_reply': '', 'ticket_reply_type': '', 'ticket_reply_time_worked': None,
+        'ticket_reply_created_at': 'NOW', 'ticket_reply_updated_at': None, 'ticket_reply_archived_at': None,
+        'ticket_reply_by': '', 'ticket_reply_ticket_id': '',
+    },
+}
+_DECIMAL_COLUMNS = frozenset({
+    "client_rate", "item_quantity", "item_price", "item_subtotal", "item_tax", "item_total", "invoice_amount",
+})
+
+# (body key, column, kind, default when neither the body nor the stored row has it).
+# kinds: text = escapeSql (tags stripped, trimmed); raw = as sent; int = intval; float = floatval;
+# date = NULL when empty; digits = digits only; web = text without http(s)://; abbr = first 6 characters.
+_Field = Tuple[str, str, str, Any]
+_ASSET_MODEL: List[_Field] = [
+    ("asset_name", "asset_name", "text", ""), ("asset_description", "asset_description", "text", ""),
+    ("asset_type", "asset_type", "text", ""), ("asset_make", "asset_make", "text", ""),
+    ("asset_model", "asset_model", "text", ""), ("asset_serial", "asset_serial", "text", ""),
+    ("asset_os", "asset_os", "text", ""), ("asset_uri", "asset_uri", "text", ""),
+    ("asset_uri_2", "asset_uri_2", "text", ""), ("asset_status", "asset_status", "text", ""),
+    ("asset_purchase_date", "asset_purchase_date", "date", None),
+    ("asset_warranty_expire", "asset_warranty_expire", "date", None),
+    ("asset_install_date", "asset_install_date", "date", None), ("asset_notes", "asset_notes", "text", ""),
+    ("asset_vendor_id", "asset_vendor_id", "int", 0), ("asset_location_id", "asset_location_id", "int", 0),
+    ("asset_contact_id", "asset_contact_id", "int", 0),
+]
+_INTERFACE_MODEL: List[_Field] = [
+    ("asset_ip", "interface_ip", "text", ""), ("asset_mac", "interface_mac", "text", ""),
+    ("asset_network_id", "interface_network_id", "int", 0),
+]
+_CERTIFICATE_MODEL: List[_Field] = [
+    ("certificate_name", "certificate_name", "text", ""),
+    ("certificate_description", "certificate_description", "text", ""),
+    ("certificate_domain", "certificate_domain", "text", ""),
+    ("certificate_issued_by", "certificate_issued_by", "text", ""),
+    ("certificate_expire", "certificate_expire", "date", None),
+    ("certificate_public_key", "certificate_public_key", "text", ""),
+    ("certificate_notes", "certificate_notes", "text", ""),
+    ("certificate_domain_id", "certificate_domain_id", "int", 0),
+]
+_CLIENT_MODEL: List[_Field] = [
+    ("client_name", "client_name", "text", ""), ("client_type", "client_type", "text", ""),
+    ("client_website", "client_website", "web", ""), ("client_referral", "client_referral", "text", ""),
+    ("client_rate", "client_rate", "float", 0), ("client_currency_code", "client_currency_code", "text", ""),
+    ("client_net_terms", "client_net_terms", "int", 0),
+    ("client_tax_id_number", "client_tax_id_number", "text", ""),
+    ("client_abbreviation", "client_abbreviation", "abbr", ""), ("client_is_lead", "client_lead", "int", 0),
+    ("client_notes", "client_notes", "text", ""),
+]
+_CONTACT_MODEL: List[_Field] = [
+    ("contact_name", "contact_name", "text", ""), ("contact_title", "contact_title", "text", ""),
+    ("contact_department", "contact_department", "text", ""), ("contact_email", "contact_email", "text", ""),
+    ("contact_phone", "contact_phone", "digits", ""), ("contact_extension", "contact_extension", "digits", ""),
+    ("contact_mobile", "contact_mobile", "digits", ""), ("contact_notes", "contact_notes", "text", ""),
+    ("contact_primary", "contact_primary", "int", 0), ("contact_important", "contact_important", "int", 0),
+    ("contact_billing", "contact_billing", "int", 0), ("contact_technical", "contact_technical", "int", 0),
+    ("contact_location_id", "contact_location_id", "int", 0),
+]
+_CREDENTIAL_MODEL: List[_Field] = [
+    ("credential_name", "credential_name", "text", ""),
+    ("credential_description", "credential_description", "text", ""),
+    ("credential_uri", "credential_uri", "text", ""), ("credential_uri_2", "credential_uri_2", "text", ""),
+    ("credential_username", "credential_username", "raw", ""),
+    ("credential_password", "credential_password", "raw", ""),
+    ("credential_otp_secret", "credential_otp_secret", "text", ""),
+    ("credential_note", "credential_note", "text", ""), ("credential_favorite", "credential_favorite", "int", 0),
+    ("credential_contact_id", "credential_contact_id", "int", 0),
+    ("credential_asset_id", "credential_asset_id", "int", 0),
+]
+_DOCUMENT_MODEL: List[_Field] = [
+    ("document_name", "document_name", "text", ""), ("document_description", "document_description", "text", ""),
+    ("document_content", "document_content", "raw", ""), ("document_folder_id", "document_folder_id", "int", 0),
+]
+_LOCATION_MODEL: List[_Field] = [
+    ("location_name", "location_name", "text", ""), ("location_description", "location_description", "text", ""),
+    ("location_country", "location_country", "text", ""), ("location_address", "location_address", "text", ""),
+    ("location_city", "location_city", "text", ""), ("location_state", "location_state", "text", ""),
+    ("location_zip", "location_zip", "text", ""), ("location_hours", "location_hours", "text", ""),
+    ("location_notes", "location_notes", "text", ""), ("location_primary", "location_primary", "int", 0),
+]
+_TICKET_MODEL: List[_Field] = [
+    ("ticket_contact_id", "ticket_contact_id", "int", 0), ("ticket_asset_id", "ticket_asset_id", "int", 0),
+    ("ticket_subject", "ticket_subject", "text", ""), ("ticket_priority", "ticket_priority", "text", "Low"),
+    ("ticket_vendor_id", "ticket_vendor_id", "int", 0),
+    ("ticket_vendor_ticket_id", "ticket_vendor_ticket_number", "int", 0),
+    ("ticket_assigned_to", "ticket_assigned_to", "int", 0), ("ticket_billable", "ticket_billable", "int", 0),
+]
+
+_FAKE_USERS = [{"user_id": "1", "user_name": "Administrator"}]  # the user the sample key acts as
+_API_USER_ID = 1
+_write_lock = threading.Lock()
+
+
+def _php_str(value: Any) -> str:
+    """PHP's string conversion of a decoded JSON value."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "1"
+    if isinstance(value, float):
+        return repr(value).rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def _php_floatval(text: str) -> float:
+    match = re.match(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)", text)
+    return float(match.group(1)) if match else 0.0
+
+
+def _stored(column: str, value: Any) -> Optional[str]:
+    """A value as mysqli would read it back: a string, NULL as None, decimals with 2 places."""
+    if value is None:
+        return None
+    if column in _DECIMAL_COLUMNS:
+        return "%.2f" % Decimal(str(value))
+    if isinstance(value, float) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+class _Write:
+    """One run of a write endpoint: the body, the client it names, the dataset."""
+
+    def __init__(self, data: dict, posted: dict, query: Dict[str, str]) -> None:
+        self.data = data
+        self.posted = posted
+        raw = posted.get("client_id")
+        raw = query.get("client_id") if raw is None else raw
+        self.client_id = 0 if raw is None else php_intval(_php_str(raw))
+        self.now = time.strftime("%Y-%m-%d %H:%M:%S")
+
+    def isset(self, key: str) -> bool:
+        return self.posted.get(key) is not None
+
+    def text(self, key: str) -> str:
+        return _php_strip_tags(_php_str(self.posted[key])).strip(" \t\n\r\0\x0b")
+
+    def int(self, key: str) -> int:
+        return php_intval(_php_str(self.posted.get(key)))
+
+    def model(self, fields: List[_Field], row: Optional[dict]) -> Dict[str, Any]:
+        values: Dict[str, Any] = {}
+        for key, column, kind, default in fields:
+            if self.isset(key) and (kind != "date" or _php_str(self.posted[key]) not in ("", "0")):
+                values[column] = self._convert(key, kind)
+            elif row is not None and column in row:
+                values[column] = row[column]
+            else:
+                values[column] = default
+        return values
+
+    def _convert(self, key: str, kind: str) -> Any:
+        if kind == "int":
+            return self.int(key)
+        if kind == "float":
+            return _php_floatval(_php_str(self.posted[key]))
+        if kind == "raw":
+            return _php_str(self.posted[key])
+        if kind == "digits":
+            return re.sub(r"[^0-9]", "", _php_str(self.posted[key]))
+        if kind == "web":
+            return re.sub(r"^https?://", "", self.text(key))
+        if kind == "abbr":
+            return _php_strip_tags(_php_str(self.posted[key])[:6]).strip()
+        return self.text(key)
+
+    # -- the tables
+
+    def table(self, name: str) -> List[dict]:
+        return self.data.setdefault(name, [])
+
+    def find(self, table: str, id_column: str, record_id: int, **where: Any) -> Optional[dict]:
+        for row in _table_rows(self.data, table, id_column):
+            if _as_int(row.get(id_column)) != record_id:
+                continue
+            if all(_matches(row.get(column), wanted) for column, wanted in where.items()):
+                return row
+        return None
+
+    def insert(self, table: str, values: Dict[str, Any]) -> int:
+        rows = self.table(table)
+        id_column = next(iter(_SCHEMA[table]))
+        new_id = max((_as_int(row.get(id_column)) or 0 for row in rows), default=0) + 1
+        row = {column: (self.now if default == NOW else default) for column, default in _SCHEMA[table].items()}
+        row[id_column] = new_id
+        row.update(values)
+        rows.append({column: _stored(column, value) for column, value in row.items()})
+        return new_id
+
+    def update(self, row: dict, values: Dict[str, Any]) -> int:
+        """Set columns; MySQL's affected rows: 1 when a value changed, else 0."""
+        changed = {column: _stored(column, value) for column, value in values.items()}
+        changed = {column: value for column, value in changed.items() if row.get(column) != value}
+        if not changed:
+            return 0
+        row.update(changed)
+        stamp = _updated_at(row)
+        if stamp and stamp not in changed:
+            row[stamp] = self.now
+        return 1
+
+    def delete(self, table: str, row: dict) -> None:
+        self.table(table).remove(row)
+
+
+def _matches(value: Any, wanted: Any) -> bool:
+    if wanted is None:
+        return value is None
+    if wanted == "NOT NULL":
+        return value is not None
+    return _as_int(value) == wanted
+
+
+def _updated_at(row: dict) -> Optional[str]:
+    return next((column for column in row if column.endswith("_updated_at")), None)
+
+
+# --- the endpoints ------------------------------------------------------------------
+# Each answers ("create", insert_id or None) / ("update", count or None) / ("delete", ...),
+# or a finished reply.
+
+Outcome = Any
+
+
+def _assets_create(w: _Write) -> Outcome:
+    values = w.model(_ASSET_MODEL, None)
+    values.pop("asset_uri_2")  # create.php does not set it
+    if not (values["asset_name"] and w.client_id):
+        return "create", None
+    asset_id = w.insert("assets", dict(values, asset_client_id=w.client_id))
+    interface = w.model(_INTERFACE_MODEL, None)
+    w.insert("asset_interfaces", dict(interface, interface_name="1", interface_primary=1,
+                                      interface_asset_id=asset_id))
+    return "create", asset_id
+
+
+def _assets_update(w: _Write) -> Outcome:
+    asset_id = w.int("asset_id")
+    if not asset_id:
+        return "update", None
+    row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id)
+    if row is None:
+        return "update", None
+    count = w.update(row, w.model(_ASSET_MODEL, row))
+    interface = next((i for i in w.table("asset_interfaces")
+                      if _as_int(i.get("interface_asset_id")) == asset_id and i.get("interface_primary") == "1"), None)
+    if interface is not None:
+        w.update(interface, w.model(_INTERFACE_MODEL, interface))
+    return "update", count
+
+
+def _assets_delete(w: _Write) -> Outcome:
+    asset_id = w.int("asset_id")
+    row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id) if asset_id else None
+    if row is None or not row.get("asset_name"):
+        return "delete", None
+    w.delete("assets", row)
+    w.data["asset_interfaces"] = [i for i in w.table("asset_interfaces")
+                                  if _as_int(i.get("interface_asset_id")) != asset_id]
+    return "delete", 1
+
+
+def _certificates_create(w: _Write) -> Outcome:
+    values = w.model(_CERTIFICATE_MODEL, None)
+    if not (values["certificate_name"] and values["certificate_domain"] and w.client_id):
+        return "create", None
+    return "create", w.insert("certificates", dict(values, certificate_client_id=w.client_id))
+
+
+def _clients_create(w: _Write) -> Outcome:
+    values = w.model(_CLIENT_MODEL, None)
+    if not values["client_name"] or w.client_id != 0:
+        return "create", None
+    return "create", w.insert("clients", dict(values, client_accessed_at=w.now))
+
+
+def _clients_update(w: _Write) -> Outcome:
+    if not w.client_id:
+        return "update", None
+    row = w.find("clients", "client_id", w.client_id)
+    if row is not None and not w.isset("client_is_lead"):
+        # client_model.php falls back to $client_row['client_is_lead'], a column that does not
+        # exist: "client_lead = ," is an SQL syntax error, uncaught on PHP >= 8.1.
+        return _Reply(500, b"", JSON_TYPE)
+    if row is None:
+        return "update", 0
+    return "update", w.update(row, w.model(_CLIENT_MODEL, row))
+
+
+def _clients_archive(w: _Write, archive: bool = True) -> Outcome:
+    if not w.client_id:
+        return "update", None
+    row = w.find("clients", "client_id", w.client_id, client_archived_at=None if archive else "NOT NULL")
+    if row is None:
+        return "update", None
+    return "update", w.update(row, {"client_archived_at": w.now if archive else None})
+
+
+def _contacts_create(w: _Write) -> Outcome:
+    values = w.model(_CONTACT_MODEL, None)
+    if not (values["contact_name"] and values["contact_email"] and w.client_id):
+        return "create", None
+    mine = [c for c in w.table("contacts") if _as_int(c.get("contact_client_id")) == w.client_id]
+    if any(c.get("contact_email") == values["contact_email"] for c in mine):
+        return "create", None
+    if values["contact_primary"] == 1:
+        for contact in mine:
+            contact["contact_primary"] = "0"
+    return "create", w.insert("contacts", dict(values, contact_client_id=w.client_id))
+
+
+def _contacts_update(w: _Write) -> Outcome:
+    contact_id = w.int("contact_id")
+    if not contact_id:
+        return "update", None
+    row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id)
+    values = w.model(_CONTACT_MODEL, row)
+    if _as_int(values["contact_primary"]) == 1:
+        for contact in w.table("contacts"):
+            if _as_int(contact.get("contact_client_id")) == w.client_id:
+                contact["contact_primary"] = "0"
+    if row is None:
+        return "update", 0
+    return "update", w.update(row, values)
+
+
+def _contacts_delete(w: _Write) -> Outcome:
+    contact_id = w.int("contact_id")
+    row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id) if contact_id else None
+    if row is None or not row.get("contact_name"):
+        return "delete", None
+    w.delete("contacts", row)
+    return "delete", 1
+
+
+def _contacts_archive(w: _Write, archive: bool = True) -> Outcome:
+    contact_id = w.int("contact_id")
+    if not contact_id:
+        return "update", None
+    row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id,
+                 contact_archived_at=None if archive else "NOT NULL")
+    if row is None:
+        return "update", None
+    if archive:
+        return "update", w.update(row, {"contact_important": 0, "contact_billing": 0, "contact_technical": 0,
+                                        "contact_archived_at": w.now})
+    return "update", w.update(row, {"contact_archived_at": None})
+
+
+def _credentials_create(w: _Write) -> Outcome:
+    values = w.model(_CREDENTIAL_MODEL, None)
+    if not (w.isset("api_key_decrypt_password") and _php_str(w.posted["api_key_decrypt_password"])
+            and values["credential_name"] and values["credential_password"]):
+        return "create", None
+    return "create", w.insert("credentials", dict(values, credential_client_id=w.client_id))
+
+
+def _credentials_update(w: _Write) -> Outcome:
+    credential_id = w.int("credential_id")
+    if not (_php_str(w.posted.get("api_key_decrypt_password")) and credential_id):
+        return "update", None
+    row = w.find("credentials", "credential_id", credential_id, credential_client_id=w.client_id)
+    if row is None:
+        return "update", None
+    values = w.model(_CREDENTIAL_MODEL, row)
+    count = w.update(row, values)
+    if count and w.isset("credential_password"):
+        row["credential_password_changed_at"] = w.now
+    return "update", count
+
+
+def _documents_create(w: _Write) -> Outcome:
+    values = w.model(_DOCUMENT_MODEL, None)
+    if not (values["document_name"] and values["document_content"]):
+        return "create", None
+    raw = "%s%s %s" % (_php_str(w.posted.get("document_name")), _php_str(w.posted.get("document_description")),
+                       values["document_content"].replace("<", " <"))
+    return "create", w.insert("documents", dict(values, document_content_raw=_php_strip_tags(raw).strip(),
+                                                document_created_by=0, document_client_id=w.client_id))
+
+
+def _documents_update(w: _Write) -> Outcome:
+    document_id = w.int("document_id")
+    if not document_id:
+        return "update", None
+    row = w.find("documents", "document_id", document_id, document_client_id=w.client_id)
+    if row is None:
+        return "update", None
+    w.table("document_versions").append({
+        "document_version_name": row.get("document_name"), "document_version_content": row.get("document_content"),
+        "document_version_document_id": str(document_id)})
+    values = w.model(_DOCUMENT_MODEL, row)
+    values["document_content_raw"] = "%s %s" % (values["document_name"], values["document_content"].replace("<", " <"))
+    w.update(row, dict(values, document_updated_by=0))
+    return "update", 1  # update.php counts any UPDATE without an SQL error
+
+
+def _invoice_items_create(w: _Write) -> Outcome:
+    invoice_id = w.int("invoice_id")
+    name = _php_strip_tags(_php_str(w.posted.get("name"))[:200]).strip()
+    qty = _php_floatval(_php_str(w.posted.get("qty", 0)))
+    price = _php_floatval(_php_str(w.posted.get("price", 0)))
+    tax_id = w.int("tax_id")
+    if not (invoice_id and name and qty > 0):
+        return "create", None
+    invoice = w.find("invoices", "invoice_id", invoice_id)
+    if invoice is None or invoice.get("invoice_status") == "Paid":
+        return "create", None
+    if w.client_id != 0 and _as_int(invoice.get("invoice_client_id")) != w.client_id:
+        return "create", None
+    subtotal = Decimal(str(price)) * Decimal(str(qty))
+    tax = Decimal(0)
+    if tax_id > 0:
+        rate = next((t.get("tax_percent") for t in w.table("taxes") if _as_int(t.get("tax_id")) == tax_id), None)
+        tax = subtotal * Decimal(str(_php_floatval(rate or "0"))) / 100
+    item_id = w.insert("invoice_items", {
+        "item_name": name, "item_description": w.text("description") if w.isset("description") else "",
+        "item_quantity": qty, "item_price": price, "item_subtotal": subtotal, "item_tax": tax,
+        "item_total": subtotal + tax, "item_order": w.int("item_order"), "item_tax_id": tax_id,
+        "item_product_id": w.int("product_id"), "item_invoice_id": invoice_id})
+    total = sum(Decimal(item.get("item_total") or "0") for item in w.table("invoice_items")
+                if _as_int(item.get("item_invoice_id")) == invoice_id)
+    discount = Decimal(invoice.get("invoice_discount_amount") or "0")
+    w.update(invoice, {"invoice_amount": total - discount})
+    return "create", item_id
+
+
+def _locations_create(w: _Write) -> Outcome:
+    values = w.model(_LOCATION_MODEL, None)
+    if not (values["location_name"] and w.client_id):
+        return "create", None
+    if values["location_primary"] == 1:
+        for location in w.table("locations"):
+            if _as_int(location.get("location_client_id")) == w.client_id:
+                location["location_primary"] = "0"
+    return "create", w.insert("locations", dict(values, location_client_id=w.client_id))
+
+
+def _ticket_replies_create(w: _Write) -> Outcome:
+    ticket_id = w.int("ticket_id")
+    reply = _php_str(w.posted.get("ticket_reply"))
+    if not (ticket_id and reply):
+        return "create", None
+    ticket = w.find("tickets", "ticket_id", ticket_id)
+    if ticket is None or (w.client_id != 0 and _as_int(ticket.get("ticket_client_id")) != w.client_id):
+        return "create", None
+    reply_type = _php_str(w.posted.get("ticket_reply_type", "Internal")).lower().capitalize()
+    if reply_type not in ("Internal", "Public"):
+        reply_type = "Internal"
+    worked = _php_strip_tags(_php_str(w.posted.get("ticket_reply_time_worked", "00:00:00"))).strip()
+    if not re.fullmatch(r"\d{1,3}:[0-5]\d:[0-5]\d", worked):
+        worked = "00:00:00"
+    user = next((u for u in _users(w.data) if _as_int(u.get("user_id")) == _API_USER_ID), {})
+    # Stored with the columns ticket_replies/read.php joins in from tickets and users.
+    reply_id = w.insert("ticket_replies", {
+        "ticket_reply": reply, "ticket_reply_type": reply_type, "ticket_reply_time_worked": worked,
+        "ticket_reply_by": _API_USER_ID, "ticket_reply_ticket_id": ticket_id,
+        "ticket_prefix": ticket.get("ticket_prefix"), "ticket_number": ticket.get("ticket_number"),
+        "ticket_subject": ticket.get("ticket_subject"), "ticket_client_id": ticket.get("ticket_client_id"),
+        "ticket_reply_by_name": user.get("user_name")})
+    if reply_type == "Public" and not ticket.get("ticket_first_response_at"):
+        ticket["ticket_first_response_at"] = w.now
+    status = w.int("ticket_status")
+    if status:
+        original = _as_int(ticket.get("ticket_status"))
+        ticket["ticket_status"] = str(status)
+        if status == 4 and original != 4 and ticket.get("ticket_resolved_at") is None:
+            ticket["ticket_resolved_at"] = w.now
+    return "create", reply_id
+
+
+def _tickets_create(w: _Write) -> Outcome:
+    values = w.model(_TICKET_MODEL, None)
+    if not values["ticket_subject"]:
+        return "create", None
+    if values["ticket_contact_id"] == 0 and w.client_id != 0:
+        primary = next((c for c in _table_rows(w.data, "contacts", "contact_id")
+                        if _as_int(c.get("contact_client_id")) == w.client_id and c.get("contact_primary") == "1"),
+                       {})
+        values["ticket_contact_id"] = _as_int(primary.get("contact_id")) or 0
+    details = _php_str(w.posted["ticket_details"]) + "<br>" if w.isset("ticket_details") else "< blank ><br>"
+    number = max((_as_int(t.get("ticket_number")) or 0 for t in w.table("tickets")), default=0) + 1
+    return "create", w.insert("tickets", dict(
+        values, ticket_prefix=TICKET_PREFIX, ticket_number=number, ticket_source="API", ticket_details=details,
+        ticket_status=1, ticket_created_by=0, ticket_url_key=secrets.token_urlsafe(24)[:32],
+        ticket_client_id=w.client_id))
+
+
+def _tickets_resolve(w: _Write) -> Outcome:
+    ticket_id = w.int("ticket_id")
+    if not ticket_id:
+        return "update", None
+    row = w.find("tickets", "ticket_id", ticket_id, ticket_resolved_at=None, ticket_client_id=w.client_id)
+    if row is None:
+        return "update", 0
+    if not row.get("ticket_first_response_at"):
+        row["ticket_first_response_at"] = w.now
+    return "update", w.update(row, {"ticket_status": 4, "ticket_resolved_at": w.now})
+
+
+_ENDPOINTS: Dict[Tuple[str, str], Callable[[_Write], Outcome]] = {
+    ("assets", "create.php"): _assets_create,
+    ("assets", "update.php"): _assets_update,
+    ("assets", "delete.php"): _assets_delete,
+    ("certificates", "create.php"): _certificates_create,
+    ("clients", "create.php"): _clients_create,
+    ("clients", "update.php"): _clients_update,
+    ("clients", "archive.php"): _clients_archive,
+    ("clients", "unarchive.php"): lambda w: _clients_archive(w, archive=False),
+    ("contacts", "create.php"): _contacts_create,
+    ("contacts", "update.php"): _contacts_update,
+    ("contacts", "delete.php"): _contacts_delete,
+    ("contacts", "archive.php"): _contacts_archive,
+    ("contacts", "unarchive.php"): lambda w: _contacts_archive(w, archive=False),
+    ("credentials", "create.php"): _credentials_create,
+    ("credentials", "update.php"): _credentials_update,
+    ("documents", "create.php"): _documents_create,
+    ("documents", "update.php"): _documents_update,
+    ("invoice_items", "create.php"): _invoice_items_create,
+    ("locations", "create.php"): _locations_create,
+    ("ticket_replies", "create.php"): _ticket_replies_create,
+    ("tickets", "create.php"): _tickets_create,
+    ("tickets", "resolve.php"): _tickets_resolve,
+}
+ENDPOINTS = frozenset(_ENDPOINTS) | {("technicians", "time.php")}
+
+
+# --- technicians/time.php (a GET) ----------------------------------------------------------
+
+
+def _users(data: dict) -> List[dict]:
+    return data.get("users") or _FAKE_USERS
+
+
+def _seconds(worked: Optional[str]) -> int:
+    hours, minutes, seconds = (int(part) for part in (worked or "0:0:0").split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _technician_time(script: Any) -> _Reply:
+    query = script._query
+    year = php_intval(query["year"]) if "year" in query else int(time.strftime("%Y"))
+    month = php_intval(query["month"]) if "month" in query else None
+    if month is not None and not 1 <= month <= 12:
+        return script._failure(200, BAD_MONTH)
+    technician = php_intval(query["technician_id"]) if "technician_id" in query else None
+    data = script._fake.data
+    tickets = {_as_int(t.get("ticket_id")): t for t in data.get("tickets") or []}
+    clients = {_as_int(c.get("client_id")): c for c in data.get("clients") or []}
+    users = {_as_int(u.get("user_id")): u for u in _users(data)}
+    groups: Dict[Tuple[int, int], dict] = {}
+    for reply in data.get("ticket_replies") or []:
+        worked = reply.get("ticket_reply_time_worked")
+        created = reply.get("ticket_reply_created_at") or ""
+        if worked in (None, "00:00:00") or php_intval(created[:4]) != year:
+            continue
+        if month is not None and php_intval(created[5:7]) != month:
+            continue
+        ticket = tickets.get(_as_int(reply.get("ticket_reply_ticket_id")))
+        user = users.get(_as_int(reply.get("ticket_reply_by")))
+        client = clients.get(_as_int(ticket.get("ticket_client_id"))) if ticket else None
+        if not (ticket and user and client) or (technician is not None and _as_int(user.get("user_id")) != technician):
+            continue
+        key = (_as_int(ticket.get("ticket_id")) or 0, _as_int(user.get("user_id")) or 0)
+        group = groups.setdefault(key, {
+            "ticket_id": ticket.get("ticket_id"),
+            "ticket_number": "%s%s" % (ticket.get("ticket_prefix") or "", ticket.get("ticket_number")),
+            "ticket_subject": ticket.get("ticket_subject"), "client_id": client.get("client_id"),
+            "company": client.get("client_name"), "technician_id": user.get("user_id"),
+            "technician": user.get("user_name"), "seconds": 0})
+        group["seconds"] += _seconds(worked)
+    rows = []
+    for group in sorted(groups.values(), key=lambda g: (g["company"] or "", g["ticket_number"], g["technician"] or "")):
+        seconds = group.pop("seconds")
+        group["time_worked"] = "%02d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+        rows.append(group)
+    return script._page(rows)
+
+
+# --- the hook ------------------------------------------------------------------------------
+
+
+def answer(script: Any, method: str) -> _Reply:
+    """The reply of a non-read v1 endpoint, after ``validate_api_key.php`` accepted the key.
+
+    ``script`` is the fake's ``_V1Script`` run (its module, file, body, query and reply helpers).
+    """
+    endpoint = (script._module, script._script)
+    if endpoint == ("technicians", "time.php"):
+        if method != "GET":
+            return script._failure(405, GET_ONLY)
+        return _technician_time(script)
+    if method != "POST":
+        return script._failure(405, POST_ONLY)
+    with _write_lock:
+        outcome = _ENDPOINTS[endpoint](_Write(script._fake.data, script._posted, script._query))
+    if isinstance(outcome, _Reply):
+        return outcome
+    kind, value = outcome
+    if kind == "create":
+        if value is None:
+            return script._failure(200, CREATE_FAILED)
+        return script._json(200, {"success": "True", "count": "1", "data": [{"insert_id": value}]})
+    if not value:
+        return script._failure(200, UPDATE_FAILED if kind == "update" else DELETE_FAILED)
+    return script._json(200, {"success": "True", "count": value})
+
+
+__all__ = ["answer", "ENDPOINTS", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"]

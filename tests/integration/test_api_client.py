@@ -1,0 +1,244 @@
+"""The typed ITFlow API client against an ITFlow site (the fake; the site comes from a fixture).
+
+Tests that only need a URL and a key use ``site``; those that seed data or count
+requests also use ``site.fake`` and are skipped where there is none.
+"""
+
+import datetime as dt
+import json
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from itflow_bridge.api import APIUsageError, connect
+from itflow_bridge.api.features import LegacyFeatures, V1Features, features_for
+from itflow_bridge.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowWriteRefused
+from itflow_bridge.itflow.legacy import LegacyAdapter
+from itflow_bridge.sample.fake_itflow import FakeITFlow
+from itflow_bridge.sample.fake_v1_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
+
+
+@pytest.fixture
+def site():
+    """An ITFlow JSON API site: ``url``, ``api_key`` and, for the fake, ``fake``."""
+    with FakeITFlow(generations=("v1",)) as fake:
+        yield SimpleNamespace(url=fake.url, api_key=fake.api_key, fake=fake)
+
+
+@pytest.fixture
+def api(site):
+    with connect(site.url, site.api_key) as client:
+        yield client
+
+
+def fake_of(site):
+    if getattr(site, "fake", None) is None:
+        pytest.skip("needs the fake ITFlow")
+    return site.fake
+
+
+def posts(fake):
+    return [(r.path, json.loads(r.body)) for r in fake.requests if r.method == "POST"]
+
+
+# --- reads ------------------------------------------------------------------------------
+
+
+def test_read_pages_through_every_row(site, api):
+    fake = fake_of(site)
+    base = fake.data["contacts"][0]
+    for n in range(250):
+        fake.data["contacts"].append(dict(base, contact_id=str(1000 + n), contact_email="c%d@x.test" % n,
+                                          contact_client_id="6"))
+    total = len(fake.data["contacts"])
+    fake.clear_requests()
+    rows = list(api.contacts.read())
+    assert len(rows) == total and len({row.contact_id for row in rows}) == total
+    reads = [r.query for r in fake.requests]
+    assert [(q["limit"], q["offset"]) for q in reads] == [("100", str(100 * i)) for i in range(len(reads))]
+    assert len(reads) == total // 100 + 1
+    assert all(q["limit"] != "-1" for q in reads)
+
+
+def test_one_page_and_client_filter_on_our_side(site, api):
+    page = api.contacts.read(limit=3, offset=1)
+    assert isinstance(page, list) and [row.contact_id for row in page] == [2, 3, 4]
+    acme = list(api.contacts.read(client_id=1))
+    assert acme and all(row.contact_client_id == 1 for row in acme)
+    assert len(acme) < len(list(api.contacts.read()))
+
+
+def test_values_are_typed_and_raw_is_kept(api):
+    invoice = next(iter(api.invoices.read()))
+    assert isinstance(invoice.invoice_id, int) and isinstance(invoice.invoice_client_id, int)
+    assert isinstance(invoice.invoice_amount, Decimal)
+    assert isinstance(invoice.invoice_date, dt.date)
+    assert isinstance(invoice.raw["invoice_amount"], str)
+    contact = api.contacts.get(1)
+    assert isinstance(contact.contact_created_at, dt.datetime) and contact.contact_archived_at is None
+    with pytest.raises(ITFlowNotFound):
+        api.contacts.get(99999)
+
+
+@pytest.mark.parametrize("name", ["assets", "certificates", "clients", "contacts", "documents", "domains",
+                                  "expenses", "invoices", "locations", "networks", "products", "quotes",
+                                  "software", "ticket_replies", "tickets", "vendors"])
+def test_every_module_reads(api, name):
+    rows = list(api[name].read())
+    assert all(isinstance(row.raw, dict) for row in rows)
+
+
+def test_unknown_names_fail_before_any_request(site, api):
+    fake = fake_of(site)
+    fake.clear_requests()
+    calls = [
+        lambda: api.contact, lambda: api.domains.create(client_id=1), lambda: api.invoices.delete(1),
+        lambda: list(api.contacts.read(contact_phone="555")), lambda: api.contacts.create(client_id=1, name="x"),
+        lambda: api.call("nope", "read"), lambda: api.call("tickets", "archive"),
+        lambda: api.invoice_items.read(limit=5), lambda: api.contacts.read(limit=-1),
+        lambda: api.assets.create(asset_name="no client"), lambda: api.clients.create(client_id=1, client_name="x"),
+        lambda: list(api.products.read(client_id=1)), lambda: api.technicians.time(month=13),
+    ]
+    for call in calls:
+        with pytest.raises(APIUsageError):
+            call()
+    assert fake.requests == []
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def test_contacts_lifecycle(site, api):
+    contact_id = api.contacts.create(client_id=1, contact_name="Zoe Adams", contact_email="zoe@acme.example",
+                                     contact_phone="(555) 010-2030")
+    row = api.contacts.get(contact_id)
+    assert (row.contact_name, row.contact_phone, row.contact_client_id) == ("Zoe Adams", "5550102030", 1)
+    assert api.contacts.update(contact_id, contact_title="CTO") == 1
+    assert api.contacts.get(contact_id).contact_title == "CTO"
+    assert api.contacts.archive(contact_id) == 1
+    assert api.contacts.get(contact_id).contact_archived_at is not None
+    with pytest.raises(ITFlowWriteRefused):
+        api.contacts.archive(contact_id)
+    assert api.contacts.unarchive(contact_id) == 1
+    assert api.contacts.delete(contact_id, client_id=1) == 1
+    with pytest.raises(ITFlowNotFound):
+        api.contacts.delete(contact_id)
+
+
+def test_clients_lifecycle_and_the_lead_quirk(site, api):
+    client_id = api.clients.create(client_name="NewCo", client_currency_code="CAD")
+    assert api.clients.update(client_id, client_notes="signed") == 1
+    row = next(c for c in api.clients.read() if c.client_id == client_id)
+    assert (row.client_notes, row.client_currency_code) == ("signed", "CAD")
+    assert api.clients.archive(client_id) == 1 and api.clients.unarchive(client_id) == 1
+    fake = getattr(site, "fake", None)
+    if fake is not None:
+        update = [body for path, body in posts(fake) if path.endswith("clients/update.php")][-1]
+        assert update == {"client_notes": "signed", "client_id": client_id, "client_is_lead": 0}
+
+
+def test_assets_certificates_locations_documents_credentials(api):
+    asset_id = api.assets.create(1, asset_name="FS01", asset_type="Server", asset_make="Dell")
+    assert api.assets.get(asset_id).asset_make == "Dell"
+    assert api.assets.update(asset_id, asset_serial="SN1") == 1
+    assert api.assets.delete(asset_id) == 1
+    assert api.certificates.create(1, certificate_name="web", certificate_domain="acme.example") >= 1
+    assert next(iter(api.certificates.read())).certificate_domain == "acme.example"
+    location_id = api.locations.create(1, location_name="Branch", location_city="Springfield")
+    assert api.locations.get(location_id).location_city == "Springfield"
+    document_id = api.documents.create(1, document_name="Runbook", document_content="<p>steps</p>")
+    assert api.documents.update(document_id, document_name="Runbook v2") == 1
+    assert api.documents.get(document_id).document_name == "Runbook v2"
+    credential_id = api.credentials.create(1, credential_name="router", credential_password="s3cret",
+                                           api_key_decrypt_password="decrypt")
+    assert api.credentials.update(credential_id, client_id=1, credential_note="rotated",
+                                  api_key_decrypt_password="decrypt") == 1
+    with pytest.raises(APIUsageError):
+        api.credentials.update(credential_id, client_id=1, credential_note="x")
+
+
+def test_tickets_replies_time_and_invoice_items(api):
+    ticket_id = api.tickets.create(client_id=1, ticket_subject="Printer jam")
+    ticket = api.tickets.get(ticket_id)
+    assert (ticket.ticket_status, ticket.ticket_contact_id, ticket.ticket_priority) == (1, 1, "Low")
+    reply_id = api.ticket_replies.create(ticket_id=ticket_id, ticket_reply="On it", ticket_reply_time_worked="0:45:00")
+    assert [r.ticket_reply_id for r in api.ticket_replies.read(ticket_id=ticket_id)] == [reply_id]
+    worked = list(api.technicians.time())
+    assert [(w.ticket_id, w.time_worked) for w in worked] == [(ticket_id, "00:45:00")]
+    assert api.tickets.resolve(ticket_id) == 1
+    assert api.tickets.get(ticket_id).ticket_status == 4
+    invoice = next(i for i in api.invoices.read() if i.invoice_status != "Paid")
+    item_id = api.invoice_items.create(invoice_id=invoice.invoice_id, name="Labour", qty=2, price="60")
+    items = api.invoice_items.read(invoice_id=invoice.invoice_id, limit=50)
+    assert [(i.item_id, i.item_total) for i in items] == [(item_id, Decimal("120.00"))]
+
+
+def test_a_refused_create_names_the_keys_only(site, api):
+    email = api.contacts.get(1).contact_email
+    with pytest.raises(ITFlowWriteRefused) as refused:
+        api.contacts.create(client_id=1, contact_name="Dup", contact_email=email)
+    message = str(refused.value)
+    assert message == ("ITFlow refused the create: missing or invalid fields "
+                       "(sent client_id, contact_email, contact_name)")
+    assert email not in message and site.api_key not in message
+    assert refused.value.keys == ("client_id", "contact_email", "contact_name")
+
+
+# --- the fake's exact answers -----------------------------------------------------------------
+
+
+def test_fake_write_answers_are_itflows_bytes(site):
+    fake = fake_of(site)
+
+    def post(path, body):
+        return requests.post("%s/api/v1/%s?api_key=%s" % (fake.url, path, fake.api_key), json=body, timeout=10)
+
+    created = post("tickets/create.php", {"ticket_subject": "x"})
+    assert created.content == b'{"success":"True","count":"1","data":[{"insert_id":1}]}'
+    assert post("tickets/resolve.php", {"ticket_id": 1, "client_id": 0}).content == b'{"success":"True","count":1}'
+    refused = post("assets/create.php", {"asset_name": "no client"})
+    assert refused.json() == {"success": "False", "message": CREATE_FAILED}
+    assert post("contacts/update.php", {"contact_id": 1, "client_id": 2}).json()["message"] == UPDATE_FAILED
+    assert post("assets/delete.php", {"asset_id": 5, "client_id": 1}).json()["message"] == DELETE_FAILED
+    broken = post("clients/update.php", {"client_id": 1, "client_notes": "x"})
+    assert (broken.status_code, broken.content) == (500, b"")
+    got = requests.get("%s/api/v1/contacts/create.php?api_key=%s" % (fake.url, fake.api_key), timeout=10)
+    assert (got.status_code, got.json()["message"]) == (405, "Can only send POST requests to this endpoint.")
+
+
+# --- the legacy features on both generations ---------------------------------------------------
+
+
+@pytest.fixture
+def both(fake_itflow):
+    from itflow_bridge.config import ITFlowSettings
+    from itflow_bridge.http import ITFlowHTTP
+    from itflow_bridge.itflow.v1 import V1Adapter
+
+    http = ITFlowHTTP(ITFlowSettings(url=fake_itflow.url, api_key=fake_itflow.api_key))
+    yield {"legacy": features_for(LegacyAdapter(http)), "v1": features_for(V1Adapter(http))}
+    http.close()
+
+
+def test_emails_agree_on_both_generations(both):
+    assert isinstance(both["legacy"], LegacyFeatures) and isinstance(both["v1"], V1Features)
+    legacy, v1 = both["legacy"].contact_emails(), both["v1"].contact_emails()
+    assert legacy[0].client_name == "Acme Corp" and legacy[0].email == "john.smith@acme.example"
+    assert [(e.client_name, e.email) for e in v1] == [(e.client_name, e.email) for e in legacy]
+
+
+def test_add_asset_on_both_generations(both, fake_itflow):
+    assert both["legacy"].add_asset(1, "PC-1", type="Desktop", make="HP") is None
+    new_id = both["v1"].add_asset(2, "PC-2", type="Laptop", os="Windows 11")
+    assert isinstance(new_id, int)
+    stored = {a["asset_name"]: a for a in fake_itflow.data["assets"]}
+    assert (stored["PC-1"]["asset_make"], stored["PC-1"]["asset_client_id"]) == ("HP", "1")
+    assert (stored["PC-2"]["asset_os"], stored["PC-2"]["asset_id"]) == ("Windows 11", str(new_id))
+
+
+def test_phonebook_is_legacy_only(both):
+    assert both["legacy"].raw_phonebook().startswith('<?xml version="1.0" encoding="utf-8"?><AddressBook>')
+    with pytest.raises(ITFlowNotSupported):
+        both["v1"].raw_phonebook()
