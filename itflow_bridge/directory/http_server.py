@@ -71,7 +71,7 @@ def number_from_query(query: str) -> Optional[str]:
     for name, value in parse_qsl(query, keep_blank_values=True):
         if name.lower() in NUMBER_PARAMETERS:
             stripped = value.strip()
-            if value[:1] == " " and stripped[:1].isdigit():
+            if value[:1] == " " and value[1:2].isdigit():
                 return "+" + stripped  # "+4930..." sent unencoded: form decoding made it " 4930..."
             return stripped
     return None
