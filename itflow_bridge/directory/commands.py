@@ -65,6 +65,8 @@ def cmd_phonebook(config, args: argparse.Namespace) -> int:
         return _fail("no local directory yet in %s: run itflow-bridge sync first" % config.cache.dir, EXIT_NO)
     directory = store.open()
     try:
+        if directory.info() is None:
+            return _fail("the directory %s cannot be read: run itflow-bridge sync again" % store.path, EXIT_FAIL)
         body = render(directory.entries(), args.format, PhonebookOptions.from_config(config))
     except (OSError, sqlite3.Error) as exc:
         return _fail("cannot read the directory %s: %s" % (store.path, exc), EXIT_FAIL)

@@ -218,3 +218,22 @@ def test_cnam_is_empty_and_fast_when_itflow_black_holes(fake_itflow, tmp_path):
         server.shutdown()
         server.server_close()
         b.close()
+
+
+def test_cli_sync_json_report(fake_itflow, tmp_path):
+    import json
+
+    out = run_cli(fake_itflow, tmp_path, "sync", "--json")
+    report = json.loads(out.stdout)
+    assert out.returncode == 0 and report["generation"] == "v1"
+    assert report["rows"]["contact"] > 0 and report["total"] == sum(report["rows"].values())
+    assert fake_itflow.api_key not in out.stdout.decode()
+
+
+def test_cli_phonebook_of_a_corrupt_directory_is_exit_2(fake_itflow, tmp_path):
+    config = config_for(fake_itflow, tmp_path, "v1")
+    path = store_for(config, "v1").path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"garbage" * 100)
+    out = run_cli(fake_itflow, tmp_path, "phonebook", "--format", "snom")
+    assert out.returncode == 2 and out.stdout == b"" and b"sync again" in out.stderr
