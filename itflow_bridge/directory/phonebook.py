@@ -139,8 +139,7 @@ def _grandstream(book: List[Group]) -> ET.Element:
     for index, group in enumerate(book, 1):
         for card in group.cards:
             contact = _sub(root, "Contact")
-            _sub(contact, "FirstName", card.name)
-            _sub(contact, "LastName", "")
+            _sub(contact, "FirstName", card.name)  # the guide wants a first or a last name: the whole name
             for kind, number in card.numbers:
                 phone = _sub(contact, "Phone", type="Mobile" if kind == "mobile" else "Work")
                 _sub(phone, "phonenumber", number)

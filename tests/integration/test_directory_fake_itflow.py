@@ -9,13 +9,22 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from directory_data import build_dataset, contact, location, vendor
-from integration.conftest import config_for
 from itflow_bridge.app import Bridge
+from itflow_bridge.config import load_config
 from itflow_bridge.directory.http_server import make_http_server
 from itflow_bridge.directory.phonebook import FORMATS, PhonebookOptions
 from itflow_bridge.directory.service import Phonebooks, cnam_lookup, existing_store, store_for
 from itflow_bridge.directory.sync import SyncSettings, sync
 from itflow_bridge.sample.fake_itflow import FakeITFlow
+
+
+def config_for(fake, tmp_path, mode):
+    conf = tmp_path / "bridge.conf"
+    if not conf.exists():
+        conf.write_text("", encoding="utf-8")
+    return load_config(env={"ITFLOW_BRIDGE_CONFIG": str(conf), "ITFLOW_URL": fake.url,
+                            "ITFLOW_API_KEY": fake.api_key, "ITFLOW_API_MODE": mode,
+                            "ITFLOW_BRIDGE_CACHE_DIR": str(tmp_path / "cache")})
 
 
 @pytest.fixture
