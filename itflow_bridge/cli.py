@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import commands as extra  # serve, demo, install-agi, prompts: kept apart to keep this file short
 
     extra.register(commands)
+    __import__("itflow_bridge.directory.commands", fromlist=["register"]).register(commands)  # sync, phonebook
     return parser
 
 

@@ -202,6 +202,51 @@ class ServerSettings:
     log_level: str = _setting("INFO", _loglevel)
 
 
+def _port_or_off(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("use a TCP port from 1 to 65535, or 0 for off") from None
+    if not 0 <= value <= 65535:
+        raise ValueError("use a TCP port from 1 to 65535, or 0 for off")
+    return value
+
+
+def _dial_prefix(raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"[0-9*#]*", value):
+        raise ValueError("use digits, * or # only (e.g. 9 for an outside line), or leave it empty")
+    return value
+
+
+def _address_list(raw: str) -> Tuple[str, ...]:
+    import ipaddress
+
+    items = tuple(item for item in re.split(r"[\s,]+", raw.strip()) if item)
+    if not items:
+        raise ValueError("list at least one address or network, e.g. 127.0.0.1, ::1, 192.168.1.0/24")
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError("%r is not an IP address or network (e.g. 192.168.1.0/24)" % item) from None
+    return items
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    """The local directory, its phonebooks and its HTTP endpoint (``itflow_bridge.directory``)."""
+
+    sync_interval: int = _setting(900, _positive(int))
+    include_archived: bool = _setting(False, _boolean)
+    number_format: str = _setting("e164", _choice("e164", "national"))
+    dial_prefix: str = _setting("", _dial_prefix)
+    http_host: str = _setting("127.0.0.1", _text)
+    http_port: int = _setting(0, _port_or_off)
+    http_token: str = field(default="", repr=False, metadata={"parse": _text, "secret": True})
+    http_allow: Tuple[str, ...] = _setting(("127.0.0.1", "::1"), _address_list)
+
+
 # Free-form sections, checked by the code that uses them (speech names):
 #   [prompts]    field of PromptNames = sound name, e.g. enter_client_number = custom/enter-account
 #   [currencies] ISO code = major_one, major_many, minor_one, minor_many (sound names)
@@ -213,6 +258,7 @@ SECTIONS = {
     "callerid": CallerIDSettings,
     "balance": BalanceSettings,
     "server": ServerSettings,
+    "directory": DirectorySettings,
 }
 
 
@@ -223,6 +269,7 @@ class Config:
     callerid: CallerIDSettings = field(default_factory=CallerIDSettings)
     balance: BalanceSettings = field(default_factory=BalanceSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
     prompts: Mapping[str, str] = field(default_factory=dict)
     currencies: Mapping[str, str] = field(default_factory=dict)
     source: Optional[Path] = None  # the INI file read, if any

@@ -1,0 +1,16 @@
+"""A local copy of ITFlow's phone numbers: sync, lookup, desk-phone phonebooks, HTTP.
+
+One concept per module:
+
+* ``store``: the sqlite file (one per ITFlow identity), atomically replaced by
+  each sync; ``Directory.find(e164)`` uses the standard library only.
+* ``normalise``: ITFlow's digits + country-code column -> E.164.
+* ``sync``: reads clients, contacts, locations and vendors through an adapter.
+* ``phonebook``: remote-phonebook XML for Yealink, Grandstream, Cisco, snom, Fanvil.
+* ``http_server``: ``/phonebook/<format>.xml`` and ``/cnam?number=`` (FreePBX
+  CallerID Lookup / Superfecta HTTP source).
+* ``commands``: ``itflow-bridge sync`` and ``itflow-bridge phonebook``.
+
+Nothing is imported here, so ``from itflow_bridge.directory.store import
+Directory`` stays cheap for a classic AGI script.
+"""

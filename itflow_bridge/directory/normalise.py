@@ -1,0 +1,70 @@
+"""ITFlow's stored digits (+ optional country-code column) -> E.164.
+
+ITFlow keeps phones as bare digits, usually national (with or without the trunk
+0), sometimes with the country code typed in; the current release has a
+separate ``*_country_code`` column.  ``to_e164`` reads the number in the
+country of that column when set, else in the PBX's ``default_region``, and also
+tries the digits as an international number missing its ``+``; a valid reading
+wins over a merely possible one.  Numbers with no plausible reading are kept as
+digits (and counted by the sync).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional, Tuple
+
+import phonenumbers
+
+_NON_DIGITS = re.compile(r"[^0-9]")
+MAX_DIGITS = 18
+
+
+def digits_only(value: Optional[str]) -> str:
+    return _NON_DIGITS.sub("", value or "")
+
+
+def _region_for(country_code: str) -> Optional[str]:
+    code = digits_only(country_code)
+    if not code or len(code) > 3:
+        return None
+    region = phonenumbers.region_code_for_country_code(int(code))
+    return None if region in (None, "ZZ") else region
+
+
+def _parse(text: str, region: Optional[str]):
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def to_e164(number: Optional[str], country_code: Optional[str], default_region: str) -> Tuple[str, bool]:
+    """``(E.164, True)``, or ``(digits, False)`` when no reading is plausible; ``("", False)`` if empty."""
+    digits = digits_only(number)
+    if not digits or len(digits) > MAX_DIGITS or int(digits) == 0:
+        return digits, False
+    region = _region_for(country_code or "") or default_region
+    code = digits_only(country_code)
+    readings = [_parse(digits, region)]
+    if code and digits.startswith(code):  # the country code typed into the number too
+        readings.append(_parse("+" + digits, None))
+    if not code:
+        readings.append(_parse("+" + digits, None))  # international, missing its "+"
+    readings = [parsed for parsed in readings if parsed is not None]
+    for parsed in readings:
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), True
+    if readings and phonenumbers.is_possible_number(readings[0]):
+        return phonenumbers.format_number(readings[0], phonenumbers.PhoneNumberFormat.E164), True
+    return digits, False
+
+
+def dialable(number: str, is_e164: bool, number_format: str, default_region: str, prefix: str = "") -> str:
+    """What a desk phone should dial: E.164, or national form for the PBX's own country."""
+    text = number
+    if is_e164 and number_format == "national":
+        parsed = _parse(number, None)
+        if parsed is not None and parsed.country_code == phonenumbers.country_code_for_region(default_region):
+            text = digits_only(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL))
+    return prefix + text if text else ""

@@ -1,0 +1,336 @@
+"""The local directory: one sqlite file per ITFlow identity, replaced whole by each sync.
+
+Standard library only: a classic AGI script can answer ``Directory.find`` from
+an already-normalised E.164 number without importing requests or phonenumbers.
+
+The file is never modified in place.  A sync writes a new file beside it and
+``os.replace``s it, so a reader sees either the previous directory or the new
+one, never half of a sync, and a sync that fails leaves the previous directory
+answering.  A long-lived ``Directory`` notices the replacement (the inode
+changes) and reopens on its next read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from urllib.parse import quote
+
+FILE_PREFIX = "directory-"
+FILE_SUFFIX = ".sqlite3"
+SCHEMA_VERSION = "1"
+KINDS = ("contact", "location", "vendor", "client")
+NUMBER_KINDS = ("office", "mobile")
+# Which row answers when several share a number: ITFlow's own legacy lookup order
+# (contact phone, contact mobile, location, vendor); archived rows after live ones.
+RANK = {("contact", "office"): 0, ("contact", "mobile"): 1, ("location", "office"): 2,
+        ("location", "mobile"): 3, ("vendor", "office"): 4, ("vendor", "mobile"): 5,
+        ("client", "office"): 6, ("client", "mobile"): 7}
+ARCHIVED_RANK = 100
+
+_COLUMNS = ("kind", "record_id", "client_id", "client_name", "name", "title", "number_kind",
+            "number", "digits", "e164", "archived")
+_SCHEMA = """
+CREATE TABLE entries (
+    kind TEXT NOT NULL,              -- contact | location | vendor | client
+    record_id INTEGER,               -- ITFlow id of that record (NULL when the API gives none)
+    client_id INTEGER,               -- NULL for vendors and what legacy cannot tell
+    client_name TEXT NOT NULL,
+    name TEXT NOT NULL,              -- the contact's, location's, vendor's or client's own name
+    title TEXT NOT NULL,             -- contact title, location or vendor description: display only
+    number_kind TEXT NOT NULL,       -- office | mobile
+    number TEXT NOT NULL,            -- E.164 ("+4930...") or the bare digits when unparsable
+    digits TEXT NOT NULL,            -- exactly as ITFlow stores it
+    e164 INTEGER NOT NULL,           -- 1 when number is E.164
+    archived INTEGER NOT NULL,
+    rank INTEGER NOT NULL
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_INDEX = "CREATE INDEX entries_by_number ON entries (number, rank)"
+
+
+def itflow_identity(url: str, generation: str, api_key: str) -> str:
+    """A file-name-safe name for one ITFlow site, API generation and key.
+
+    The key only enters a SHA-256 digest (truncated to 80 bits): the same
+    site seen through another key, which may see other clients, gets its own
+    directory, and the key cannot be read back from the name.
+    """
+    digest = hashlib.sha256()
+    for part in ("itflow-bridge directory", url.strip().rstrip("/"), generation, api_key):
+        digest.update(part.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def directory_path(cache_dir: Union[str, Path], identity: str) -> Path:
+    return Path(cache_dir) / ("%s%s%s" % (FILE_PREFIX, identity, FILE_SUFFIX))
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One number of one ITFlow record."""
+
+    kind: str
+    name: str
+    number: str
+    number_kind: str = "office"
+    digits: str = ""
+    e164: bool = True
+    record_id: Optional[int] = None
+    client_id: Optional[int] = None
+    client_name: str = ""
+    title: str = ""
+    archived: bool = False
+
+    @property
+    def rank(self) -> int:
+        return RANK.get((self.kind, self.number_kind), 50) + (ARCHIVED_RANK if self.archived else 0)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    def to_caller_match(self):
+        """The ``CallerMatch`` the ITFlow adapters would give for this number."""
+        from ..itflow.models import CallerMatch
+
+        return CallerMatch(
+            name=self.name,
+            kind=self.kind if self.kind in ("contact", "location", "vendor") else "unknown",
+            client_id=self.client_id,
+            client_name=self.client_name or None,
+            contact_name=self.name if self.kind == "contact" else None,
+            matched_number=self.digits or self.number.lstrip("+"),
+        )
+
+
+@dataclass(frozen=True)
+class DirectoryInfo:
+    """What the last sync recorded about itself."""
+
+    synced_at: float
+    duration: float
+    rows: Dict[str, int]
+    unparsable: int
+    generation: str
+    version: str  # changes with every sync: the phonebooks' validator
+    extra: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def _entry(row: sqlite3.Row) -> DirectoryEntry:
+    return DirectoryEntry(
+        kind=row["kind"], name=row["name"], number=row["number"], number_kind=row["number_kind"],
+        digits=row["digits"], e164=bool(row["e164"]), record_id=row["record_id"],
+        client_id=row["client_id"], client_name=row["client_name"], title=row["title"],
+        archived=bool(row["archived"]),
+    )
+
+
+class Directory:
+    """Read side of a directory file; thread-safe; reopens after a sync replaced the file."""
+
+    def __init__(self, path: Union[str, Path]):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db: Optional[sqlite3.Connection] = None
+        self._stamp: Optional[Tuple[int, int, int]] = None
+
+    @property
+    def available(self) -> bool:
+        return self.path.exists()
+
+    def find(self, e164: str) -> Optional[DirectoryEntry]:
+        """The best entry for an E.164 number (``+`` and digits), or None. One indexed read."""
+        with self._lock:
+            db = self._connection()
+            if db is None:
+                return None
+            row = db.execute("SELECT * FROM entries WHERE number = ? ORDER BY rank LIMIT 1", (e164,)).fetchone()
+        return _entry(row) if row is not None else None
+
+    def find_all(self, e164: str) -> List[DirectoryEntry]:
+        with self._lock:
+            db = self._connection()
+            if db is None:
+                return []
+            rows = db.execute("SELECT * FROM entries WHERE number = ? ORDER BY rank", (e164,)).fetchall()
+        return [_entry(row) for row in rows]
+
+    def entries(self) -> List[DirectoryEntry]:
+        """Every entry, grouped by client then kind and name (the phonebooks' order)."""
+        with self._lock:
+            db = self._connection()
+            if db is None:
+                return []
+            rows = db.execute(
+                "SELECT * FROM entries ORDER BY client_name = '', client_name, kind, name, record_id, rank"
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def info(self) -> Optional[DirectoryInfo]:
+        with self._lock:
+            db = self._connection()
+            if db is None:
+                return None
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        try:
+            return DirectoryInfo(
+                synced_at=float(meta.pop("synced_at")), duration=float(meta.pop("duration")),
+                rows=json.loads(meta.pop("rows")), unparsable=int(meta.pop("unparsable")),
+                generation=meta.pop("generation"), version=meta.pop("version"), extra=meta,
+            )
+        except (KeyError, ValueError):
+            return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _connection(self) -> Optional[sqlite3.Connection]:
+        """The open file, reopened when a sync replaced it; None while there is none."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            self._close()
+            return None
+        stamp = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        if self._db is None or stamp != self._stamp:
+            self._close()
+            # immutable: the file is never written in place (a sync replaces it), so no locking.
+            uri = "file:%s?mode=ro&immutable=1" % quote(str(self.path.resolve()))
+            try:
+                db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                db.row_factory = sqlite3.Row
+                db.execute("SELECT 1 FROM entries LIMIT 1")
+            except sqlite3.Error:
+                return None
+            self._db, self._stamp = db, stamp
+        return self._db
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+        self._db, self._stamp = None, None
+
+
+class DirectoryWriter:
+    """Builds a new directory file; ``commit`` swaps it in, anything else leaves the old one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, suffix=".tmp", dir=str(path.parent))
+        os.close(fd)
+        self.tmp_path = Path(tmp)
+        self._db = sqlite3.connect(str(self.tmp_path))
+        self._db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
+        self.rows: Dict[str, int] = {kind: 0 for kind in KINDS}
+        self.unparsable = 0
+        self._done = False
+
+    def add(self, entries: Iterable[DirectoryEntry]) -> None:
+        batch = []
+        for entry in entries:
+            batch.append(tuple(getattr(entry, name) for name in _COLUMNS) + (entry.rank,))
+            self.rows[entry.kind] = self.rows.get(entry.kind, 0) + 1
+            if not entry.e164:
+                self.unparsable += 1
+        self._db.executemany("INSERT INTO entries VALUES (%s)" % ",".join("?" * (len(_COLUMNS) + 1)), batch)
+
+    def commit(self, *, duration: float, generation: str, synced_at: Optional[float] = None,
+               extra: Optional[Dict[str, str]] = None) -> DirectoryInfo:
+        info = DirectoryInfo(
+            synced_at=time.time() if synced_at is None else synced_at, duration=duration,
+            rows=dict(self.rows), unparsable=self.unparsable, generation=generation,
+            version=os.urandom(8).hex(), extra=dict(extra or {}),
+        )
+        meta = {"schema": SCHEMA_VERSION, "synced_at": repr(info.synced_at), "duration": repr(duration),
+                "rows": json.dumps(info.rows, sort_keys=True), "unparsable": str(info.unparsable),
+                "generation": generation, "version": info.version, **info.extra}
+        try:
+            self._db.execute(_INDEX)
+            self._db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+            self._db.commit()
+            self._db.close()
+            with open(self.tmp_path, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(self.tmp_path, 0o640)
+            os.replace(self.tmp_path, self.path)
+            _fsync_directory(self.path.parent)
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        return info
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        try:
+            self.tmp_path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> "DirectoryWriter":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.abort()  # a no-op after commit
+
+
+def _fsync_directory(path: Path) -> None:
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class DirectoryStore:
+    """Where one identity's directory lives: open it to read, ``writer()`` to replace it."""
+
+    def __init__(self, path: Union[str, Path]):
+        self.path = Path(path)
+
+    @classmethod
+    def for_identity(cls, cache_dir: Union[str, Path], url: str, generation: str, api_key: str) -> "DirectoryStore":
+        return cls(directory_path(cache_dir, itflow_identity(url, generation, api_key)))
+
+    def open(self) -> Directory:
+        return Directory(self.path)
+
+    def writer(self) -> DirectoryWriter:
+        return DirectoryWriter(self.path)
+
+
+def iter_batches(items: Iterable[DirectoryEntry], size: int = 1000) -> Iterator[List[DirectoryEntry]]:
+    batch: List[DirectoryEntry] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
