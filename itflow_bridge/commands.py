@@ -43,7 +43,8 @@ def cmd_serve(config, args: argparse.Namespace) -> int:
     bridge = Bridge(config, long_running=True)
     host = args.host or config.server.host
     port = args.port or config.server.port
-    server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level)
+    server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level,
+                           allow=config.server.allow)
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
 
     stopping = []  # the thread running shutdown(): calls in progress get its grace period
