@@ -30,6 +30,10 @@ def register(commands) -> None:
     prompts.add_argument("--language", help="language folder (default [balance] language, en)")
     prompts.set_defaults(handler=cmd_install_prompts)
 
+    from .install import register as register_install
+
+    register_install(commands)
+
     demo = commands.add_parser("demo", help="simulated calls against an embedded sample ITFlow")
     demo.set_defaults(handler=cmd_demo)
 
