@@ -166,9 +166,19 @@ def pbx(e2e_privileges) -> Iterator[FreePBXLikeAsterisk]:
         yield harness
     finally:
         harness.stop()
-        subprocess.run(["umount", str(merged)], check=False)
+        _unmount(merged)
         if not any(line.split()[4] == str(merged) for line in open("/proc/self/mountinfo")):
-            shutil.rmtree(scratch, ignore_errors=True)
+            subprocess.run(["rm", "-rf", "--one-file-system", str(scratch)], check=False)
+
+
+def _unmount(path: Path) -> None:
+    """The overlay stays busy for a moment after Asterisk exits: retry, then detach it lazily."""
+    deadline = time.monotonic() + 5
+    while subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            subprocess.run(["umount", "-l", str(path)], check=False)
+            return
+        time.sleep(0.2)
 
 
 # --- helpers -----------------------------------------------------------------------------
