@@ -257,7 +257,8 @@ class Installer:
         first += self.cache_fixups(config)
         asterisk_wants = self.asterisk_wants(transport, config)
         wanted_paths = {want.path for want in bridge_wants + asterisk_wants}
-        stale_paths = {record["path"] for record in self.plan.manifest["entries"]} - wanted_paths
+        stale_paths = {path for path in {record["path"] for record in self.plan.manifest["entries"]} - wanted_paths
+                       if not any(wanted.startswith(path + "/") for wanted in wanted_paths)}  # parents stay
         unit_path = UNIT_DIR + "/" + UNIT_NAME
         print("transport: %s" % transport)
         if self.dry:

@@ -128,6 +128,7 @@ class Plan:
 
     def _apply(self, want: Want) -> None:
         path = self.host(want.path)
+        self._make_parents(want.path)
         if self.entry(want.path) is None:
             self.manifest["entries"].append(self._record(want))
         if want.kind == "dir":
@@ -138,6 +139,18 @@ class Plan:
             path.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(path, want.content or b"", want.mode, want.uid, want.gid)
         self.save()
+
+    def _make_parents(self, path: str) -> None:
+        """Create missing parent directories (0755 root), each recorded so that uninstall removes it."""
+        missing = []
+        parent = os.path.dirname(path)
+        while parent not in ("/", "") and not self.host(parent).exists():
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for directory in reversed(missing):
+            self.manifest["entries"].append({"path": directory, "kind": "dir", "before": None, "purge": False})
+            self.host(directory).mkdir()
+            os.chmod(self.host(directory), 0o755)
 
     def _record(self, want: Want) -> dict:
         """What to undo: nothing existed (remove it), or what it was (restore it)."""
