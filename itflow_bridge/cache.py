@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from cachetools import TLRUCache
 
+from .shared_files import create_shared_file
+
 log = logging.getLogger(__name__)
 
 DB_NAME = "itflow-bridge-cache.sqlite3"
@@ -194,6 +196,7 @@ class Cache:
     def _open(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            create_shared_file(path)  # usable by every process sharing the directory, whoever creates it
             db = _connect(path)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")

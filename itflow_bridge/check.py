@@ -119,7 +119,14 @@ def _check_features(capabilities: Capabilities, config: Config, report: Report) 
 
 
 def _check_cache(bridge: "Bridge", report: Report) -> None:
-    if bridge.cache.persistent:
+    from .cache import DB_NAME
+    from .shared_files import write_problem
+
+    problem = write_problem(bridge.config.cache.dir, (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"))
+    if problem:
+        report.add("cache", WARN, "%s: this user's lookups are not cached" % problem,
+                   "itflow-bridge install sets the cache up for the asterisk user, or set [cache] dir")
+    elif bridge.cache.persistent:
         report.add("cache", PASS, "persistent cache at %s" % bridge.cache.path)
     else:
         report.add(

@@ -37,6 +37,10 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     prompts.add_argument("--language", help="language folder (default [balance] language, en)")
     prompts.set_defaults(handler=cmd_install_prompts)
 
+    from .install import register as register_install
+
+    register_install(commands)
+
     demo = commands.add_parser("demo", help="simulated calls against an embedded sample ITFlow")
     demo.set_defaults(handler=cmd_demo)
 
@@ -54,7 +58,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     bridge = Bridge(config, long_running=True)
     host = args.host or config.server.host
     port = args.port or config.server.port
-    server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level)
+    server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level,
+                           allow=config.server.allow)
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
@@ -90,14 +95,13 @@ def _announce_generation(bridge: "Bridge") -> None:
 
 def cmd_install_agi(config: Config, args: argparse.Namespace) -> int:
     """Write the classic AGI scripts into agi-bin with this Python in the shebang (the right venv)."""
-    from .classic.wrapper import SCRIPTS, script_text
+    from .classic.wrapper import installed_scripts
 
     dest = Path(args.dest)
     dest.mkdir(parents=True, exist_ok=True)
-    package_dir = str(Path(__file__).resolve().parent.parent)
-    for name in sorted(SCRIPTS):
+    for name, text in installed_scripts(sys.executable):
         target = dest / name
-        target.write_text(script_text(name, sys.executable, package_dir), encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
         target.chmod(0o755)
         if args.owner and hasattr(os, "chown"):
             try:

@@ -136,6 +136,12 @@ def _template(raw: str) -> str:
     return value
 
 
+def _networks(raw: str) -> tuple:
+    from .agi.access import parse_networks
+
+    return parse_networks(raw)
+
+
 def _loglevel(raw: str) -> str:
     return _choice("debug", "info", "warning", "error")(raw).upper()
 
@@ -200,6 +206,8 @@ class ServerSettings:
     port: int = _setting(4573, _positive(int))
     verbose_level: int = _setting(3, _non_negative_int)  # Asterisk verbosity of our VERBOSE lines; 0: none
     log_level: str = _setting("INFO", _loglevel)
+    # FastAGI peers served (addresses or CIDR networks); any other connection is closed unread.
+    allow: tuple = _setting(_networks("127.0.0.1, ::1"), _networks)
 
 
 def _port_or_off(raw: str) -> int:

@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Callable, Dict, Mapping, Optional, Set, Tuple
 
+from itflow_bridge.agi.access import PeerFilter
 from itflow_bridge.agi.session import AGISession
 from itflow_bridge.errors import AGIHangup
 
@@ -38,7 +39,8 @@ class FastAGIServer:
 
     ``idle_timeout`` bounds the wait for any single reply from Asterisk, so it
     must exceed the longest command a handler sends (a prompt plus its digit
-    timeout); the default leaves ample room for an IVR.
+    timeout); the default leaves ample room for an IVR.  ``allow``: addresses or
+    networks whose connections are served (default 127.0.0.1 and ::1; see ``access``).
     """
 
     def __init__(
@@ -51,12 +53,14 @@ class FastAGIServer:
         max_sessions: int = 512,
         logger: Optional[logging.Logger] = None,
         idle_timeout: float = 120.0,
+        allow=None,
     ) -> None:
         self._routes: Dict[str, Handler] = {name.lstrip("/"): handler for name, handler in routes.items()}
         self._verbose_level = verbose_level
         self._max_sessions = max_sessions
         self._logger = logger or logging.getLogger("itflow_bridge.agi")
         self._idle_timeout = idle_timeout
+        self._peers = PeerFilter(allow, logger=self._logger)  # None: 127.0.0.1 and ::1 only
         self._listener = socket.create_server((host, port), backlog=max_sessions)  # a burst queues, no SYN dropped
         self.server_address: Tuple[str, int] = self._listener.getsockname()[:2]
         self._stopping = threading.Event()
@@ -124,6 +128,10 @@ class FastAGIServer:
         except OSError as exc:  # e.g. out of file descriptors: back off, do not spin
             self._logger.warning("FastAGI accept failed: %s", exc)
             self._stopping.wait(_ACCEPT_POLL_SECONDS)
+            return
+        if not self._peers.allows(peer[0]):  # closed before a byte of its environment is read
+            connection.close()
+            self._peers.refused(peer[0])
             return
         with self._lock:
             if len(self._connections) >= self._max_sessions:

@@ -7,7 +7,8 @@ that one directory on ``sys.path``; the full path loads ``site`` itself when
 the fast path misses.
 """
 
-from typing import Optional
+import os
+from typing import List, Optional, Tuple
 
 SCRIPTS = {"itflow-cid.agi": "caller-ID names from ITFlow", "itflow-balance.agi": "the account balance IVR"}
 
@@ -34,3 +35,9 @@ def script_text(name: str, python: str = "/usr/bin/env python3", package_dir: Op
     if package_dir:
         text += _PATH.format(path=package_dir)
     return text + _CALL.format(name=name)
+
+
+def installed_scripts(python: str) -> List[Tuple[str, str]]:
+    """(name, text) of every script, for this installation's interpreter and package directory."""
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [(name, script_text(name, python, os.path.dirname(package_dir))) for name in sorted(SCRIPTS)]

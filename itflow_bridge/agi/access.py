@@ -1,0 +1,91 @@
+"""Who may talk FastAGI to the daemon: an allow-list of peer addresses.
+
+A FastAGI connection runs handlers that look up clients and speak balances, so
+the daemon only serves the PBX.  It listens on 127.0.0.1 by default; bound
+anywhere else, only peers on the allow-list (``[server] allow``, addresses or
+CIDR networks) are served.  Every other connection is closed before a byte of
+its AGI environment is read, and each refused address is logged at most once a
+minute, so a scanner cannot flood the log.
+
+The default trusts 127.0.0.1 and ::1 only: other 127.x addresses are loopback
+too, but a local process can bind them, so they are not trusted unless listed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from typing import Callable, Dict, Iterable, Optional, Tuple, Union
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+DEFAULT_ALLOW = ("127.0.0.1", "::1")
+REFUSAL_LOG_INTERVAL = 60.0  # seconds between two log lines about the same refused address
+_REMEMBERED_REFUSALS = 4096  # bound on the addresses remembered for that rate limit
+
+
+def parse_networks(raw: Union[str, Iterable[str]]) -> Tuple[Network, ...]:
+    """``"127.0.0.1, 10.0.0.0/8 ::1"`` -> networks; raises ValueError naming the bad entry."""
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ValueError("%r is not an IP address or network (e.g. 192.0.2.10 or 10.0.0.0/24)" % item) from None
+    if not networks:
+        raise ValueError("list at least one address, e.g. 127.0.0.1")
+    return tuple(networks)
+
+
+def peer_address(host: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
+    """The peer's address, an IPv4-mapped IPv6 address as IPv4, or None when it cannot be read."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class PeerFilter:
+    """``allows(host)`` for each accepted connection; ``refused(host)`` logs, rate-limited."""
+
+    def __init__(self, allow: Optional[Iterable[Union[str, Network]]] = None, *,
+                 logger: Optional[logging.Logger] = None, clock: Callable[[], float] = time.monotonic) -> None:
+        entries = DEFAULT_ALLOW if allow is None else allow
+        self.networks: Tuple[Network, ...] = tuple(
+            entry if isinstance(entry, (ipaddress.IPv4Network, ipaddress.IPv6Network)) else parse_networks([entry])[0]
+            for entry in entries
+        )
+        self._logger = logger or logging.getLogger("itflow_bridge.agi")
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_logged: Dict[str, float] = {}
+
+    def allows(self, host: str) -> bool:
+        address = peer_address(host)
+        return address is not None and any(
+            address.version == network.version and address in network for network in self.networks
+        )
+
+    def refused(self, host: str) -> None:
+        """Record a refused connection from ``host``; log it unless it was logged less than a minute ago."""
+        now = self._clock()
+        with self._lock:
+            last = self._last_logged.get(host)
+            if last is not None and now - last < REFUSAL_LOG_INTERVAL:
+                return
+            if len(self._last_logged) >= _REMEMBERED_REFUSALS:
+                self._last_logged = {
+                    peer: at for peer, at in self._last_logged.items() if now - at < REFUSAL_LOG_INTERVAL
+                }
+            self._last_logged[host] = now
+        self._logger.warning(
+            "FastAGI: refused a connection from %s: not in [server] allow (%s); "
+            "further refusals of this address are logged at most once a minute",
+            host, ", ".join(str(network) for network in self.networks),
+        )

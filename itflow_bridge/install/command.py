@@ -1,0 +1,463 @@
+"""The ``install`` sub-command: what a PBX needs, in order, and how it is said.
+
+Order: the bridge's own files (config, cache, AGI wrappers, prompts, dialplan
+file); then ``check`` against ITFlow, and nothing of Asterisk's is touched when
+it fails; then Asterisk's files (one include, one global), the daemon's unit,
+systemd and the dialplan reload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from .. import __version__
+from ..errors import ConfigError
+from . import edits
+from .layout import Layout, detect
+from .plan import Change, Plan, Want
+from .settings import DIALPLAN, new_config, set_values
+from .units import UNIT_DIR, UNIT_NAME, systemctl, systemd_running, unit_text
+
+CONFIG_FILE = "/etc/itflow-bridge/itflow-bridge.conf"
+DEFAULT_FASTAGI_PORT = 4573
+TRANSPORTS = ("fastagi", "classic")
+EXIT_OK, EXIT_FAIL = 0, 2
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "install", help="set the bridge up on this PBX (idempotent; --dry-run, --uninstall)",
+        description="Install itflow-bridge on a FreePBX or plain Asterisk PBX. Run as root.")
+    parser.add_argument("--url", dest="install_url", help="base URL of the ITFlow site")
+    parser.add_argument("--api-key", dest="install_api_key", help="ITFlow API key (asked for on a terminal)")
+    parser.add_argument("--transport", choices=TRANSPORTS,
+                        help="how Asterisk reaches the handlers (default: as installed before, else fastagi)")
+    parser.add_argument("--port", type=int, help="FastAGI daemon port ([server] port, default 4573)")
+    parser.add_argument("--language", action="append", help="install the balance prompts for this language "
+                        "(repeatable; default [balance] language)")
+    parser.add_argument("--config-file", default=CONFIG_FILE, help="the bridge's config file (default %(default)s)")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--freepbx", dest="freepbx", action="store_true", default=None, help="treat the PBX as FreePBX")
+    kind.add_argument("--asterisk", dest="freepbx", action="store_false", help="treat the PBX as plain Asterisk")
+    parser.add_argument("--asterisk-etc", help="Asterisk's config dir (default from asterisk.conf)")
+    parser.add_argument("--agi-dir", help="agi-bin (default astagidir of asterisk.conf)")
+    parser.add_argument("--sounds-dir", help="Asterisk's sounds dir (default astdatadir/sounds)")
+    parser.add_argument("--user", help="user Asterisk runs as (default runuser, else owner of agi-bin)")
+    parser.add_argument("--group", help="its group (default rungroup, else the user's group)")
+    parser.add_argument("--prefix", default="/", help="root of the system to install into (default /)")
+    parser.add_argument("--dry-run", action="store_true", help="print every change, change nothing")
+    parser.add_argument("--uninstall", action="store_true", help="undo the installation (edited files restored)")
+    parser.add_argument("--keep-config", action="store_true", help="with --uninstall: keep the config file")
+    parser.add_argument("--skip-check", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(handler=cmd_install)
+
+
+def cmd_install(config, args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        print("itflow-bridge: install must run as root (it writes Asterisk's files and chowns them)",
+              file=sys.stderr)
+        return EXIT_FAIL
+    layout = detect(Path(args.prefix), asterisk_etc=args.asterisk_etc, agi_dir=args.agi_dir,
+                    sounds_dir=args.sounds_dir, user=args.user, group=args.group, freepbx=args.freepbx)
+    plan = Plan(layout.root, _namer(layout))
+    print(layout.describe())
+    if args.uninstall:
+        return Uninstaller(layout, plan, args).run()
+    return Installer(layout, plan, args, getattr(args, "cache_dir", None)).run()
+
+
+def _namer(layout: Layout):
+    account = layout.account
+
+    def names(uid: int, gid: int) -> str:
+        user = account.user if uid == account.uid else ("root" if uid == 0 else str(uid))
+        group = account.group if gid == account.gid else ("root" if gid == 0 else str(gid))
+        return "%s:%s" % (user, group)
+
+    return names
+
+
+class Installer:
+    def __init__(self, layout: Layout, plan: Plan, args: argparse.Namespace, cache_dir: Optional[str]) -> None:
+        self.layout, self.plan, self.args = layout, plan, args
+        self.cache_flag = cache_dir
+        self.account = layout.account
+        self.dry = args.dry_run
+
+    # --- the config file -------------------------------------------------------------
+
+    def config_bytes(self) -> bytes:
+        """The config file as it should be: the existing one (values from flags replaced), or a new one."""
+        path = self.layout.host(self.args.config_file)
+        values: Dict[Tuple[str, str], str] = {}
+        url = self.args.install_url or getattr(self.args, "url", None)
+        key = self.args.install_api_key
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+        else:
+            url, key = self._ask(url, key)
+            text = None
+            values[("balance", "sounds_dir")] = self.layout.sounds_dir
+        if url:
+            values[("itflow", "url")] = url
+        if key:
+            values[("itflow", "api_key")] = key
+        if self.args.port:
+            values[("server", "port")] = str(self.args.port)
+        if self.cache_flag:
+            values[("cache", "dir")] = self.cache_flag
+        if self.args.sounds_dir:
+            values[("balance", "sounds_dir")] = self.args.sounds_dir
+        if text is None:
+            return new_config(values).encode("utf-8")
+        return set_values(text, values).encode("utf-8") if values else text.encode("utf-8")
+
+    def _ask(self, url: Optional[str], key: Optional[str]) -> Tuple[str, str]:
+        if url and key:
+            return url, key
+        if not sys.stdin.isatty():
+            raise ConfigError("no config file yet: give --url and --api-key (or run install on a terminal)")
+        url = url or input("ITFlow base URL (e.g. https://itflow.example.com): ").strip()
+        key = key or getpass.getpass("ITFlow API key (not shown): ").strip()
+        return url, key
+
+    def load(self, data: bytes):
+        """The Config this file gives (the product's own validation), read from a private copy."""
+        from ..config import load_config
+
+        with tempfile.TemporaryDirectory(prefix="itflow-bridge-install-") as scratch:
+            path = Path(scratch) / "itflow-bridge.conf"
+            path.write_bytes(data)
+            config = load_config(str(path), env={})
+        return dataclasses.replace(config, source=Path(self.args.config_file))
+
+    # --- what the PBX should have --------------------------------------------------------
+
+    def bridge_wants(self, config, data: bytes) -> List[Want]:
+        layout, account = self.layout, self.account
+        uid, gid = account.uid, account.gid
+        wants = [
+            Want(str(Path(self.args.config_file).parent), "dir", 0o750, 0, gid, "the bridge's config directory"),
+            Want(self.args.config_file, "file", 0o640, 0, gid, "the bridge's config (holds the API key)",
+                 content=data, secret=True),
+            Want(str(config.cache.dir), "dir", 0o2770, uid, gid,
+                 "the shared cache (setgid: every file in it stays the %s group's)" % account.group, purge=True),
+        ]
+        if not layout.host(layout.agi_dir).is_dir():
+            wants.append(Want(layout.agi_dir, "dir", 0o755, uid, gid, "Asterisk's agi-bin"))
+        for name, text in _wrappers():
+            wants.append(Want("%s/%s" % (layout.agi_dir, name), "file", 0o755, uid, gid,
+                              "classic AGI wrapper running %s" % sys.executable, content=text.encode()))
+        sounds = str(config.balance.sounds_dir)
+        for language in self.languages(config):
+            sources = _prompt_files(language)
+            if not sources:
+                print("note: no balance prompts are shipped for language %r: point [prompts] at your own "
+                      "recordings" % language)
+                continue
+            language_dir = "%s/%s" % (sounds, language)
+            if not layout.host(language_dir).is_dir():
+                wants.append(Want(language_dir, "dir", 0o755, uid, gid, "sounds for language %s" % language))
+            wants.append(Want(language_dir + "/itflow", "dir", 0o755, uid, gid, "the balance IVR's prompts"))
+            wants += [Want("%s/itflow/%s" % (language_dir, source.name), "file", 0o644, uid, gid, "prompt",
+                           content=source.read_bytes()) for source in sources]
+        include_file = self.include_file()
+        owner = _stat(layout.host(include_file))
+        wants.append(Want(layout.asterisk_etc + "/" + edits.DIALPLAN, "file",
+                          owner[2] if owner else 0o644, owner[0] if owner else uid, owner[1] if owner else gid,
+                          "the itflow-cid and itflow-balance contexts (owner and mode of %s)" % include_file,
+                          content=DIALPLAN.read_bytes()))
+        return wants
+
+    def languages(self, config) -> List[str]:
+        return list(dict.fromkeys(self.args.language or [config.balance.language]))
+
+    def include_file(self) -> str:
+        name = "extensions_custom.conf" if self.layout.freepbx else "extensions.conf"
+        return self.layout.asterisk_etc + "/" + name
+
+    def agi_global(self, transport: str, config) -> Optional[str]:
+        if transport == "classic":
+            return self.layout.agi_dir
+        if config.server.port != DEFAULT_FASTAGI_PORT:
+            return "agi://127.0.0.1:%d" % config.server.port
+        return None  # the dialplan's default: the daemon on 127.0.0.1:4573
+
+    def asterisk_wants(self, transport: str, config) -> List[Want]:
+        layout, account = self.layout, self.account
+        value = self.agi_global(transport, config)
+        wants = []
+        include_file = self.include_file()
+        current = _read(layout.host(include_file))
+        owner = _stat(layout.host(include_file)) or (account.uid, account.gid, 0o664)
+        content = edits.add_include(current or b"")
+        what = "one line: #include %s" % edits.DIALPLAN
+        if not layout.freepbx:
+            content = edits.set_section_global(content, value)
+            what += ", and %s in [globals]" % (edits.global_line(value).decode() if value else "no " + edits.GLOBAL)
+        wants.append(Want(include_file, "file", owner[2], owner[0], owner[1], what, content=content))
+        if layout.freepbx:
+            globals_file = layout.asterisk_etc + "/globals_custom.conf"
+            current = _read(layout.host(globals_file))
+            if current is not None or value is not None:
+                owner_g = _stat(layout.host(globals_file)) or owner
+                wanted = edits.set_plain_global(current or b"", value)
+                what = edits.global_line(value).decode() if value else "no %s (the daemon on 127.0.0.1:%d)" % (
+                    edits.GLOBAL, DEFAULT_FASTAGI_PORT)
+                if current is not None or wanted:
+                    wants.append(Want(globals_file, "file", owner_g[2], owner_g[0], owner_g[1], what, content=wanted))
+        if transport == "fastagi":
+            wants.append(Want(UNIT_DIR + "/" + UNIT_NAME, "file", 0o644, 0, 0,
+                              "the FastAGI daemon, as %s, hardened" % account.user,
+                              content=unit_text(python=sys.executable, user=account.user, group=account.group,
+                                                config=self.args.config_file,
+                                                cache_dir=str(config.cache.dir)).encode()))
+        return wants
+
+    def cache_fixups(self, config) -> List[Change]:
+        """Files already in the cache dir (an earlier version, a manual install) made the group's, read-write."""
+        directory = self.layout.host(str(config.cache.dir))
+        gid = self.account.gid
+        wrong = []
+        if directory.is_dir():
+            for path in sorted(directory.iterdir()):
+                info = path.lstat()
+                if stat.S_ISREG(info.st_mode) and (info.st_gid != gid or info.st_mode & 0o060 != 0o060):
+                    wrong.append(path)
+        if not wrong:
+            return []
+
+        def fix() -> None:
+            for path in wrong:
+                os.chown(path, -1, gid)
+                os.chmod(path, stat.S_IMODE(path.lstat().st_mode) | 0o060)
+
+        return [Change("make %d existing file(s) in %s read-write for group %s"
+                       % (len(wrong), config.cache.dir, self.account.group), fix)]
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        data = self.config_bytes()
+        config = self.load(data)
+        transport = self.args.transport or self.plan.manifest.get("transport") or "fastagi"
+        if transport == "fastagi" and config.server.host not in ("127.0.0.1", "0.0.0.0", "::", "localhost"):
+            print("note: the daemon listens on %s; the dialplan reaches it at 127.0.0.1" % config.server.host)
+        bridge_wants = self.bridge_wants(config, data)
+        first = self.plan.changes(bridge_wants)
+        first += self.cache_fixups(config)
+        asterisk_wants = self.asterisk_wants(transport, config)
+        wanted_paths = {want.path for want in bridge_wants + asterisk_wants}
+        stale_paths = {path for path in {record["path"] for record in self.plan.manifest["entries"]} - wanted_paths
+                       if not any(wanted.startswith(path + "/") for wanted in wanted_paths)}  # parents stay
+        unit_path = UNIT_DIR + "/" + UNIT_NAME
+        print("transport: %s" % transport)
+        if self.dry:
+            return self.dry_run(config, first, asterisk_wants, stale_paths)
+
+        for change in first:
+            print(change.description)
+            change.apply()
+        if not self.check(config):
+            return EXIT_FAIL
+        second = self.plan.changes(asterisk_wants)  # computed now: the files may have changed meanwhile
+        stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
+        if unit_path in stale_paths and systemd_running(self.layout.root):
+            _report(systemctl("disable", "--now", UNIT_NAME))
+        for change in second + stale:
+            print(change.description)
+            change.apply()
+        upgraded = self.plan.manifest.get("version") != __version__
+        self.plan.manifest.update(transport=transport, version=__version__)
+        self.plan.save()
+        changed = bool(first or second or stale)
+        if not changed:
+            print("nothing to change: already installed as wanted")
+        unit_changed = any(change.description.split(" (")[0].endswith(unit_path) for change in second)
+        if transport == "fastagi":
+            self.start_daemon(unit_changed, changed or upgraded)
+        dialplan_files = {self.include_file(), self.layout.asterisk_etc + "/" + edits.DIALPLAN,
+                          self.layout.asterisk_etc + "/globals_custom.conf"}
+        if any(path in dialplan_files for path in _paths(first + second + stale)) or stale_paths & dialplan_files:
+            reload_dialplan(self.layout)
+        print_next_steps(self.layout)
+        return EXIT_OK
+
+    def dry_run(self, config, first: List[Change], asterisk_wants: List[Want], stale_paths) -> int:
+        second = self.plan.changes(asterisk_wants)
+        stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
+        changes = first + second + stale
+        print("dry run: nothing is changed. %s" % ("Would:" if changes else "Nothing to change."))
+        for change in changes:
+            print("  " + change.description)
+        print("would run itflow-bridge check against %s before touching Asterisk's files:" % config.itflow.url)
+        with tempfile.TemporaryDirectory(prefix="itflow-bridge-dry-run-") as scratch:
+            trial = dataclasses.replace(
+                config, cache=dataclasses.replace(config.cache, dir=Path(scratch)),
+                balance=dataclasses.replace(config.balance, sounds_dir=Path(scratch) / "not-installed-yet"))
+            from ..check import run_checks
+
+            report = run_checks(trial)
+            for item in report.items:
+                if item.name not in ("cache", "balance prompts"):
+                    print("  " + item.line().replace("\n", "\n  "))
+        return EXIT_OK
+
+    def check(self, config) -> bool:
+        """``itflow-bridge check`` on what was written (paths inside the target); False stops the install."""
+        if self.args.skip_check:
+            print("check skipped (--skip-check)")
+            return True
+        from ..check import run_checks
+
+        host_config = dataclasses.replace(
+            config, cache=dataclasses.replace(config.cache, dir=self.layout.host(str(config.cache.dir))),
+            balance=dataclasses.replace(config.balance,
+                                        sounds_dir=self.layout.host(str(config.balance.sounds_dir))))
+        report = run_checks(host_config)
+        print("itflow-bridge check:")
+        for item in report.items:
+            print("  " + item.line().replace("\n", "\n  "))
+        if not report.ok:
+            self.plan.save()
+            print("itflow-bridge: install stopped before touching Asterisk's files: fix what check says "
+                  "(e.g. install --url ... --api-key ...) and run install again", file=sys.stderr)
+        return report.ok
+
+    def start_daemon(self, unit_changed: bool, restart: bool) -> None:
+        if not systemd_running(self.layout.root):
+            print("systemd is not running here: skipped daemon-reload and enable --now %s; start the daemon "
+                  "yourself: %s -m itflow_bridge.cli serve (as %s, ITFLOW_BRIDGE_CONFIG=%s)"
+                  % (UNIT_NAME, sys.executable, self.account.user, self.args.config_file))
+            return
+        if unit_changed:
+            _report(systemctl("daemon-reload"))
+        _report(systemctl("enable", "--now", UNIT_NAME))
+        if restart:
+            _report(systemctl("try-restart", UNIT_NAME))
+        print("daemon: systemctl enable --now %s%s" % (UNIT_NAME, ", restarted" if restart else ""))
+
+
+class Uninstaller:
+    def __init__(self, layout: Layout, plan: Plan, args: argparse.Namespace) -> None:
+        self.layout, self.plan, self.args = layout, plan, args
+
+    def run(self) -> int:
+        if not self.plan.installed:
+            print("nothing to uninstall: no install manifest in %s" % self.plan.manifest_path)
+            return EXIT_OK
+        config_paths = {self.args.config_file, str(Path(self.args.config_file).parent)}
+        keep = (lambda record: record["path"] in config_paths) if self.args.keep_config else (lambda record: False)
+        changes = self.plan.undo_changes(keep)
+        unit = any(record["path"].endswith("/" + UNIT_NAME) for record in self.plan.manifest["entries"])
+        if self.args.dry_run:
+            print("dry run: nothing is changed. Would:")
+            if unit:
+                print("  systemctl disable --now %s" % UNIT_NAME)
+            for change in changes:
+                print("  " + change.description)
+            return EXIT_OK
+        if unit and systemd_running(self.layout.root):
+            _report(systemctl("disable", "--now", UNIT_NAME))
+        for change in changes:
+            print(change.description)
+            change.apply()
+        self.plan.forget_state()
+        if unit and systemd_running(self.layout.root):
+            _report(systemctl("daemon-reload"))
+        reload_dialplan(self.layout)
+        print("uninstalled%s" % (" (config kept: %s)" % self.args.config_file if self.args.keep_config else ""))
+        return EXIT_OK
+
+
+def reload_dialplan(layout: Layout) -> None:
+    if not layout.asterisk_running:
+        print("Asterisk is not running: skipped the dialplan reload (it reads the files when it starts)")
+        return
+    if layout.freepbx and layout.fwconsole:
+        command = [layout.fwconsole, "reload"]
+    elif layout.asterisk_binary:
+        command = [layout.asterisk_binary, "-rx", "dialplan reload"]
+    else:
+        print("no asterisk binary found: reload the dialplan yourself (asterisk -rx 'dialplan reload')")
+        return
+    if not layout.is_live:
+        command = ["chroot", str(layout.root)] + command
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        failed = result.returncode != 0
+        detail = (result.stderr or result.stdout).strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        failed, detail = True, str(exc)
+    if failed:
+        print("itflow-bridge: %s failed: %s; reload the dialplan yourself" % (" ".join(command), detail),
+              file=sys.stderr)
+    else:
+        print("dialplan reloaded (%s)" % " ".join(command))
+
+
+def print_next_steps(layout: Layout) -> None:
+    if layout.freepbx:
+        print("""Left to do in the FreePBX GUI:
+  1. Admin > Custom Destinations > Add: target itflow-cid,s,1, Return: Yes, destination after return:
+     where the calls went before (ring group, IVR, ...).
+  2. Connectivity > Inbound Routes: set each route's destination to that custom destination.
+  3. Balance IVR: add a Custom Destination itflow-balance,s,1 (Return: No), then in Applications > IVR
+     point option 3 at it. Submit and Apply Config.""")
+    else:
+        print("""Left to do in extensions.conf:
+  1. In the context your trunk delivers calls to: exten => _X.,1,Gosub(itflow-cid,s,1) before Dial().
+  2. For the balance IVR: an option that does Goto(itflow-balance,s,1) (set IVR_CONTEXT to come back).
+  Then: asterisk -rx 'dialplan reload'.""")
+
+
+def _wrappers() -> List[Tuple[str, str]]:
+    from ..classic.wrapper import installed_scripts
+
+    return installed_scripts(sys.executable)
+
+
+def _prompt_files(language: str) -> List[Path]:
+    from ..prompts import shipped_files
+
+    return shipped_files(language)
+
+
+def _read(path: Path) -> Optional[bytes]:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _stat(path: Path) -> Optional[Tuple[int, int, int]]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)
+
+
+def _paths(changes: List[Change]) -> List[str]:
+    """The path each change is about (its description names it after the verb)."""
+    found = []
+    for change in changes:
+        for word in change.description.split():
+            if word.startswith("/"):
+                found.append(word)
+                break
+    return found
+
+
+def _report(problem: Optional[str]) -> None:
+    if problem:
+        print("itflow-bridge: %s" % problem, file=sys.stderr)

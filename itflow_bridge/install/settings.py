@@ -1,0 +1,59 @@
+"""The bridge's own config file as the installer writes it.
+
+A new file starts from the shipped example (every setting, commented) with the
+ITFlow address and key and this PBX's paths filled in.  An existing file is
+kept as it is; only the values given on the command line are replaced, in
+place, so the admin's comments and other settings survive a re-install.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Dict, List, Mapping, Tuple
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+EXAMPLE = DATA_DIR / "itflow-bridge.conf.example"
+DIALPLAN = DATA_DIR / "extensions_itflow.conf"
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]")
+_KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[=:]")
+
+Values = Mapping[Tuple[str, str], str]
+
+
+def set_values(text: str, values: Values) -> str:
+    """``text`` with each (section, key) set to its value: replaced where it is, else added to its section."""
+    lines: List[str] = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    pending: Dict[Tuple[str, str], str] = dict(values)
+    section = None
+    last_in_section: Dict[str, int] = {}
+    for index, line in enumerate(lines):
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1).strip()
+            last_in_section[section] = index
+            continue
+        if section is None:
+            continue
+        key = _KEY.match(line)
+        if key and (section, key.group(1)) in pending:
+            lines[index] = "%s = %s\n" % (key.group(1), pending.pop((section, key.group(1))))
+        if line.strip() and not line.lstrip().startswith(("#", ";")):
+            last_in_section[section] = index
+    for (name, key), value in pending.items():  # settings the file does not have yet
+        if name in last_in_section:
+            at = last_in_section[name] + 1
+            lines.insert(at, "%s = %s\n" % (key, value))
+            last_in_section = {s: i + 1 if i >= at else i for s, i in last_in_section.items()}
+            last_in_section[name] = at
+        else:
+            lines += ["\n", "[%s]\n" % name, "%s = %s\n" % (key, value)]
+            last_in_section[name] = len(lines) - 1
+    return "".join(lines)
+
+
+def new_config(values: Values) -> str:
+    """The shipped example with ``values`` filled in."""
+    return set_values(EXAMPLE.read_text(encoding="utf-8"), values)

@@ -1,0 +1,90 @@
+"""The systemd unit of the FastAGI daemon, and talking to systemd.
+
+The daemon runs as the Asterisk user with everything it does not need taken
+away: no new privileges, a read-only system except its cache directory, no
+home directories, devices or foreign address families.  ``UMask=0007`` keeps
+its cache files usable by the Asterisk group (classic scripts, ``check``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import List, Optional
+
+UNIT_NAME = "itflow-bridge.service"
+UNIT_DIR = "/etc/systemd/system"
+SYSTEMD_RUNNING = "/run/systemd/system"
+_HOME_DIRS = ("/home/", "/root/", "/run/user/")
+
+UNIT_TEMPLATE = """\
+# Written by itflow-bridge install; the next install rewrites it. Local changes belong in a
+# drop-in (systemctl edit itflow-bridge).
+[Unit]
+Description=itflow-bridge FastAGI daemon (caller-ID names and balances from ITFlow)
+After=network-online.target
+Wants=network-online.target
+Before=asterisk.service freepbx.service
+
+[Service]
+Type=simple
+User={user}
+Group={group}
+Environment=ITFLOW_BRIDGE_CONFIG={config}
+ExecStart={python} -m itflow_bridge.cli serve
+Restart=always
+RestartSec=2
+# SIGTERM: stop accepting calls, let calls in progress finish (up to 10 s).
+KillSignal=SIGTERM
+TimeoutStopSec=15
+UMask=0007
+NoNewPrivileges=yes
+ProtectSystem=strict
+ReadWritePaths={cache_dir}
+ProtectHome={protect_home}
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+CapabilityBoundingSet=
+AmbientCapabilities=
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def unit_text(*, python: str, user: str, group: str, config: str, cache_dir: str) -> str:
+    """The unit for an installation whose interpreter is ``python`` (the venv's)."""
+    # A venv under a home directory stays readable; nothing there is ever writable.
+    protect_home = "read-only" if any((python + "/").startswith(home) for home in _HOME_DIRS) else "yes"
+    return UNIT_TEMPLATE.format(user=user, group=group, config=config, python=python, cache_dir=cache_dir,
+                                protect_home=protect_home)
+
+
+def systemd_running(root: Path) -> bool:
+    """True when this is the live system and systemd manages it (not a chroot, not a container without it)."""
+    return str(root) == "/" and Path(SYSTEMD_RUNNING).is_dir()
+
+
+def systemctl(*args: str) -> Optional[str]:
+    """Run ``systemctl args``; None when it worked, else what it said."""
+    command: List[str] = ["systemctl", *args]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "%s: %s" % (" ".join(command), exc)
+    if result.returncode != 0:
+        return "%s: %s" % (" ".join(command), (result.stderr or result.stdout).strip())
+    return None
