@@ -109,12 +109,14 @@ class Backend:
         return self._user_gone
 
     def get(self, path: str, params: Optional[List[Tuple[str, str]]] = None, *, method: str = "GET",
-            key: Optional[str] = "default", user_agent: str = USER_AGENT, body: Optional[bytes] = None) -> Answer:
+            key: Optional[str] = "default", user_agent: Optional[str] = USER_AGENT, body: Optional[bytes] = None) -> Answer:
         query = list(params or [])
         if key is not None:
             query.insert(0, ("api_key", self.key if key == "default" else key))
         url = self.url + path + ("?" + urlencode(query) if query else "")
-        response = self._session.request(method, url, headers={"User-Agent": user_agent}, data=body,
+        response = self._session.request(method, url, headers={"User-Agent": user_agent,
+                                                                "Accept-Encoding": None, "Accept": None},
+                                         data=body,
                                          allow_redirects=False, timeout=20)
         text = response.content
         if self.kind == "real" and self.script_dir != FAKE_SCRIPT_DIR:
