@@ -74,6 +74,19 @@ def check_available() -> Dict[str, Path]:
     return found
 
 
+def unavailable_reason() -> Optional[str]:
+    """Why this machine cannot run the tier, or None."""
+    try:
+        check_available()
+    except Unavailable as error:
+        return str(error)
+    return None
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 # --- packages and trees ---------------------------------------------------------------
 
 
