@@ -47,7 +47,7 @@ SAMPLE_DATA_PATH = Path(__file__).with_name("sample_itflow.json")
 GENERATIONS = ("legacy", "v1")
 FAULTS = frozenset({
     "slow", "blackhole", "refuse", "500_empty", "garbage", "truncated", "bool_success",
-    "huge", "redirect_login", "bad_key", "key_not_tied",
+    "huge", "redirect_login", "bad_key", "key_not_tied", "key_user_invalid",
 })
 
 SERVER_SIGNATURE = "Apache/2.4.62 (Debian)"
@@ -178,13 +178,30 @@ def _php_warning(message: str, line: int) -> str:
         message, LEGACY_SCRIPT, line)
 
 
-def _php_uncaught_sql_error(message: str, line: int, sql_start: str) -> str:
-    """The HTML block of an uncaught mysqli_sql_exception (PHP >= 8.1, display_errors on)."""
+def _php_uncaught_sql_error(message: str, line: int) -> str:
+    """The HTML block of an uncaught mysqli_sql_exception (PHP >= 8.1, display_errors on).
+
+    The message is HTML-escaped (``&``, ``"``, ``<``, ``>``) and the stack trace shows no
+    arguments (``zend.exception_ignore_args = On`` in Debian's php.ini).
+    """
+    escaped = message.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
     return (
         "<br />\n<b>Fatal error</b>:  Uncaught mysqli_sql_exception: %s in %s:%d\n"
-        "Stack trace:\n#0 %s(%d): mysqli_query(Object(mysqli), '%s...')\n#1 {main}\n"
+        "Stack trace:\n#0 %s(%d): mysqli_query()\n#1 {main}\n"
         "  thrown in <b>%s</b> on line <b>%d</b><br />\n"
-    ) % (message, LEGACY_SCRIPT, line, LEGACY_SCRIPT, line, sql_start, LEGACY_SCRIPT, line)
+    ) % (escaped, LEGACY_SCRIPT, line, LEGACY_SCRIPT, line, LEGACY_SCRIPT, line)
+
+
+def _alerts_insert_error(name: str, cid: int) -> str:
+    """Why api.php's ``INSERT INTO alerts`` fails: an apostrophe in the unescaped name breaks
+    the SQL before the missing table matters (MariaDB quotes the rest, cut to 80 characters)."""
+    if "'" not in name:
+        return "Table 'itflow.alerts' doesn't exist"
+    rest = "%s - %d', alert_date = NOW(), company_id = 1" % (name.split("'", 1)[1], cid)
+    if len(rest) > 80:
+        rest = rest[:77] + "..."
+    return ("You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server "
+            "version for the right syntax to use near '%s' at line 1" % rest)
 
 
 def _php_strip_tags(text: str) -> str:
@@ -375,7 +392,7 @@ class _LegacyScript:
             self._warn("Trying to access array offset on value of type null", 45)
         self._echo("%s - %d" % (name or "", cid))
         if self._sql_errors_throw:  # the alerts INSERT hits a renamed table
-            self._uncaught_sql_error("Table 'itflow.alerts' doesn't exist", 49, "INSERT INTO ale")
+            self._uncaught_sql_error(_alerts_insert_error(name or "", cid), 49)
 
     def _caller_name(self, cid: int) -> Optional[str]:
         """The UNION's first row's name, None without a row: ``varchar = <int>`` compares as numbers."""
@@ -387,9 +404,9 @@ class _LegacyScript:
                     return php_echo(row.get(name_column))
         return None
 
-    def _uncaught_sql_error(self, message: str, line: int, sql_start: str) -> None:
+    def _uncaught_sql_error(self, message: str, line: int) -> None:
         if self._display_errors:  # the error text is output, so the status stays 200
-            self._echo(_php_uncaught_sql_error(message, line, sql_start))
+            self._echo(_php_uncaught_sql_error(message, line))
         else:
             self._status = 500
         raise _ScriptExit
@@ -474,6 +491,7 @@ def _counts_towards_balance(invoice: dict) -> bool:
 
 _V1_INVALID_KEY = "Authentication failed. API key is invalid or has expired."
 _V1_NOT_TIED = "This API key is not tied to a user and is no longer valid. Please recreate it."
+_V1_USER_INVALID = "The user linked to this API key is inactive, archived, or invalid."
 _V1_GET_ONLY = "Can only send GET requests to this endpoint."
 _V1_POST_ONLY = "Can only send POST requests to this endpoint."
 _V1_MISS = "No resource (for this client and company) with the specified parameter(s)."
@@ -583,6 +601,8 @@ class _V1Script:
             return self._failure(401, _V1_INVALID_KEY)
         if self._fault == "key_not_tied":
             return self._failure(403, _V1_NOT_TIED)
+        if self._fault == "key_user_invalid":  # the key's user was deleted, archived or disabled
+            return self._failure(403, _V1_USER_INVALID)
         if self._script != "read.php":
             from .fake_v1_writes import answer  # writes (persisted) and technicians/time
 
