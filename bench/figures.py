@@ -241,13 +241,12 @@ def peer_comparison(driver: Driver, workdir: Path, calls: int, seconds: float) -
 
 def _alternate_calls(driver: Driver, bridge, fake, port: int, calls: int, seconds: float):
     """Our call, then the peer's GET, for the same number; one of our calls in ten is a cache miss."""
-    region = bridge.config.callerid.default_region
     hit_ms, miss_ms, peer = [], [], []
     for index in bounded(calls, seconds):
         number = PEER_NUMBERS[index % 10]
         expired = index % 10 == (index // 10) % 10  # each block of ten: a different number expires
         if expired:
-            bridge.cache.delete("cid:%s:%s" % (region, number))
+            bridge.cache.delete(bridge.lookup.cache_key(number))
         call = driver.session(port, number)
         require(call["status"] == "FOUND", "our call for %s: %s" % (number, call["status"]))
         (miss_ms if expired else hit_ms).append(call["ms"])

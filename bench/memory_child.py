@@ -64,7 +64,6 @@ def fill(bridge, entries: int) -> None:
     from itflow_bridge.itflow.models import CallerMatch
 
     settings = bridge.config.cache
-    region = bridge.config.callerid.default_region
     client_names: List[str] = ["Client %d" % index for index in range(CLIENTS)]
     for index in range(entries):
         national = "%010d" % (2000000000 + index)
@@ -72,7 +71,7 @@ def fill(bridge, entries: int) -> None:
         match = CallerMatch(name=contact_name, kind="contact", client_id=1 + index % CLIENTS,
                             client_name=client_names[index % CLIENTS], contact_name=contact_name,
                             matched_number=national)
-        key = "cid:%s:+1%s" % (region, national)
+        key = bridge.lookup.cache_key("+1" + national)
         bridge.cache.put(key, match.to_dict(), settings.hit_ttl, settings.stale_grace)
 
 

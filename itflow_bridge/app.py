@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional
 
 from .cache import Cache
 from .config import Config
+from .identity import cache_scope
 
 if TYPE_CHECKING:
     from .client import ITFlowClient
@@ -49,13 +50,18 @@ class Bridge:
     def adapter(self) -> "ITFlowAdapter":
         return self.client.adapter()
 
+    def scope(self) -> str:
+        """Which ITFlow this process's cached answers belong to (site, API generation, key); no network."""
+        return cache_scope(self.config.itflow, self.cache)
+
     @property
     def lookup(self) -> "CallerLookup":
         with self._lock:
             if self._lookup is None:
                 from .services.lookup import CallerLookup
 
-                self._lookup = CallerLookup(self.config.callerid, self.config.cache, self.cache, self.adapter)
+                self._lookup = CallerLookup(self.config.callerid, self.config.cache, self.cache, self.adapter,
+                                            scope=self.scope)
             return self._lookup
 
     @property
@@ -74,7 +80,7 @@ class Bridge:
                 from .services.verification import CallerVerification
 
                 self._verification = CallerVerification(self.config.balance, self.config.callerid.default_region,
-                                                        self.cache, self.adapter)
+                                                        self.cache, self.adapter, scope=self.scope)
             return self._verification
 
     @property

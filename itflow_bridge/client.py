@@ -19,11 +19,13 @@ from .itflow.base import ITFlowAdapter
 from .itflow.detect import detect_generation
 from .itflow.legacy import LegacyAdapter
 from .itflow.v1 import V1Adapter
+from .identity import generation_key
 from .redact import register_secret
 
 log = logging.getLogger(__name__)
 
-GENERATION_TTL = 86400.0
+GENERATION_TTL = 86400.0  # detected again after a day...
+GENERATION_KEPT = 30 * 86400.0  # ...but remembered meanwhile: cached answers are filed under it
 ADAPTERS = {"legacy": LegacyAdapter, "v1": V1Adapter}
 
 
@@ -58,7 +60,7 @@ class ITFlowClient:
     def _resolve_generation(self, timeout: Optional[float]) -> str:
         if self.settings.api_mode != "auto":
             return self.settings.api_mode
-        key = "itflow:generation:%s" % self.settings.url
+        key = generation_key(self.settings)
         cache = self._cache
         entry = cache.get(key) if cache is not None else None
         if cache is not None and entry is not None and entry.value in ADAPTERS and entry.is_fresh(cache.now()):
@@ -66,7 +68,7 @@ class ITFlowClient:
         generation = detect_generation(self.http, timeout)
         log.info("ITFlow at %s speaks the %s API", self.settings.url, "JSON (/api/v1)" if generation == "v1" else "legacy (/api.php)")
         if self._cache is not None:
-            self._cache.put(key, generation, GENERATION_TTL)
+            self._cache.put(key, generation, GENERATION_TTL, GENERATION_KEPT)
         return generation
 
     def close(self) -> None:

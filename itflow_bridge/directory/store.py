@@ -12,7 +12,6 @@ changes) and reopens on its next read.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -23,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import quote
+
+from ..identity import itflow_identity
 
 FILE_PREFIX = "directory-"
 FILE_SUFFIX = ".sqlite3"
@@ -56,19 +57,6 @@ CREATE TABLE entries (
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _INDEX = "CREATE INDEX entries_by_number ON entries (number, rank)"
-
-
-def itflow_identity(url: str, generation: str, api_key: str) -> str:
-    """A file-name-safe name for one ITFlow site, API generation and key.
-
-    The key only enters a SHA-256 digest (truncated to 80 bits): the same
-    site seen through another key, which may see other clients, gets its own
-    directory, and the key cannot be read back from the name.
-    """
-    digest = hashlib.sha256()
-    for part in ("itflow-bridge directory", url.strip().rstrip("/"), generation, api_key):
-        digest.update(part.encode("utf-8") + b"\0")
-    return digest.hexdigest()[:20]
 
 
 def directory_path(cache_dir: Union[str, Path], identity: str) -> Path:

@@ -34,9 +34,10 @@ FOUND, NOTFOUND, SKIPPED, ERROR = (CallerIDStatus.FOUND, CallerIDStatus.NOTFOUND
                                    CallerIDStatus.ERROR)
 COOL_DOWN = 5.0  # seconds ITFlow is left alone once TRIP_AFTER of its last WINDOW lookups failed
 WINDOW, TRIP_AFTER = 20, 10  # half of the last 20 failed: stray errors must not stop all lookups
+# Cache keys, each after the ITFlow's scope (see ``identity``):
 COOL_DOWN_KEY = "itflow:cooling-down"
 OUTCOMES_KEY = "itflow:recent-outcomes"  # "s"/"f" per lookup, newest last
-REFRESHING = "itflow:refreshing:"  # + cache key: a detached process is asking ITFlow for that number
+REFRESHING = "itflow:refreshing:"  # + number key: a detached process is asking ITFlow for that number
 REFRESH_MARK_TTL = 15.0
 
 
@@ -76,12 +77,14 @@ class CallerLookup:
         cache: Cache,
         adapter: Callable[[], ITFlowAdapter],
         *,
+        scope: Callable[[], str] = lambda: "",
         flights: Optional[SingleFlight] = None,
     ):
         self.settings = settings
         self.cache_settings = cache_settings
         self.cache = cache
         self._adapter = adapter  # returns the ITFlow adapter; may detect the API on first use
+        self._scope = scope  # which ITFlow the cached answers belong to (no network)
         self.flights = flights or SingleFlight(name="itflow-lookup")
         self._errors = ThrottledLog()
 
@@ -93,16 +96,16 @@ class CallerLookup:
         if number is None:
             return LookupResult(SKIPPED)
 
-        key = "cid:%s:%s" % (self.settings.default_region, number)
+        key = self.cache_key(number)
         entry = self.cache.get(key)
         if entry is not None and entry.is_fresh(self.cache.now()):
             return _result(number, entry.value, "cache", entry.fresh_until)
         if self.cooling_down():
             return _fallback(number, entry, "ITFlow failed or was too slow moments ago; not asked again yet")
-        if self._being_refreshed(key):  # another process is already asking: its answer is for the next call
+        if self._being_refreshed(number):  # another process is already asking: its answer is for the next call
             return _fallback(number, entry, "already being looked up; the answer is for the next call")
         try:
-            fetched = self.flights.run(key, lambda: self._fetch(key, number), budget, started)
+            fetched = self.flights.run(key, lambda: self._fetch(number), budget, started)
         except ITFlowTimeout as exc:
             result = _fallback(number, entry, redact(exc))
             return replace(result, timed_out=True) if result.status == ERROR else result
@@ -121,40 +124,52 @@ class CallerLookup:
         number = lookup_number(raw_number, self.settings.min_digits)
         if number is None:
             return LookupResult(SKIPPED)
-        key = "cid:%s:%s" % (self.settings.default_region, number)
+        marker = self._scoped(REFRESHING) + number
         try:
-            return _result(number, self._fetch(key, number).value, "itflow")
+            return _result(number, self._fetch(number).value, "itflow")
         except BridgeError as exc:
             return LookupResult(ERROR, number, error=redact(exc))
         finally:
-            self.cache.delete(REFRESHING + key)
+            self.cache.delete(marker)
 
     def mark_refreshing(self, number: str) -> None:
         """Tell other processes that ``number`` is being asked for: they need not ask too."""
-        self.cache.put(REFRESHING + "cid:%s:%s" % (self.settings.default_region, number), True, REFRESH_MARK_TTL)
+        self.cache.put(self._scoped(REFRESHING) + number, True, REFRESH_MARK_TTL)
 
-    def _being_refreshed(self, key: str) -> bool:
-        entry = self.cache.get(REFRESHING + key)
+    def _being_refreshed(self, number: str) -> bool:
+        entry = self.cache.get(self._scoped(REFRESHING) + number)
         return entry is not None and entry.is_fresh(self.cache.now())
 
+    def _scoped(self, name: str) -> str:
+        return "%s|%s" % (self._scope(), name)
+
+    def cache_key(self, number: str) -> str:
+        """Where the answer for ``number`` (as ``lookup_number`` cleaned it) is cached."""
+        return self._scoped("cid:%s:%s" % (self.settings.default_region, number))
+
     def cooling_down(self) -> bool:
-        entry = self.cache.get(COOL_DOWN_KEY)
+        entry = self.cache.get(self._scoped(COOL_DOWN_KEY))
         return entry is not None and entry.is_fresh(self.cache.now())
 
     def _cool_down(self) -> None:
-        self.cache.put(COOL_DOWN_KEY, True, COOL_DOWN)
+        self.cache.put(self._scoped(COOL_DOWN_KEY), True, COOL_DOWN)
 
     def _outcome(self, ok: bool) -> None:
-        entry = self.cache.get(OUTCOMES_KEY)
+        key = self._scoped(OUTCOMES_KEY)
+        entry = self.cache.get(key)
         recent = entry.value if entry is not None and entry.is_fresh(self.cache.now()) else ""
         recent = (recent + ("s" if ok else "f"))[-WINDOW:]
         if recent.count("f") >= TRIP_AFTER:
             self._cool_down()
             recent = ""  # after the cool-down ITFlow starts with a clean record
-        self.cache.put(OUTCOMES_KEY, recent, COOL_DOWN * 12)
+        self.cache.put(key, recent, COOL_DOWN * 12)
 
-    def _fetch(self, key: str, number: str) -> CacheEntry:
-        """Runs on a worker: ask ITFlow for each candidate form; cache the hit or the miss."""
+    def _fetch(self, number: str) -> CacheEntry:
+        """Runs on a worker: ask ITFlow for each candidate form; cache the hit or the miss.
+
+        The key is taken once the adapter is known: in auto mode the first lookup is
+        what detects the API generation, and the answer belongs to that generation.
+        """
         try:
             adapter = self._adapter()
             match = None
@@ -174,7 +189,7 @@ class CallerLookup:
         self._outcome(True)
         value = match.to_dict() if match else None
         ttl = self.cache_settings.hit_ttl if match else self.cache_settings.miss_ttl
-        return self.cache.put(key, value, ttl, self.cache_settings.stale_grace)
+        return self.cache.put(self.cache_key(number), value, ttl, self.cache_settings.stale_grace)
 
 
 def _fallback(number: str, entry: Optional[CacheEntry], reason: str) -> LookupResult:

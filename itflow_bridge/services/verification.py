@@ -42,8 +42,9 @@ class PinChallenge:
 
 class CallerVerification:
     def __init__(self, settings: BalanceSettings, default_region: str, events: Cache,
-                 adapter: Callable[[], ITFlowAdapter]):
+                 adapter: Callable[[], ITFlowAdapter], *, scope: Callable[[], str] = lambda: ""):
         self.settings = settings
+        self._scope = scope
         self.default_region = default_region
         self._events = events
         self._adapter = adapter
@@ -65,9 +66,8 @@ class CallerVerification:
     def record_failure(self, caller: str) -> None:
         self._events.record_event(self._failure_key(caller))
 
-    @staticmethod
-    def _failure_key(caller: str) -> str:
-        return "balance-failures:%s" % (caller or "unknown")
+    def _failure_key(self, caller: str) -> str:
+        return "%s|balance-failures:%s" % (self._scope(), caller or "unknown")
 
     # --- the checks ------------------------------------------------------------
 

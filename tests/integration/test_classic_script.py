@@ -10,6 +10,8 @@ from pathlib import Path
 import itflow_bridge
 from itflow_bridge.cache import Cache
 from itflow_bridge.classic.wrapper import script_text
+from itflow_bridge.config import ITFlowSettings
+from itflow_bridge.identity import cache_scope
 from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, environment, tokenize
 
 SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-cid.agi"
@@ -50,9 +52,9 @@ def test_found_through_a_real_process(fake_itflow, tmp_path):
 
 def test_late_answer_is_cached_after_the_call_went_on_despite_sighup(fake_itflow, tmp_path):
     """The script exits at the budget (res_agi waits for it); a detached process caches the answer."""
-    Cache(tmp_path / "cache").put("itflow:generation:%s" % fake_itflow.url, "v1", 3600)
     fake_itflow.set_fault("slow", delay=1.5)
     call, call_time, code, stderr = run_script(fake_itflow, tmp_path, "5551234567", budget_ms=300)
+    scope = cache_scope(ITFlowSettings(url=fake_itflow.url, api_key=fake_itflow.api_key, api_mode="v1"), None)
     assert call.variables["ITFLOW_CID_STATUS"] == "ERROR"
     assert call_time < 1.2  # the dialplan went on at the budget, not when ITFlow answered
     assert code == 0 and "Traceback" not in stderr
@@ -60,7 +62,7 @@ def test_late_answer_is_cached_after_the_call_went_on_despite_sighup(fake_itflow
     entry = None
     while entry is None and time.monotonic() < deadline:
         time.sleep(0.2)
-        entry = Cache(tmp_path / "cache").get("cid:US:5551234567")
+        entry = Cache(tmp_path / "cache").get(scope + "|cid:US:5551234567")
     assert entry is not None and entry.value["contact_name"] == "John Smith"
 
 

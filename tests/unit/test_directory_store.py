@@ -8,8 +8,9 @@ import textwrap
 
 import pytest
 
+from itflow_bridge.identity import itflow_identity
 from itflow_bridge.directory.store import (
-    Directory, DirectoryEntry, DirectoryStore, directory_path, itflow_identity,
+    Directory, DirectoryEntry, DirectoryStore, directory_path,
 )
 
 KEY = "s3cr3t-api-key-0123456789"

@@ -124,7 +124,7 @@ def test_mostly_failing_itflow_trips_a_cool_down_shared_through_the_cache(tmp_pa
     assert len(adapter.asked) == lookup_module.TRIP_AFTER  # not asked during the cool-down
     other_process = make(ScriptedAdapter(), tmp_path)  # a classic script: same sqlite file
     assert other_process.lookup("5558888888").status == "ERROR" and other_process.cooling_down()
-    service.cache.delete(lookup_module.COOL_DOWN_KEY)
+    service.cache.delete("|" + lookup_module.COOL_DOWN_KEY)  # the default scope is ""
     adapter.fail = False
     assert service.lookup("5559999999").status == "NOTFOUND"
 
