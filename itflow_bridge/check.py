@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .config import Config
 from .errors import (
+    ITFlowAPIMissing,
     ConfigError,
     ITFlowAuthError,
     ITFlowError,
-    ITFlowNotSupported,
     ITFlowTLSError,
     ITFlowUnavailable,
 )
@@ -24,6 +24,7 @@ from .redact import redact
 
 if TYPE_CHECKING:
     from .app import Bridge
+    from .client import ITFlowClient
     from .services.speech import SpeechSettings
 
 PASS, WARN, FAIL = "ok", "warning", "FAIL"
@@ -56,6 +57,11 @@ class Report:
     def ok(self) -> bool:
         return all(item.status != FAIL for item in self.items)
 
+    @property
+    def configuration_failed(self) -> bool:
+        """The configuration itself is incomplete or invalid (exit code 3, not 2)."""
+        return any(item.status == FAIL and item.name == "configuration" for item in self.items)
+
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.items.append(CheckItem(name, status, redact(detail), fix))
 
@@ -78,26 +84,23 @@ def run_checks(config: Config) -> Report:
     bridge = Bridge(config)
     _check_cache(bridge, report)
     client = bridge.client
-    try:
-        generation = client.adapter().generation
-    except ITFlowError as exc:
-        report.add("reach ITFlow", FAIL, str(exc), _reach_fix(exc, config))
-        return report
-    report.generation = generation
     mode = "detected" if config.itflow.api_mode == "auto" else "configured"
-    report.add("reach ITFlow", PASS, "%s answers; %s API generation: %s" % (config.itflow.url, mode, generation))
-
     try:
-        client.adapter().verify_key()
+        adapter = client.adapter()  # auto mode: detection asks ITFlow
+        adapter.verify_key()  # one authenticated request: reachability, API and key at once
     except ITFlowAuthError as exc:
+        report.generation = client.adapter().generation
+        report.add("reach ITFlow", PASS, "%s answers with the %s API (%s)" % (config.itflow.url, report.generation, mode))
         report.add("API key", FAIL, str(exc), AUTH_FIXES.get(exc.reason, AUTH_FIXES["invalid"]))
         return report
-    except ITFlowNotSupported as exc:
-        report.add("API generation", FAIL, str(exc), _reach_fix(exc, config))
+    except ITFlowAPIMissing as exc:
+        report.add("API generation", FAIL, str(exc), _reach_fix(exc, config, client))
         return report
     except ITFlowError as exc:
-        report.add("API key", FAIL, str(exc), _reach_fix(exc, config))
+        report.add("reach ITFlow", FAIL, str(exc), _reach_fix(exc, config, client))
         return report
+    report.generation = adapter.generation
+    report.add("reach ITFlow", PASS, "%s answers with the %s API (%s)" % (config.itflow.url, adapter.generation, mode))
     report.add("API key", PASS, "accepted by ITFlow")
 
     _check_features(client.adapter().capabilities, config, report)
@@ -170,15 +173,14 @@ def _check_prompts(config: Config, report: Report) -> None:
         report.add("balance prompts", PASS, "every prompt the balance IVR plays exists in %s" % sounds)
 
 
-def _reach_fix(exc: ITFlowError, config: Config) -> str:
+def _reach_fix(exc: ITFlowError, config: Config, client: "ITFlowClient") -> str:
     if isinstance(exc, ITFlowTLSError):
         return "install a valid certificate on ITFlow, or set [itflow] ca_bundle to its CA file"
-    if isinstance(exc, ITFlowNotSupported):
-        if config.itflow.api_mode == "legacy":
-            return "this ITFlow has no legacy /api.php (removed in 2022): set [itflow] api_mode = v1 or auto"
-        if config.itflow.api_mode == "v1":
-            return "this ITFlow has no /api/v1: it is older than 2023; set [itflow] api_mode = legacy or auto"
-        return "check [itflow] url: it must be the base address of the ITFlow site"
+    if isinstance(exc, ITFlowAPIMissing):
+        found = client.detect() if config.itflow.api_mode != "auto" else None
+        if found is not None and found != config.itflow.api_mode:
+            return "this ITFlow speaks the %s API: set [itflow] api_mode = %s (or auto)" % (found, found)
+        return "neither /api/v1 nor /api.php answers there: check [itflow] url, the base address of your ITFlow site"
     if isinstance(exc, ITFlowUnavailable):
         return "check [itflow] url, DNS and the firewall between the PBX and ITFlow"
     return "check [itflow] url: it must be the base address of the ITFlow site"

@@ -1,8 +1,8 @@
-"""``itflow-bridge``: the admin's command line.
+"""itflow-bridge: caller-ID names, spoken balances and ITFlow tools for FreePBX/Asterisk.
 
-Exit codes: 0 success, 1 "no" (nobody matches, no such client, balance not
-knowable), 2 and up for failures, each with one line on stderr and never a
-traceback (``--verbose`` adds detail to the log, not to the message).
+Exit codes (one table, ``itflow_bridge.exits``): 0 ok, 1 "no" (nobody
+matches, no such client, balance not knowable), 2 failure, 3 configuration
+error; one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ from typing import TYPE_CHECKING, List, Optional
 
 from . import __version__
 from .config import Config, load_config
-from .errors import BridgeError, ConfigError
+from .errors import BridgeError
+from .exits import Exit, fail, for_error
 from .logs import setup_logging
-from .redact import redact
 
 if TYPE_CHECKING:
     from .app import Bridge
 
-EXIT_OK, EXIT_NO, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="itflow-bridge", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="itflow-bridge", description=__doc__.splitlines()[0],
+        epilog="Exit codes: 0 ok, 1 no (nobody matches, no such client), 2 failure, 3 configuration error.")
     parser.add_argument("--version", action="version", version="itflow-bridge " + __version__)
     parser.add_argument("--config", help="INI file (default $ITFLOW_BRIDGE_CONFIG or /etc/itflow-bridge/itflow-bridge.conf)")
     parser.add_argument("--url", help="base URL of the ITFlow site (overrides [itflow] url)")
@@ -36,15 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     lookup = commands.add_parser("lookup", help="print the caller-ID name for a number")
-    lookup.add_argument("number")
+    lookup.add_argument("number", help="the caller's number in any form a trunk sends (+15551234567, 5551234567)")
     lookup.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
     balance = commands.add_parser("balance", help="print a client's account balance")
-    balance.add_argument("client_id")
-    balance.add_argument("--json", action="store_true")
+    balance.add_argument("client_id", help="the client's number in ITFlow")
+    balance.add_argument("--json", action="store_true", help="print the whole answer as JSON")
 
     check = commands.add_parser("check", help="check the configuration, ITFlow and the API key")
-    check.add_argument("--json", action="store_true")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
 
     from . import commands as extra  # serve, demo, install-agi, prompts: kept apart to keep this file short
 
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # usage errors: argparse's one line and exit 2
     try:
         config = load_config(
             args.config,
@@ -66,18 +67,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             },
         )
         setup_logging("DEBUG" if args.verbose else ("INFO" if args.command == "serve" else "ERROR"))
-        return args.handler(config, args) if hasattr(args, "handler") else COMMANDS[args.command](config, args)
-    except ConfigError as exc:
-        return fail(str(exc), EXIT_CONFIG)
-    except BridgeError as exc:
-        return fail(str(exc), EXIT_FAIL)
-    except KeyboardInterrupt:
-        return 130
-
-
-def fail(message: str, code: int) -> int:
-    print("itflow-bridge: %s" % redact(message), file=sys.stderr)
-    return code
+        handler = args.handler if hasattr(args, "handler") else COMMANDS[args.command]
+        return int(handler(config, args))
+    except (BridgeError, KeyboardInterrupt) as exc:
+        return fail(exc if str(exc) else "interrupted", for_error(exc))
 
 
 def bridge_for(config: Config) -> "Bridge":
@@ -93,13 +86,16 @@ CLI_BUDGET = 30.0
 def cmd_lookup(config: Config, args: argparse.Namespace) -> int:
     from .services.display import display_name
     from .services.lookup import ERROR, FOUND, SKIPPED
+    from .services.numbers import not_a_number_reason
 
+    config.require_itflow()
     bridge = bridge_for(config)
     result = bridge.lookup.lookup(args.number, budget=CLI_BUDGET)
     if result.status == SKIPPED:
-        return fail("%r is not a number that can be looked up (withheld, too short or not digits)" % args.number, EXIT_FAIL)
+        reason = not_a_number_reason(args.number, config.callerid.min_digits)
+        return fail("%r is not a number that can be looked up: %s" % (args.number, reason), Exit.FAILURE)
     if result.status == ERROR:
-        return fail(result.error, EXIT_FAIL)
+        return fail(result.error, Exit.FAILURE)
     match = result.match if result.status == FOUND else None
     name = display_name(match, config.callerid, result.number or "") if match is not None else None
     if args.json:
@@ -112,14 +108,19 @@ def cmd_lookup(config: Config, args: argparse.Namespace) -> int:
         }, ensure_ascii=False))
     elif name is not None:
         print(name)
-    return EXIT_OK if result.status == FOUND else EXIT_NO
+    if result.status == FOUND:
+        return Exit.OK
+    if not args.json:  # stdout stays empty for scripts; a person still learns the command ran
+        fail("no match in ITFlow for %s" % result.number, Exit.NO)
+    return Exit.NO
 
 
 def cmd_balance(config: Config, args: argparse.Namespace) -> int:
     from .services.balance import INEXACT, NO_CLIENT, OK
 
-    if not args.client_id.isdigit() or int(args.client_id) == 0:
-        return fail("client id must be a positive whole number, not %r" % args.client_id, EXIT_FAIL)
+    if not args.client_id.isdigit() or int(args.client_id) == 0 or len(args.client_id) > 18:
+        return fail("client id must be a positive whole number, not %r" % args.client_id, Exit.FAILURE)
+    config.require_itflow()
     bridge = bridge_for(config)
     answer = bridge.balance.balance(int(args.client_id), budget=CLI_BUDGET)
     if args.json:
@@ -138,14 +139,14 @@ def cmd_balance(config: Config, args: argparse.Namespace) -> int:
             print("itflow-bridge: note: the legacy API also answers 0 for a client that does not exist",
                   file=sys.stderr)
     if answer.status == OK:
-        return EXIT_OK
+        return Exit.OK
     if answer.status in (NO_CLIENT, INEXACT):
         if not args.json:
-            fail(answer.reason, EXIT_NO)
-        return EXIT_NO
+            fail(answer.reason, Exit.NO)
+        return Exit.NO
     if not args.json:
-        fail(answer.reason, EXIT_FAIL)
-    return EXIT_FAIL
+        fail(answer.reason, Exit.FAILURE)
+    return Exit.FAILURE
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
@@ -157,7 +158,9 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
     else:
         for item in report.items:
             print(item.line())
-    return EXIT_OK if report.ok else EXIT_FAIL
+    if report.ok:
+        return Exit.OK
+    return Exit.CONFIG if report.configuration_failed else Exit.FAILURE
 
 
 COMMANDS = {"lookup": cmd_lookup, "balance": cmd_balance, "check": cmd_check}

@@ -19,6 +19,7 @@ from .itflow.base import ITFlowAdapter
 from .itflow.detect import detect_generation
 from .itflow.legacy import LegacyAdapter
 from .itflow.v1 import V1Adapter
+from .errors import ITFlowError
 from .identity import generation_key
 from .redact import register_secret
 
@@ -70,6 +71,13 @@ class ITFlowClient:
         if self._cache is not None:
             self._cache.put(key, generation, GENERATION_TTL, GENERATION_KEPT)
         return generation
+
+    def detect(self, timeout: Optional[float] = None) -> Optional[str]:
+        """Which generation answers at the URL whatever the configuration says; None for neither."""
+        try:
+            return detect_generation(self.http, timeout)
+        except ITFlowError:
+            return None
 
     def close(self) -> None:
         self.http.close()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, List
 
 from .config import Config
+from .errors import BridgeError, ConfigError
 from .process import exit_now, signal_handlers
 
 if TYPE_CHECKING:
@@ -21,10 +24,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def tcp_port(text: str) -> int:
+    """An argparse type: 1 to 65535, or argparse's own one-line usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError("%d is not a TCP port (1 to 65535)" % port)
+    return port
+
+
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     serve = commands.add_parser("serve", help="run the FastAGI daemon")
     serve.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="TCP port (default [server] port, 4573)")
+    serve.add_argument("--port", type=tcp_port, help="TCP port (default [server] port, 4573)")
     serve.set_defaults(handler=cmd_serve)
 
     install = commands.add_parser("install-agi", help="install the classic AGI scripts into agi-bin")
@@ -58,8 +72,12 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     bridge = Bridge(config, long_running=True)
     host = args.host or config.server.host
     port = args.port or config.server.port
-    server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level,
-                           allow=config.server.allow)
+    try:
+        server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level,
+                               allow=config.server.allow)
+    except (OSError, OverflowError, ValueError) as exc:
+        bridge.close()
+        raise listen_error(host, port, exc) from None
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
@@ -81,6 +99,25 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     # Every call has ended; lookup threads still waiting on a hung ITFlow must not hold the exit.
     exit_now(0)
     return 0  # not reached
+
+
+def listen_error(host: str, port: int, exc: BaseException) -> BridgeError:
+    """Why the daemon cannot listen, as one sentence naming the setting to change."""
+    where = "%s port %d" % (host, port)
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, socket.gaierror) or (isinstance(code, int) and code < 0):  # getaddrinfo codes are negative
+        return ConfigError("[server] host %r does not resolve to an address of this machine" % host)
+    if code == errno.EADDRINUSE:
+        return BridgeError("%s is already in use (another itflow-bridge serve?): stop it, or set [server] port"
+                           % where)
+    if code == errno.EADDRNOTAVAIL:
+        return ConfigError("[server] host %s is not an address of this machine: use 127.0.0.1, or one of "
+                           "its own addresses" % host)
+    if code == errno.EACCES:
+        return BridgeError("not allowed to listen on %s (ports below 1024 need root): use a higher port" % where)
+    if isinstance(exc, (OverflowError, ValueError)):
+        return ConfigError("[server] port %r is not a TCP port: use 1 to 65535" % port)
+    return BridgeError("cannot listen on %s: %s" % (where, getattr(exc, "strerror", None) or exc))
 
 
 def _announce_generation(bridge: "Bridge") -> None:

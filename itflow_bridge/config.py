@@ -81,6 +81,23 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
+def _tcp_port(raw: str) -> int:
+    value = _port_or_off(raw)
+    if value == 0:
+        raise ValueError("use a TCP port from 1 to 65535")
+    return value
+
+
+def _port_or_off(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("use a TCP port from 1 to 65535, or 0 for off") from None
+    if not 0 <= value <= 65535:
+        raise ValueError("use a TCP port from 1 to 65535, or 0 for off")
+    return value
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -203,21 +220,11 @@ class BalanceSettings:
 @dataclass(frozen=True)
 class ServerSettings:
     host: str = _setting("127.0.0.1", _text)
-    port: int = _setting(4573, _positive(int))
+    port: int = _setting(4573, _tcp_port)
     verbose_level: int = _setting(3, _non_negative_int)  # Asterisk verbosity of our VERBOSE lines; 0: none
     log_level: str = _setting("INFO", _loglevel)
     # FastAGI peers served (addresses or CIDR networks); any other connection is closed unread.
     allow: tuple = _setting(_networks("127.0.0.1, ::1"), _networks)
-
-
-def _port_or_off(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError("use a TCP port from 1 to 65535, or 0 for off") from None
-    if not 0 <= value <= 65535:
-        raise ValueError("use a TCP port from 1 to 65535, or 0 for off")
-    return value
 
 
 def _dial_prefix(raw: str) -> str:

@@ -53,6 +53,10 @@ class ITFlowNotSupported(ITFlowError):
     """The ITFlow API generation in use cannot answer this question."""
 
 
+class ITFlowAPIMissing(ITFlowError):
+    """No ITFlow API (of the generation asked for) answers at the configured URL."""
+
+
 class ITFlowNotFound(ITFlowError):
     """ITFlow has no record with the id asked for."""
 

@@ -9,10 +9,12 @@ turns transport failures into ``ITFlowError`` subclasses with redacted text.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -119,7 +121,7 @@ class ITFlowHTTP:
         except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout) as exc:
             raise ITFlowTimeout("ITFlow at %s did not answer in time (%s)" % (self.base_url, _reason(exc))) from None
         except requests.exceptions.RequestException as exc:
-            raise ITFlowUnavailable("cannot reach ITFlow at %s: %s" % (self.base_url, _reason(exc))) from None
+            raise ITFlowUnavailable(_unreachable(self.base_url, exc)) from None
 
 
 def _read_capped(response: requests.Response) -> bytes:
@@ -131,6 +133,33 @@ def _read_capped(response: requests.Response) -> bytes:
             raise ITFlowResponseError("ITFlow's answer is larger than %d bytes: refused" % MAX_BODY_BYTES)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, innermost last (requests wraps urllib3 wraps the socket error)."""
+    seen: List[BaseException] = []
+    current: Optional[BaseException] = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        yield current
+        reason = getattr(current, "reason", None)
+        wrapped = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = (reason if isinstance(reason, BaseException) else None) or current.__cause__ \
+            or current.__context__ or wrapped
+
+
+def _unreachable(base_url: str, exc: BaseException) -> str:
+    """One sentence for an admin: what failed at the network level, in words, not a repr."""
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return "nothing listens at %s (connection refused)" % base_url
+        if isinstance(cause, socket.gaierror):
+            return "cannot reach ITFlow at %s: the host name does not resolve (DNS)" % base_url
+        if isinstance(cause, OSError) and cause.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "cannot reach ITFlow at %s: no route to the host (network or firewall)" % base_url
+        if isinstance(cause, ConnectionResetError):
+            return "ITFlow at %s closed the connection without answering" % base_url
+    return "cannot reach ITFlow at %s: %s" % (base_url, _reason(exc))
 
 
 def _reason(exc: Exception) -> str:

@@ -23,7 +23,6 @@ from .values import Row, to_json_value
 ASSET_TYPES = ("Laptop", "Desktop", "Server", "Phone", "Mobile Phone", "Tablet", "Firewall/Router", "Switch",
                "Access Point", "Printer", "Display", "Camera", "Virtual Machine", "Other")
 
-EXIT_OK, EXIT_NO, EXIT_FAIL = 0, 1, 2
 CLI_TIMEOUT = 30.0  # a command line may wait for ITFlow's own timeouts
 
 
@@ -58,10 +57,6 @@ def register(commands) -> None:
     phonebook.set_defaults(handler=cmd_api_phonebook)
 
 
-def _fail(message: str, code: int = EXIT_FAIL) -> int:
-    from ..cli import fail
-
-    return fail(message, code)
 
 
 def _client(config):
@@ -130,17 +125,17 @@ def cmd_api(config, args: argparse.Namespace) -> int:
     try:
         result = api.call(args.module, args.function, params, all_pages=args.all)
     except ITFlowNotFound as exc:
-        return _fail(str(exc), EXIT_NO)
+        return fail(str(exc), Exit.NO)
     if reading:
         rows: List[Row] = result
         if args.table:
             _print_table(rows, args.columns)
         else:
             print(json.dumps([row.raw for row in rows], ensure_ascii=False, indent=1))
-        return EXIT_OK if rows else EXIT_NO
+        return Exit.OK if rows else Exit.NO
     key = "insert_id" if args.function == CREATE else "count"
     print(json.dumps({key: result}))
-    return EXIT_OK
+    return Exit.OK
 
 
 def _print_table(rows: List[Row], columns: Any) -> None:
@@ -167,21 +162,21 @@ def cmd_emails(config, args: argparse.Namespace) -> int:
     else:
         for entry in entries:
             print("\t".join(_cell(text) for text in (entry.client_name, entry.contact_name, entry.email)))
-    return EXIT_OK if entries else EXIT_NO
+    return Exit.OK if entries else Exit.NO
 
 
 def cmd_add_asset(config, args: argparse.Namespace) -> int:
     if not args.client_id.isdigit() or int(args.client_id) == 0:
-        return _fail("client id must be a positive whole number, not %r" % args.client_id)
+        return fail("client id must be a positive whole number, not %r" % args.client_id)
     new_id = _features(config).add_asset(int(args.client_id), args.name, type=args.type, make=args.make,
                                          model=args.model, serial=args.serial, os=args.os)
     if new_id is not None:
         print(new_id)
     else:
         print("itflow-bridge: asset added (the legacy API gives no id)", file=sys.stderr)
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_api_phonebook(config, args: argparse.Namespace) -> int:
     sys.stdout.write(_features(config).raw_phonebook())
-    return EXIT_OK
+    return Exit.OK

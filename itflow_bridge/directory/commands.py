@@ -11,7 +11,6 @@ import json
 import sqlite3
 import sys
 
-EXIT_OK, EXIT_NO, EXIT_FAIL = 0, 1, 2
 
 
 def register(commands) -> None:
@@ -26,11 +25,6 @@ def register(commands) -> None:
     phonebook.set_defaults(handler=cmd_phonebook)
 
 
-def _fail(message: str, code: int) -> int:
-    from ..redact import redact
-
-    print("itflow-bridge: %s" % redact(message), file=sys.stderr)
-    return code
 
 
 def cmd_sync(config, args: argparse.Namespace) -> int:
@@ -44,7 +38,7 @@ def cmd_sync(config, args: argparse.Namespace) -> int:
         adapter = bridge.adapter()
         report = sync(adapter, store_for(config, adapter.generation), SyncSettings.from_config(config))
     except (OSError, sqlite3.Error) as exc:
-        return _fail("cannot write the directory in %s: %s" % (config.cache.dir, exc), EXIT_FAIL)
+        return fail("cannot write the directory in %s: %s" % (config.cache.dir, exc), Exit.FAILURE)
     finally:
         bridge.close()
     if args.json:
@@ -53,7 +47,7 @@ def cmd_sync(config, args: argparse.Namespace) -> int:
         print(report.line())
         for note in report.notes:
             print("note: %s" % note)
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_phonebook(config, args: argparse.Namespace) -> int:
@@ -62,16 +56,16 @@ def cmd_phonebook(config, args: argparse.Namespace) -> int:
 
     store = existing_store(config)
     if store is None:
-        return _fail("no local directory yet in %s: run itflow-bridge sync first" % config.cache.dir, EXIT_NO)
+        return fail("no local directory yet in %s: run itflow-bridge sync first" % config.cache.dir, Exit.NO)
     directory = store.open()
     try:
         if directory.info() is None:
-            return _fail("the directory %s cannot be read: run itflow-bridge sync again" % store.path, EXIT_FAIL)
+            return fail("the directory %s cannot be read: run itflow-bridge sync again" % store.path, Exit.FAILURE)
         body = render(directory.entries(), args.format, PhonebookOptions.from_config(config))
     except (OSError, sqlite3.Error) as exc:
-        return _fail("cannot read the directory %s: %s" % (store.path, exc), EXIT_FAIL)
+        return fail("cannot read the directory %s: %s" % (store.path, exc), Exit.FAILURE)
     finally:
         directory.close()
     sys.stdout.buffer.write(body)
     sys.stdout.flush()
-    return EXIT_OK
+    return Exit.OK

@@ -30,7 +30,6 @@ from .units import UNIT_DIR, UNIT_NAME, systemctl, systemd_running, unit_text
 CONFIG_FILE = "/etc/itflow-bridge/itflow-bridge.conf"
 DEFAULT_FASTAGI_PORT = 4573
 TRANSPORTS = ("fastagi", "classic")
-EXIT_OK, EXIT_FAIL = 0, 2
 
 
 def register(commands) -> None:
@@ -63,9 +62,7 @@ def register(commands) -> None:
 
 def cmd_install(config, args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
-        print("itflow-bridge: install must run as root (it writes Asterisk's files and chowns them)",
-              file=sys.stderr)
-        return EXIT_FAIL
+        return fail("install must run as root (it writes Asterisk's files and chowns them)")
     layout = detect(Path(args.prefix), asterisk_etc=args.asterisk_etc, agi_dir=args.agi_dir,
                     sounds_dir=args.sounds_dir, user=args.user, group=args.group, freepbx=args.freepbx)
     plan = Plan(layout.root, _namer(layout))
@@ -268,7 +265,7 @@ class Installer:
             print(change.description)
             change.apply()
         if not self.check(config):
-            return EXIT_FAIL
+            return Exit.FAILURE
         second = self.plan.changes(asterisk_wants)  # computed now: the files may have changed meanwhile
         stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
         if unit_path in stale_paths and systemd_running(self.layout.root):
@@ -290,7 +287,7 @@ class Installer:
         if any(path in dialplan_files for path in _paths(first + second + stale)) or stale_paths & dialplan_files:
             reload_dialplan(self.layout)
         print_next_steps(self.layout)
-        return EXIT_OK
+        return Exit.OK
 
     def dry_run(self, config, first: List[Change], asterisk_wants: List[Want], stale_paths) -> int:
         second = self.plan.changes(asterisk_wants)
@@ -310,7 +307,7 @@ class Installer:
             for item in report.items:
                 if item.name not in ("cache", "balance prompts"):
                     print("  " + item.line().replace("\n", "\n  "))
-        return EXIT_OK
+        return Exit.OK
 
     def check(self, config) -> bool:
         """``itflow-bridge check`` on what was written (paths inside the target); False stops the install."""
@@ -354,7 +351,7 @@ class Uninstaller:
     def run(self) -> int:
         if not self.plan.installed:
             print("nothing to uninstall: no install manifest in %s" % self.plan.manifest_path)
-            return EXIT_OK
+            return Exit.OK
         config_paths = {self.args.config_file, str(Path(self.args.config_file).parent)}
         keep = (lambda record: record["path"] in config_paths) if self.args.keep_config else (lambda record: False)
         changes = self.plan.undo_changes(keep)
@@ -365,7 +362,7 @@ class Uninstaller:
                 print("  systemctl disable --now %s" % UNIT_NAME)
             for change in changes:
                 print("  " + change.description)
-            return EXIT_OK
+            return Exit.OK
         if unit and systemd_running(self.layout.root):
             _report(systemctl("disable", "--now", UNIT_NAME))
         for change in changes:
@@ -376,7 +373,7 @@ class Uninstaller:
             _report(systemctl("daemon-reload"))
         reload_dialplan(self.layout)
         print("uninstalled%s" % (" (config kept: %s)" % self.args.config_file if self.args.keep_config else ""))
-        return EXIT_OK
+        return Exit.OK
 
 
 def reload_dialplan(layout: Layout) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import ITFlowError, ITFlowNotSupported
+from ..errors import ITFlowAPIMissing, ITFlowError
 from ..http import ITFlowHTTP
 from .v1 import endpoint, is_success
 
@@ -45,6 +45,6 @@ def detect_generation(http: ITFlowHTTP, timeout: Optional[float] = None) -> str:
         return "v1"
     if looks_like_legacy(http, timeout):
         return "legacy"
-    raise ITFlowNotSupported(
+    raise ITFlowAPIMissing(
         "no ITFlow API answers at %s (neither /api/v1 nor /api.php): check [itflow] url" % http.base_url
     )

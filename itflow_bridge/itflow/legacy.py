@@ -13,7 +13,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List, Optional
 
-from ..errors import ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
+from ..errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
 from ..http import HTTPResponse, ITFlowHTTP
 from .base import ITFlowAdapter, check_lookup_digits
 from .models import Balance, CallerMatch, Capabilities, ContactEmail, PhonebookEntry
@@ -182,7 +182,7 @@ def check_legacy_status(response: HTTPResponse, *, body_on_500: bool = False) ->
             raise ITFlowAuthError("ITFlow says the API key is missing", reason="missing")
         raise ITFlowAuthError("ITFlow refused the API key (incorrect or expired)", reason="invalid")
     if status == 404:
-        raise ITFlowNotSupported("this ITFlow has no /api.php (it was removed in April 2022): use api_mode = v1")
+        raise ITFlowAPIMissing("no legacy API here: /api.php answered HTTP 404")
     if 300 <= status < 400:
         raise ITFlowResponseError(
             "ITFlow redirected /api.php to %s: check [itflow] url" % (response.location or "another page")

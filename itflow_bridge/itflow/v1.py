@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from cachetools import TTLCache
 
 from ..errors import (
+    ITFlowAPIMissing,
     ITFlowAuthError,
     ITFlowNotSupported,
     ITFlowResponseError,
@@ -66,7 +67,7 @@ def check_v1_status(response: HTTPResponse) -> None:
             reason="not_tied_to_user" if "not tied to a user" in message else "forbidden",
         )
     if status == 404:
-        raise ITFlowNotSupported("this ITFlow has no JSON API at /api/v1 (older than 2023?): use api_mode = legacy")
+        raise ITFlowAPIMissing("no JSON API here: /api/v1 answered HTTP 404")
     if status == 405:
         raise ITFlowResponseError("ITFlow refused the request method: %s" % (message or "HTTP 405"))
     if 300 <= status < 400:

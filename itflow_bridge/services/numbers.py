@@ -36,6 +36,25 @@ def lookup_number(raw: Optional[str], min_digits: int) -> Optional[str]:
     return ("+" if text.startswith("+") else "") + digits
 
 
+def not_a_number_reason(raw: Optional[str], min_digits: int) -> str:
+    """Why ``lookup_number`` refused ``raw``, in words for the person who typed it."""
+    text = (raw or "").strip()
+    if not text:
+        return "it is empty"
+    if text.lower() in WITHHELD_WORDS:
+        return "a withheld or anonymous caller is never looked up"
+    if not _ALLOWED.fullmatch(text):
+        return "only digits, a leading + and the separators ( ) . - / and space are allowed"
+    digits = re.sub(r"[^0-9]", "", text)
+    if len(digits) < min_digits:
+        return "fewer than %d digits ([callerid] min_digits)" % min_digits
+    if len(digits) > MAX_DIGITS:
+        return "more than %d digits: no phone number is that long" % MAX_DIGITS
+    if int(digits) == 0:
+        return "all zeros"
+    return "it cannot be looked up"
+
+
 def candidate_numbers(number: str, region: str, limit: int = 4) -> List[str]:
     """Digit strings to ask ITFlow for, most likely first, at most ``limit``.
 
