@@ -153,7 +153,7 @@ def required_prompts(speech: "SpeechSettings") -> List[str]:
 
 def _check_prompts(config: Config, report: Report) -> None:
     from .app import Bridge
-    from .prompts import missing_prompts
+    from .prompts import OUR_PROMPTS, STOCK_PROMPTS, missing_prompts
 
     try:
         speech = Bridge(config).speech
@@ -165,11 +165,23 @@ def _check_prompts(config: Config, report: Report) -> None:
         report.add("balance prompts", WARN, "sounds directory %s not found (not on the PBX?)" % sounds,
                    "run check on the PBX, or set [balance] sounds_dir")
         return
-    missing = missing_prompts(sounds, required_prompts(speech), config.balance.language)
-    if missing:
-        report.add("balance prompts", FAIL, "missing in %s: %s" % (sounds, ", ".join(missing)),
+    language = config.balance.language
+    missing = missing_prompts(sounds, required_prompts(speech), language)
+    ours = [name for name in missing if name in OUR_PROMPTS]
+    stock = [name for name in missing if name in STOCK_PROMPTS]
+    own = [name for name in missing if name not in OUR_PROMPTS and name not in STOCK_PROMPTS]
+    if ours:
+        report.add("balance prompts", FAIL, "missing in %s: %s" % (sounds, ", ".join(ours)),
                    "run: itflow-bridge install-prompts (or point [prompts] at your own System Recordings)")
-    else:
+    if stock:
+        report.add("Asterisk sounds", FAIL, "missing in %s: %s" % (sounds, ", ".join(stock)),
+                   "install Asterisk's core sounds for language %r: on FreePBX, Admin > Sound Languages; on "
+                   "Debian, apt-get install asterisk-core-sounds-%s-gsm (or point [prompts] at files you have)"
+                   % (language, language.split("_")[0]))
+    if own:
+        report.add("your prompts", FAIL, "missing in %s: %s" % (sounds, ", ".join(own)),
+                   "record them (FreePBX: Admin > System Recordings) or correct [prompts] / [currencies]")
+    if not missing:
         report.add("balance prompts", PASS, "every prompt the balance IVR plays exists in %s" % sounds)
 
 

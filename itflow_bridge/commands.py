@@ -1,4 +1,4 @@
-"""The PBX-side sub-commands: ``serve``, ``install-agi`` and ``demo``."""
+"""The PBX-side sub-commands: ``serve``, ``install-agi``, ``install-prompts`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import argparse
 import errno
 import logging
 import os
-import shutil
 import signal
 import socket
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, List, Tuple
 
 from .config import Config
 from .errors import BridgeError, ConfigError
+from .exits import Exit
 from .process import exit_now, signal_handlers
 
 if TYPE_CHECKING:
@@ -42,8 +42,10 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     serve.set_defaults(handler=cmd_serve)
 
     install = commands.add_parser("install-agi", help="install the classic AGI scripts into agi-bin")
-    install.add_argument("--dest", default="/var/lib/asterisk/agi-bin", help="agi-bin directory")
-    install.add_argument("--owner", default="asterisk", help="user that runs Asterisk (chown target)")
+    install.add_argument("--dest", default="/var/lib/asterisk/agi-bin",
+                         help="Asterisk's agi-bin directory; must exist (default: %(default)s)")
+    install.add_argument("--owner", default="asterisk",
+                         help="the user Asterisk runs as; the scripts get it and its primary group (default: %(default)s)")
     install.set_defaults(handler=cmd_install_agi)
 
     prompts = commands.add_parser("install-prompts", help="copy the balance IVR's sound files into Asterisk")
@@ -134,28 +136,52 @@ def cmd_install_agi(config: Config, args: argparse.Namespace) -> int:
     """Write the classic AGI scripts into agi-bin with this Python in the shebang (the right venv)."""
     from .classic.wrapper import installed_scripts
 
-    dest = Path(args.dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    dest = existing_asterisk_dir(Path(args.dest), "agi-bin directory", "--dest")
+    uid, gid = asterisk_owner(args.owner)
     for name, text in installed_scripts(sys.executable):
         target = dest / name
         target.write_text(text, encoding="utf-8")
         target.chmod(0o755)
-        if args.owner and hasattr(os, "chown"):
-            try:
-                shutil.chown(str(target), user=args.owner, group=args.owner)
-            except (LookupError, PermissionError) as exc:
-                print("itflow-bridge: could not chown %s to %s: %s" % (target, args.owner, exc), file=sys.stderr)
+        if (uid, gid) != (-1, -1):
+            os.chown(target, uid, gid)
         print("installed %s" % target)
-    return 0
+    return Exit.OK
 
 
 def cmd_install_prompts(config: Config, args: argparse.Namespace) -> int:
     from .prompts import install_prompts
 
-    sounds = Path(args.sounds_dir) if args.sounds_dir else config.balance.sounds_dir
+    flag = "--sounds-dir" if args.sounds_dir else "[balance] sounds_dir"
+    sounds = existing_asterisk_dir(Path(args.sounds_dir) if args.sounds_dir else config.balance.sounds_dir,
+                                   "Asterisk sounds directory", flag)
     for path in install_prompts(sounds, args.language or config.balance.language):
         print("installed %s" % path)
-    return 0
+    return Exit.OK
+
+
+def existing_asterisk_dir(path: Path, what: str, override: str) -> Path:
+    """``path`` when it exists; never creates an Asterisk tree on a host that has none."""
+    if not path.is_dir():
+        raise BridgeError("%s %s does not exist (is Asterisk installed on this machine?): set %s to the "
+                          "right directory" % (what, path, override))
+    return path
+
+
+def asterisk_owner(user: str) -> Tuple[int, int]:
+    """The uid and primary gid of ``user``, checked before anything is written; (-1, -1): leave as is."""
+    import pwd
+
+    if not user:
+        return -1, -1
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise BridgeError("there is no user %r on this machine: pass --owner, the user Asterisk runs as" % user) \
+            from None
+    if os.geteuid() != 0 and os.geteuid() != entry.pw_uid:
+        raise BridgeError("only root can give files to %r: run as root, or pass --owner %s"
+                          % (user, pwd.getpwuid(os.geteuid()).pw_name))
+    return entry.pw_uid, entry.pw_gid
 
 
 def cmd_demo(config: Config, args: argparse.Namespace) -> int:

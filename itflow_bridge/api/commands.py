@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any, Dict, List
 
+from ..exits import Exit, fail
 from ..errors import ConfigError, ITFlowNotFound
 from .registry import CREATE, READ, TIME, APIUsageError
 from .values import Row, to_json_value

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import sys
 
+from ..exits import Exit, fail
 
 
 def register(commands) -> None:
@@ -23,8 +24,6 @@ def register(commands) -> None:
     phonebook = commands.add_parser("phonebook", help="print a desk-phone phonebook from the local directory")
     phonebook.add_argument("--format", required=True, choices=FORMATS, help="phone vendor's XML format")
     phonebook.set_defaults(handler=cmd_phonebook)
-
-
 
 
 def cmd_sync(config, args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from ..exits import Exit, fail
 from .. import __version__
 from ..errors import ConfigError
 from . import edits
