@@ -18,14 +18,19 @@ if TYPE_CHECKING:
     from .config import Config
     from .sample.fake_itflow import FakeITFlow
 
-# (digits keyed in, one entry per prompt; what it shows)
-BALANCE_CALLS: List[Tuple[List[str], str]] = [
-    (["1"], "Acme Corp, USD"),
-    (["3"], "Müller GmbH, EUR (the legacy API has no currency: [balance] default_currency is said)"),
-    (["4"], "a client in credit: the legacy API knows, the JSON API cannot see overpayments"),
-    (["2"], "a part-paid invoice: exact only from the legacy API"),
-    (["77", "*"], "an unknown client id (legacy answers 0 for it: never spoken), then *"),
+# (digits keyed in, one entry per prompt; what it shows on the JSON API; on the legacy API)
+BALANCE_CALLS: List[Tuple[List[str], str, str]] = [
+    (["1"], "Acme Corp, USD", "Acme Corp, USD"),
+    (["3"], "Müller GmbH, EUR",
+     "Müller GmbH, EUR: the legacy API has no currency, [balance] default_currency is said"),
+    (["4"], "a client in credit: the JSON API cannot see overpayments, it reads 0",
+     "a client in credit: the legacy API knows"),
+    (["2"], "a part-paid invoice: the JSON API has no payments, so no exact balance",
+     "a part-paid invoice: exact from the legacy API"),
+    (["77", "*"], "an unknown client id: 'not valid', then * back to the menu",
+     "an unknown client id: the legacy API answers 0 for it, which is never spoken"),
 ]
+NAME_WIDTH = 34  # the phones' column; longer names are cut with an ellipsis
 
 # (caller number as the trunk sends it, trunk-provided name, what it shows)
 CALLS: List[Tuple[str, str, str]] = [
@@ -58,8 +63,8 @@ def run_demo() -> int:
                 for number, trunk_name, what in CALLS:
                     show_call(host, port, number, trunk_name, what, fake)
                 print("  -- IVR option 3, \"press 3 for your balance\" (caller keys in the client number):")
-                for keys, what in BALANCE_CALLS:
-                    show_balance_call(host, port, keys, what)
+                for keys, on_v1, on_legacy in BALANCE_CALLS:
+                    show_balance_call(host, port, keys, on_v1 if mode == "v1" else on_legacy)
             finally:
                 server.shutdown()
                 bridge.close()
@@ -89,15 +94,18 @@ def show_call(host: str, port: int, number: str, trunk_name: str, what: str, fak
     elapsed = (time.perf_counter() - started) * 1000
     shown = call.variables.get("CALLERID(name)", trunk_name)
     status = call.variables.get("ITFLOW_CID_STATUS", "?")
-    print("  call from %-14s %-9s phones show %-32s %4.0f ms, %d ITFlow request(s)  <- %s" % (
-        number, status, '"%s"' % shown, elapsed, len(fake.requests) - before, what))
+    quoted = '"%s"' % shown
+    if len(quoted) > NAME_WIDTH:
+        quoted = quoted[:NAME_WIDTH - 2] + '…"'
+    print("  call from %-14s %-9s phones show %-*s %4.0f ms, %d ITFlow request(s)  <- %s" % (
+        number, status, NAME_WIDTH, quoted, elapsed, len(fake.requests) - before, what))
 
 
 def show_balance_call(host: str, port: int, keys: List[str], what: str) -> None:
-    from .services.speech import prompts_to_words
+    from .services.speech import transcript
 
     call = simulate_call(host, port, "itflow-balance.agi", caller_num="5551234567", dtmf=keys)
     heard = [name for name in call.played if name != "itflow/enter-client-number"]
     print("  keys %-10s %-11s caller hears: %s  <- %s" % (
         " then ".join(k or "nothing" for k in keys), call.variables.get("ITFLOW_BALANCE_STATUS", "?"),
-        prompts_to_words(heard), what))
+        transcript(heard), what))

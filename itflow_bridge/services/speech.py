@@ -187,6 +187,22 @@ def prompts_to_words(files: Sequence[str]) -> str:
     return " ".join(_spoken_text(name) for name in files)
 
 
+def transcript(files: Sequence[str]) -> str:
+    """``prompts_to_words`` as sentences: a prompt that starts with a capital starts a new one."""
+    sentences: list[list[str]] = []
+    for name in files:
+        text = _spoken_text(name)
+        if not sentences or text[:1].isupper():
+            sentences.append([text])
+        else:
+            sentences[-1].append(text)
+    return " ".join(_sentence(" ".join(words)) for words in sentences)
+
+
+def _sentence(text: str) -> str:
+    return text if text[-1:] in ".?!" else text + "."
+
+
 def words_to_amount(files: Sequence[str], words: CurrencyWords, prompts: PromptNames = DEFAULT_PROMPTS) -> Decimal:
     """The amount that ``amount_prompts`` said with ``files`` (for tests and demos).
 

@@ -115,7 +115,7 @@ def test_check_legacy_mode_on_a_current_itflow(fake_itflow_v1, tmp_path):
 
 def test_check_wrong_url(fake_itflow, tmp_path):
     out = run(fake_itflow, tmp_path, "check", url=fake_itflow.url + "/nothing-here")
-    assert out.returncode == 2 and "[FAIL] reach ITFlow" in out.stdout
+    assert out.returncode == 2 and "[FAIL] API generation" in out.stdout and "check [itflow] url" in out.stdout
 
 
 def test_check_nothing_listening(fake_itflow, tmp_path):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from itflow_bridge.errors import ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
+from itflow_bridge.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowResponseError, ITFlowUnavailable
 
 
 @pytest.fixture
@@ -98,5 +98,5 @@ def test_faults(fake_itflow_legacy, adapter):
 
 def test_api_php_missing_on_current_itflow(fake_itflow_v1, make_bridge):
     adapter = make_bridge(fake_itflow_v1, "legacy").adapter()
-    with pytest.raises(ITFlowNotSupported, match="api.php"):
+    with pytest.raises(ITFlowAPIMissing, match="api.php"):
         adapter.find_caller("5551234567")

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from itflow_bridge.errors import ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
+from itflow_bridge.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
 
 
 @pytest.fixture
@@ -101,5 +101,5 @@ def test_broken_answers(fake_itflow_v1, adapter, fault, error):
 
 def test_v1_missing_on_an_old_itflow(fake_itflow_legacy, make_bridge):
     adapter = make_bridge(fake_itflow_legacy, "v1").adapter()
-    with pytest.raises(ITFlowNotSupported, match="api/v1"):
+    with pytest.raises(ITFlowAPIMissing, match="api/v1"):
         adapter.find_caller("5551234567")
