@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import TYPE_CHECKING, List, Optional
 
@@ -71,6 +72,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return int(handler(config, args))
     except (BridgeError, KeyboardInterrupt) as exc:
         return fail(exc if str(exc) else "interrupted", for_error(exc))
+    except Exception as exc:  # a bug of ours: still one line; the traceback goes to the -v log
+        logging.getLogger("itflow_bridge").debug("internal error", exc_info=True)
+        return fail("internal error (%s: %s); run again with -v for the details" % (type(exc).__name__, exc))
 
 
 def bridge_for(config: Config) -> "Bridge":

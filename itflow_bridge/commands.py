@@ -30,15 +30,16 @@ def tcp_port(text: str) -> int:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a number" % text) from None
-    if not 0 < port < 65536:
-        raise argparse.ArgumentTypeError("%d is not a TCP port (1 to 65535)" % port)
+    if not 0 <= port < 65536:
+        raise argparse.ArgumentTypeError("%d is not a TCP port (1 to 65535, or 0 for any free one)" % port)
     return port
 
 
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     serve = commands.add_parser("serve", help="run the FastAGI daemon")
     serve.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
-    serve.add_argument("--port", type=tcp_port, help="TCP port (default [server] port, 4573)")
+    serve.add_argument("--port", type=tcp_port,
+                       help="TCP port (default [server] port, 4573; 0: any free port, said in the log)")
     serve.set_defaults(handler=cmd_serve)
 
     install = commands.add_parser("install-agi", help="install the classic AGI scripts into agi-bin")
@@ -73,7 +74,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     config.require_itflow()
     bridge = Bridge(config, long_running=True)
     host = args.host or config.server.host
-    port = args.port or config.server.port
+    port = config.server.port if args.port is None else args.port
     try:
         server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level,
                                allow=config.server.allow)

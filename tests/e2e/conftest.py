@@ -14,6 +14,7 @@ fresh cache, so no test sees another's cached answers, cool-downs or failure cou
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -125,22 +126,25 @@ class Daemon:
     def __init__(self, config_path: Path, log_path: Path, prefix: Sequence[str] = ()) -> None:
         """``prefix``: a command that runs the daemon (e.g. ``unshare ...`` for its own resolver)."""
         self.log_path = log_path
-        self.port = free_port()
+        self.port = 0  # the daemon picks a free port itself and says which: no race for a just-freed one
         env = dict(_clean_env(), ITFLOW_BRIDGE_CONFIG=str(config_path))
         with open(log_path, "wb") as log_file:
             self.process = subprocess.Popen(
-                [*prefix, sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(self.port)],
+                [*prefix, sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", "0"],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,
             )
-        self.agi_base = f"agi://127.0.0.1:{self.port}"
+        self.agi_base = ""
 
     def wait_ready(self) -> float:
         started = time.monotonic()
         while time.monotonic() - started < DAEMON_BOOT_TIMEOUT:
             if self.process.poll() is not None:
                 raise RuntimeError(f"itflow-bridge serve exited with {self.process.returncode}:\n{self.output()}")
-            if "FastAGI listening on" in self.output():
+            listening = re.search(r"FastAGI listening on 127\.0\.0\.1:(\d+)", self.output())
+            if listening:
+                self.port = int(listening.group(1))
+                self.agi_base = f"agi://127.0.0.1:{self.port}"
                 return time.monotonic() - started
             time.sleep(0.02)
         raise RuntimeError(f"itflow-bridge serve did not start in {DAEMON_BOOT_TIMEOUT} s:\n{self.output()}")

@@ -429,6 +429,8 @@ def _run_classic_script(code: str, fake: FakeAsterisk, timeout: float = 20.0):
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As Asterisk starts a script: SIGHUP at its default, whatever this test runner inherited (nohup).
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     fake.pid = process.pid
     driver = threading.Thread(target=fake.serve_pipes, args=(process.stdout, process.stdin))
