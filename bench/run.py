@@ -1,4 +1,4 @@
-"""./run-bench: how much delay a call pays, against its physical floor (issue 5).
+"""./run-bench: how much delay a call pays, against its physical floor.
 
 Prints one table (figure, measured, baseline, ratio, target, PASS/FAIL) and
 the details behind each row, and exits 1 when a target is missed or a figure

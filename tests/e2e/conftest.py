@@ -42,7 +42,7 @@ DAEMON_STOP_TIMEOUT = 5.0
 CHROOT_SOUNDS = "usr/share/asterisk/sounds"
 CHROOT_CACHE_PARENT = "var/cache/itflow-bridge-e2e"  # emptied at the start and end of a session
 BRIDGE_PROCESS_EXIT_TIMEOUT = 5.0
-# The figures the lead asked for (added latency per call), gathered across tests.
+# Added latency per call, gathered across tests for the README's table.
 LATENCY_REPORT = Path(tempfile.gettempdir()) / "itflow-bridge-e2e-latency.json"
 # Environment variables that would override the config file a bridge process is given.
 BRIDGE_ENV_OVERRIDES = ("ITFLOW_URL", "ITFLOW_API_KEY", "ITFLOW_API_MODE", "ITFLOW_BRIDGE_CACHE_DIR")

@@ -1,4 +1,4 @@
-"""The load and abuse run of issue 6: many calls at once against a slow, flaky ITFlow.
+"""The load and abuse run: many calls at once against a slow, flaky ITFlow.
 
 Three processes, so that what is measured is the daemon alone:
 
