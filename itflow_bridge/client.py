@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .cache import Cache
 from .config import ITFlowSettings
@@ -22,6 +22,9 @@ from .itflow.v1 import V1Adapter
 from .errors import ITFlowError
 from .identity import generation_key
 from .redact import register_secret
+
+if TYPE_CHECKING:
+    from .api import ITFlowAPI
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ class ITFlowClient:
             return self._adapter
 
     @property
-    def api(self):
+    def api(self) -> "ITFlowAPI":
         """Typed access to every JSON API module (``itflow_bridge.api.ITFlowAPI``) on this session."""
         from .api import ITFlowAPI
 

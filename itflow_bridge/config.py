@@ -14,11 +14,14 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 from . import paths
 from .errors import ConfigError
 from .redact import register_secret
+
+if TYPE_CHECKING:
+    from .agi.access import Network
 
 DEFAULT_CONFIG_PATH = Path(paths.DEFAULT_CONFIG)
 DEFAULT_CACHE_DIR = Path(paths.DEFAULT_CACHE_DIR)
@@ -153,7 +156,7 @@ def _template(raw: str) -> str:
     return value
 
 
-def _networks(raw: str) -> tuple:
+def _networks(raw: str) -> "Tuple[Network, ...]":
     from .agi.access import parse_networks
 
     return parse_networks(raw)
@@ -224,7 +227,7 @@ class ServerSettings:
     verbose_level: int = _setting(3, _non_negative_int)  # Asterisk verbosity of our VERBOSE lines; 0: none
     log_level: str = _setting("INFO", _loglevel)
     # FastAGI peers served (addresses or CIDR networks); any other connection is closed unread.
-    allow: tuple = _setting(_networks("127.0.0.1, ::1"), _networks)
+    allow: "Tuple[Network, ...]" = _setting(_networks("127.0.0.1, ::1"), _networks)
 
 
 def _dial_prefix(raw: str) -> str:

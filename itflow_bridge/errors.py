@@ -71,7 +71,7 @@ class ITFlowWriteRefused(ITFlowError):
     ``keys`` are the body keys that were sent (never their values).
     """
 
-    def __init__(self, message, keys=()):
+    def __init__(self, message: str, keys: "tuple[str, ...] | list[str]" = ()):
         super().__init__(message)
         self.keys = tuple(keys)
 

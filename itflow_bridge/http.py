@@ -162,7 +162,7 @@ def _unreachable(base_url: str, exc: BaseException) -> str:
     return "cannot reach ITFlow at %s: %s" % (base_url, _reason(exc))
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     """The innermost, redacted cause of a requests exception, without the URL noise."""
     text = str(exc)
     for marker in ("Caused by ", "(Caused by "):

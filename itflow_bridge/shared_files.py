@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 SHARED_FILE_MODE = 0o660
 
@@ -32,7 +32,7 @@ def create_shared_file(path: Path) -> None:
         os.close(fd)
 
 
-def write_problem(directory: Path, names=()) -> Optional[str]:
+def write_problem(directory: Path, names: Sequence[str] = ()) -> Optional[str]:
     """Why the current user cannot use ``directory`` (and the files ``names`` in it) read-write, or None."""
     user = _user()
     if not directory.exists():

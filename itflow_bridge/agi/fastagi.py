@@ -23,9 +23,9 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO, Callable, Dict, Mapping, Optional, Set, Tuple
+from typing import BinaryIO, Callable, Dict, Mapping, Optional, Sequence, Set, Tuple
 
-from itflow_bridge.agi.access import PeerFilter
+from itflow_bridge.agi.access import Network, PeerFilter
 from itflow_bridge.agi.session import AGISession
 from itflow_bridge.errors import AGIHangup
 
@@ -53,7 +53,7 @@ class FastAGIServer:
         max_sessions: int = 512,
         logger: Optional[logging.Logger] = None,
         idle_timeout: float = 120.0,
-        allow=None,
+        allow: Optional[Sequence[Network]] = None,
     ) -> None:
         self._routes: Dict[str, Handler] = {name.lstrip("/"): handler for name, handler in routes.items()}
         self._verbose_level = verbose_level
