@@ -343,7 +343,7 @@ def test_itflow_down_is_unavailable(calls, transport) -> None:
     assert outcome.vars["ITFLOW_BALANCE_STATUS"] == "UNAVAILABLE", outcome.result.log
     assert outcome.played == [DEFAULT_PROMPTS.enter_client_number, DEFAULT_PROMPTS.unavailable]
     assert outcome.vars["returned_to_ivr"] == "1"
-    assert "UNAVAILABLE (cannot reach ITFlow" in outcome.bridge_log
+    assert "UNAVAILABLE (nothing listens at http://127.0.0.1:" in outcome.bridge_log
     assert_nothing_disclosed(outcome)
     assert_every_prompt_played(outcome)
 

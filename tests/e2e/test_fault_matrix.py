@@ -130,9 +130,9 @@ class ITFlowCase:
 
 
 ITFLOW_CASES: Dict[str, ITFlowCase] = {
-    "connection refused": ITFlowCase("v1", ERROR, UNAVAILABLE, fault="refuse", reason="cannot reach ITFlow"),
+    "connection refused": ITFlowCase("v1", ERROR, UNAVAILABLE, fault="refuse", reason="(connection refused)"),
     "DNS failure": ITFlowCase("v1", ERROR, UNAVAILABLE, itflow={"url": "http://itflow.invalid"}, dns=True,
-                              reason="cannot reach ITFlow at http://itflow.invalid"),
+                              reason="cannot reach ITFlow at http://itflow.invalid: the host name does not resolve"),
     "black hole": ITFlowCase("legacy", ERROR, UNAVAILABLE, fault="blackhole", balance_settings={"budget_ms": "1500"},
                              cid_budget=CID_BUDGET, reason="no answer from ITFlow within", timing="budget",
                              one_moment=True),
