@@ -226,6 +226,7 @@ class ClassicArea:
         self._root = asterisk.root
         asterisk.install_classic_agi()  # mounts our Python into the chroot (read-only)
         shipped = self._root / CLASSIC_DIR.lstrip("/") / "shipped"
+        shipped.mkdir(parents=True, exist_ok=True)  # install-agi never creates an agi-bin
         subprocess.run(
             [sys.executable, "-m", "itflow_bridge.cli", "install-agi", "--dest", str(shipped), "--owner", ""],
             check=True, capture_output=True, env=_env_without_bridge_settings())
