@@ -17,7 +17,7 @@ from itflow_bridge.api.features import LegacyFeatures, V1Features, features_for
 from itflow_bridge.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowWriteRefused
 from itflow_bridge.itflow.legacy import LegacyAdapter
 from itflow_bridge.sample.fake_itflow import FakeITFlow
-from itflow_bridge.sample.fake_v1_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
+from itflow_bridge.sample.json_api_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
 
 
 @pytest.fixture

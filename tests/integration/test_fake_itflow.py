@@ -19,12 +19,8 @@ from typing import Dict, Optional
 import pytest
 import requests
 
-from itflow_bridge.sample.fake_itflow import (
-    FakeITFlow,
-    SAMPLE_API_KEY,
-    load_sample_data,
-    php_float_str,
-)
+from itflow_bridge.sample.fake_itflow import SAMPLE_API_KEY, FakeITFlow, load_sample_data
+from itflow_bridge.sample.php import php_float_str
 
 TIMEOUT = 5
 V1_MISS = (b'{"success":"False","message":"No resource (for this client and company) '
@@ -520,7 +516,7 @@ def test_v1_read_modules_without_rows_answer_the_miss(fake_itflow):
     assert (response.status_code, response.content) == (200, V1_MISS)
 
 
-# --- faults -----------------------------------------------------------------------------
+# --- faults (tests/faulty_itflow.py: the fixtures are FaultyITFlow) --------------------------
 
 
 def test_fault_slow_delays_then_answers(fake_itflow):
@@ -688,14 +684,16 @@ def test_sample_contacts_have_every_documented_column():
         assert documented <= set(contact)
 
 
-def test_command_line_serves_until_sigterm():
+def test_command_line_serves_until_sigterm(tmp_path):
+    """``python -m itflow_bridge.sample`` from any directory: URL, key, an export line, then serves."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "itflow_bridge.sample.fake_itflow", "--port", "0", "--v1-only"],
+        [sys.executable, "-m", "itflow_bridge.sample", "--port", "0", "--v1-only"], cwd=str(tmp_path),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = process.stdout.readline().strip().split("URL: ", 1)[1]
         key = process.stdout.readline().strip().split("API key: ", 1)[1]
         assert key == SAMPLE_API_KEY
+        assert process.stdout.readline() == "export ITFLOW_URL=%s ITFLOW_API_KEY=%s\n" % (url, key)
         response = requests.get(url + "/api/v1/clients/read.php", params={"api_key": key}, timeout=TIMEOUT)
         assert response.json()["success"] == "True"
         assert requests.get(url + "/api.php", timeout=TIMEOUT).status_code == 404
@@ -706,3 +704,34 @@ def test_command_line_serves_until_sigterm():
             process.kill()
             process.wait()
     assert "RuntimeWarning" not in process.stderr.read()
+
+
+# --- ITFlow's own states, as plain attributes of the packaged fake ---------------------------
+
+
+def test_the_packaged_fake_has_no_transport_faults():
+    assert not hasattr(FakeITFlow, "set_fault")
+
+
+@pytest.mark.parametrize("state, legacy_body, v1_status, v1_body", [
+    ("refused", b"Incorrect or expired API Key.", 401, V1_INVALID_KEY),
+    ("not_tied", b"1700.5", 403, V1_NOT_TIED),  # legacy keys had no users
+    ("user_invalid", b"1700.5", 403,
+     b'{"success":"False","message":"The user linked to this API key is inactive, archived, or invalid."}'),
+])
+def test_key_states(state, legacy_body, v1_status, v1_body):
+    with FakeITFlow(key_state=state) as fake:
+        assert legacy(fake, account_balance="1").content == legacy_body
+        response = v1(fake, "clients/read.php")
+        assert (response.status_code, response.content) == (v1_status, v1_body)
+        fake.key_state = "valid"
+        assert v1(fake, "clients/read.php").json()["success"] == "True"
+    with pytest.raises(ValueError):
+        FakeITFlow(key_state="lost")
+
+
+def test_bool_success_attribute():
+    with FakeITFlow(bool_success=True) as fake:
+        assert v1(fake, "contacts/read.php", contact_id="1").json()["success"] is True
+        fake.bool_success = False
+        assert v1(fake, "contacts/read.php", contact_id="1").json()["success"] == "True"

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from itflow_bridge.sample.fake_itflow import FakeITFlow
+from itflow_bridge.sample.json_api import KEY_NOT_TIED, KEY_USER_INVALID
 
 from real_itflow.dataset import contract_dataset
 from real_itflow.harness import LEGACY_VARIANTS, RealITFlow, in_ci, unavailable_reason
@@ -96,14 +97,14 @@ class Backend:
     def not_tied_key(self) -> str:
         """A key whose ``api_key_user_id`` is 0 (keys from before per-user keys)."""
         if self.fake is not None:
-            self.fake.set_fault("key_not_tied")
+            self.fake.key_state = KEY_NOT_TIED
             return self.fake.api_key
         return self._not_tied
 
     def user_gone_key(self) -> str:
         """A key whose user no longer exists."""
         if self.fake is not None:
-            self.fake.set_fault("key_user_invalid")
+            self.fake.key_state = KEY_USER_INVALID
             return self.fake.api_key
         return self._user_gone
 

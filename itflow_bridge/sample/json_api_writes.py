@@ -1,4 +1,4 @@
-"""The fake ITFlow's JSON API writes, persisted into ``FakeITFlow.data``.
+"""ITFlow's JSON API writes, persisted into the dataset (``FakeITFlow.data``).
 
 Every ``create``/``update``/``delete``/``archive``/``unarchive``/``resolve``
 endpoint of ITFlow 26.08, and ``technicians/time``, re-enacted from its PHP:
@@ -27,9 +27,11 @@ import secrets
 import threading
 import time
 from decimal import Decimal
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .fake_itflow import JSON_TYPE, _Reply, _as_int, _php_strip_tags, _table_rows, php_intval
+from .json_api import GET_ONLY, POST_ONLY, V1Call
+from .php import Dataset, Row, php_floatval, php_intval, php_str, php_strip_tags, php_trim, sql_int, table_rows
+from .wire import JSON_TYPE, Reply
 
 CREATE_FAILED = (
     "Auth success but insert query failed, ensure ALL required variables are provided (and aren't "
@@ -45,8 +47,6 @@ DELETE_FAILED = (
     "Auth success but delete query failed. Ensure ALL required variables are provided and database schema "
     "is up-to-date. Most likely cause: asset/client/company ID mismatch."
 )
-POST_ONLY = "Can only send POST requests to this endpoint."
-GET_ONLY = "Can only send GET requests to this endpoint."
 BAD_MONTH = "Invalid month parameter. Must be between 1 and 12."
 TICKET_PREFIX = "TCK-"
 NOW = "NOW"
@@ -233,22 +233,6 @@ _API_USER_ID = 1
 _write_lock = threading.Lock()
 
 
-def _php_str(value: Any) -> str:
-    """PHP's string conversion of a decoded JSON value."""
-    if value is None or value is False:
-        return ""
-    if value is True:
-        return "1"
-    if isinstance(value, float):
-        return repr(value).rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-    return value if isinstance(value, str) else str(value)
-
-
-def _php_floatval(text: str) -> float:
-    match = re.match(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)", text)
-    return float(match.group(1)) if match else 0.0
-
-
 def _stored(column: str, value: Any) -> Optional[str]:
     """A value as mysqli would read it back: a string, NULL as None, decimals with 2 places."""
     if value is None:
@@ -263,27 +247,27 @@ def _stored(column: str, value: Any) -> Optional[str]:
 class _Write:
     """One run of a write endpoint: the body, the client it names, the dataset."""
 
-    def __init__(self, data: dict, posted: dict, query: Dict[str, str]) -> None:
+    def __init__(self, data: Dataset, posted: Dict[str, Any], query: Dict[str, str]) -> None:
         self.data = data
         self.posted = posted
         raw = posted.get("client_id")
         raw = query.get("client_id") if raw is None else raw
-        self.client_id = 0 if raw is None else php_intval(_php_str(raw))
+        self.client_id = 0 if raw is None else php_intval(php_str(raw))
         self.now = time.strftime("%Y-%m-%d %H:%M:%S")
 
     def isset(self, key: str) -> bool:
         return self.posted.get(key) is not None
 
     def text(self, key: str) -> str:
-        return _php_strip_tags(_php_str(self.posted[key])).strip(" \t\n\r\0\x0b")
+        return php_trim(php_strip_tags(php_str(self.posted[key])))
 
-    def int(self, key: str) -> int:
-        return php_intval(_php_str(self.posted.get(key)))
+    def intval(self, key: str) -> int:
+        return php_intval(php_str(self.posted.get(key)))
 
-    def model(self, fields: List[_Field], row: Optional[dict]) -> Dict[str, Any]:
+    def model(self, fields: List[_Field], row: Optional[Row]) -> Dict[str, Any]:
         values: Dict[str, Any] = {}
         for key, column, kind, default in fields:
-            if self.isset(key) and (kind != "date" or _php_str(self.posted[key]) not in ("", "0")):
+            if self.isset(key) and (kind != "date" or php_str(self.posted[key]) not in ("", "0")):
                 values[column] = self._convert(key, kind)
             elif row is not None and column in row:
                 values[column] = row[column]
@@ -293,27 +277,28 @@ class _Write:
 
     def _convert(self, key: str, kind: str) -> Any:
         if kind == "int":
-            return self.int(key)
+            return self.intval(key)
         if kind == "float":
-            return _php_floatval(_php_str(self.posted[key]))
+            return php_floatval(php_str(self.posted[key]))
         if kind == "raw":
-            return _php_str(self.posted[key])
+            return php_str(self.posted[key])
         if kind == "digits":
-            return re.sub(r"[^0-9]", "", _php_str(self.posted[key]))
+            return re.sub(r"[^0-9]", "", php_str(self.posted[key]))
         if kind == "web":
             return re.sub(r"^https?://", "", self.text(key))
         if kind == "abbr":
-            return _php_strip_tags(_php_str(self.posted[key])[:6]).strip()
+            return php_strip_tags(php_str(self.posted[key])[:6]).strip()
         return self.text(key)
 
     # -- the tables
 
-    def table(self, name: str) -> List[dict]:
-        return self.data.setdefault(name, [])
+    def table(self, name: str) -> List[Row]:
+        rows: List[Row] = self.data.setdefault(name, [])
+        return rows
 
-    def find(self, table: str, id_column: str, record_id: int, **where: Any) -> Optional[dict]:
-        for row in _table_rows(self.data, table, id_column):
-            if _as_int(row.get(id_column)) != record_id:
+    def find(self, table: str, id_column: str, record_id: int, **where: Any) -> Optional[Row]:
+        for row in table_rows(self.data, table, id_column):
+            if sql_int(row.get(id_column)) != record_id:
                 continue
             if all(_matches(row.get(column), wanted) for column, wanted in where.items()):
                 return row
@@ -322,14 +307,15 @@ class _Write:
     def insert(self, table: str, values: Dict[str, Any]) -> int:
         rows = self.table(table)
         id_column = next(iter(_SCHEMA[table]))
-        new_id = max((_as_int(row.get(id_column)) or 0 for row in rows), default=0) + 1
-        row = {column: (self.now if default == NOW else default) for column, default in _SCHEMA[table].items()}
+        new_id = max((sql_int(row.get(id_column)) or 0 for row in rows), default=0) + 1
+        row: Dict[str, Any] = {column: (self.now if default == NOW else default)
+                               for column, default in _SCHEMA[table].items()}
         row[id_column] = new_id
         row.update(values)
         rows.append({column: _stored(column, value) for column, value in row.items()})
         return new_id
 
-    def update(self, row: dict, values: Dict[str, Any]) -> int:
+    def update(self, row: Row, values: Dict[str, Any]) -> int:
         """Set columns; MySQL's affected rows: 1 when a value changed, else 0."""
         changed = {column: _stored(column, value) for column, value in values.items()}
         changed = {column: value for column, value in changed.items() if row.get(column) != value}
@@ -341,7 +327,7 @@ class _Write:
             row[stamp] = self.now
         return 1
 
-    def delete(self, table: str, row: dict) -> None:
+    def delete(self, table: str, row: Row) -> None:
         self.table(table).remove(row)
 
 
@@ -350,10 +336,10 @@ def _matches(value: Any, wanted: Any) -> bool:
         return value is None
     if wanted == "NOT NULL":
         return value is not None
-    return _as_int(value) == wanted
+    return bool(sql_int(value) == wanted)
 
 
-def _updated_at(row: dict) -> Optional[str]:
+def _updated_at(row: Row) -> Optional[str]:
     return next((column for column in row if column.endswith("_updated_at")), None)
 
 
@@ -361,7 +347,7 @@ def _updated_at(row: dict) -> Optional[str]:
 # Each answers ("create", insert_id or None) / ("update", count or None) / ("delete", ...),
 # or a finished reply.
 
-Outcome = Any
+Outcome = Union[Reply, Tuple[str, Optional[int]]]
 
 
 def _assets_create(w: _Write) -> Outcome:
@@ -377,7 +363,7 @@ def _assets_create(w: _Write) -> Outcome:
 
 
 def _assets_update(w: _Write) -> Outcome:
-    asset_id = w.int("asset_id")
+    asset_id = w.intval("asset_id")
     if not asset_id:
         return "update", None
     row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id)
@@ -385,20 +371,20 @@ def _assets_update(w: _Write) -> Outcome:
         return "update", None
     count = w.update(row, w.model(_ASSET_MODEL, row))
     interface = next((i for i in w.table("asset_interfaces")
-                      if _as_int(i.get("interface_asset_id")) == asset_id and i.get("interface_primary") == "1"), None)
+                      if sql_int(i.get("interface_asset_id")) == asset_id and i.get("interface_primary") == "1"), None)
     if interface is not None:
         w.update(interface, w.model(_INTERFACE_MODEL, interface))
     return "update", count
 
 
 def _assets_delete(w: _Write) -> Outcome:
-    asset_id = w.int("asset_id")
+    asset_id = w.intval("asset_id")
     row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id) if asset_id else None
     if row is None or not row.get("asset_name"):
         return "delete", None
     w.delete("assets", row)
     w.data["asset_interfaces"] = [i for i in w.table("asset_interfaces")
-                                  if _as_int(i.get("interface_asset_id")) != asset_id]
+                                  if sql_int(i.get("interface_asset_id")) != asset_id]
     return "delete", 1
 
 
@@ -423,7 +409,7 @@ def _clients_update(w: _Write) -> Outcome:
     if row is not None and not w.isset("client_is_lead"):
         # client_model.php falls back to $client_row['client_is_lead'], a column that does not
         # exist: "client_lead = ," is an SQL syntax error, uncaught on PHP >= 8.1.
-        return _Reply(500, b"", JSON_TYPE)
+        return Reply(500, b"", JSON_TYPE)
     if row is None:
         return "update", 0
     return "update", w.update(row, w.model(_CLIENT_MODEL, row))
@@ -442,7 +428,7 @@ def _contacts_create(w: _Write) -> Outcome:
     values = w.model(_CONTACT_MODEL, None)
     if not (values["contact_name"] and values["contact_email"] and w.client_id):
         return "create", None
-    mine = [c for c in w.table("contacts") if _as_int(c.get("contact_client_id")) == w.client_id]
+    mine = [c for c in w.table("contacts") if sql_int(c.get("contact_client_id")) == w.client_id]
     if any(c.get("contact_email") == values["contact_email"] for c in mine):
         return "create", None
     if values["contact_primary"] == 1:
@@ -452,14 +438,14 @@ def _contacts_create(w: _Write) -> Outcome:
 
 
 def _contacts_update(w: _Write) -> Outcome:
-    contact_id = w.int("contact_id")
+    contact_id = w.intval("contact_id")
     if not contact_id:
         return "update", None
     row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id)
     values = w.model(_CONTACT_MODEL, row)
-    if _as_int(values["contact_primary"]) == 1:
+    if sql_int(values["contact_primary"]) == 1:
         for contact in w.table("contacts"):
-            if _as_int(contact.get("contact_client_id")) == w.client_id:
+            if sql_int(contact.get("contact_client_id")) == w.client_id:
                 contact["contact_primary"] = "0"
     if row is None:
         return "update", 0
@@ -467,7 +453,7 @@ def _contacts_update(w: _Write) -> Outcome:
 
 
 def _contacts_delete(w: _Write) -> Outcome:
-    contact_id = w.int("contact_id")
+    contact_id = w.intval("contact_id")
     row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id) if contact_id else None
     if row is None or not row.get("contact_name"):
         return "delete", None
@@ -476,7 +462,7 @@ def _contacts_delete(w: _Write) -> Outcome:
 
 
 def _contacts_archive(w: _Write, archive: bool = True) -> Outcome:
-    contact_id = w.int("contact_id")
+    contact_id = w.intval("contact_id")
     if not contact_id:
         return "update", None
     row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id,
@@ -491,15 +477,15 @@ def _contacts_archive(w: _Write, archive: bool = True) -> Outcome:
 
 def _credentials_create(w: _Write) -> Outcome:
     values = w.model(_CREDENTIAL_MODEL, None)
-    if not (w.isset("api_key_decrypt_password") and _php_str(w.posted["api_key_decrypt_password"])
+    if not (w.isset("api_key_decrypt_password") and php_str(w.posted["api_key_decrypt_password"])
             and values["credential_name"] and values["credential_password"]):
         return "create", None
     return "create", w.insert("credentials", dict(values, credential_client_id=w.client_id))
 
 
 def _credentials_update(w: _Write) -> Outcome:
-    credential_id = w.int("credential_id")
-    if not (_php_str(w.posted.get("api_key_decrypt_password")) and credential_id):
+    credential_id = w.intval("credential_id")
+    if not (php_str(w.posted.get("api_key_decrypt_password")) and credential_id):
         return "update", None
     row = w.find("credentials", "credential_id", credential_id, credential_client_id=w.client_id)
     if row is None:
@@ -515,14 +501,14 @@ def _documents_create(w: _Write) -> Outcome:
     values = w.model(_DOCUMENT_MODEL, None)
     if not (values["document_name"] and values["document_content"]):
         return "create", None
-    raw = "%s%s %s" % (_php_str(w.posted.get("document_name")), _php_str(w.posted.get("document_description")),
+    raw = "%s%s %s" % (php_str(w.posted.get("document_name")), php_str(w.posted.get("document_description")),
                        values["document_content"].replace("<", " <"))
-    return "create", w.insert("documents", dict(values, document_content_raw=_php_strip_tags(raw).strip(),
+    return "create", w.insert("documents", dict(values, document_content_raw=php_strip_tags(raw).strip(),
                                                 document_created_by=0, document_client_id=w.client_id))
 
 
 def _documents_update(w: _Write) -> Outcome:
-    document_id = w.int("document_id")
+    document_id = w.intval("document_id")
     if not document_id:
         return "update", None
     row = w.find("documents", "document_id", document_id, document_client_id=w.client_id)
@@ -538,30 +524,30 @@ def _documents_update(w: _Write) -> Outcome:
 
 
 def _invoice_items_create(w: _Write) -> Outcome:
-    invoice_id = w.int("invoice_id")
-    name = _php_strip_tags(_php_str(w.posted.get("name"))[:200]).strip()
-    qty = _php_floatval(_php_str(w.posted.get("qty", 0)))
-    price = _php_floatval(_php_str(w.posted.get("price", 0)))
-    tax_id = w.int("tax_id")
+    invoice_id = w.intval("invoice_id")
+    name = php_strip_tags(php_str(w.posted.get("name"))[:200]).strip()
+    qty = php_floatval(php_str(w.posted.get("qty", 0)))
+    price = php_floatval(php_str(w.posted.get("price", 0)))
+    tax_id = w.intval("tax_id")
     if not (invoice_id and name and qty > 0):
         return "create", None
     invoice = w.find("invoices", "invoice_id", invoice_id)
     if invoice is None or invoice.get("invoice_status") == "Paid":
         return "create", None
-    if w.client_id != 0 and _as_int(invoice.get("invoice_client_id")) != w.client_id:
+    if w.client_id != 0 and sql_int(invoice.get("invoice_client_id")) != w.client_id:
         return "create", None
     subtotal = Decimal(str(price)) * Decimal(str(qty))
     tax = Decimal(0)
     if tax_id > 0:
-        rate = next((t.get("tax_percent") for t in w.table("taxes") if _as_int(t.get("tax_id")) == tax_id), None)
-        tax = subtotal * Decimal(str(_php_floatval(rate or "0"))) / 100
+        rate = next((t.get("tax_percent") for t in w.table("taxes") if sql_int(t.get("tax_id")) == tax_id), None)
+        tax = subtotal * Decimal(str(php_floatval(rate or "0"))) / 100
     item_id = w.insert("invoice_items", {
         "item_name": name, "item_description": w.text("description") if w.isset("description") else "",
         "item_quantity": qty, "item_price": price, "item_subtotal": subtotal, "item_tax": tax,
-        "item_total": subtotal + tax, "item_order": w.int("item_order"), "item_tax_id": tax_id,
-        "item_product_id": w.int("product_id"), "item_invoice_id": invoice_id})
+        "item_total": subtotal + tax, "item_order": w.intval("item_order"), "item_tax_id": tax_id,
+        "item_product_id": w.intval("product_id"), "item_invoice_id": invoice_id})
     total = sum(Decimal(item.get("item_total") or "0") for item in w.table("invoice_items")
-                if _as_int(item.get("item_invoice_id")) == invoice_id)
+                if sql_int(item.get("item_invoice_id")) == invoice_id)
     discount = Decimal(invoice.get("invoice_discount_amount") or "0")
     w.update(invoice, {"invoice_amount": total - discount})
     return "create", item_id
@@ -573,26 +559,26 @@ def _locations_create(w: _Write) -> Outcome:
         return "create", None
     if values["location_primary"] == 1:
         for location in w.table("locations"):
-            if _as_int(location.get("location_client_id")) == w.client_id:
+            if sql_int(location.get("location_client_id")) == w.client_id:
                 location["location_primary"] = "0"
     return "create", w.insert("locations", dict(values, location_client_id=w.client_id))
 
 
 def _ticket_replies_create(w: _Write) -> Outcome:
-    ticket_id = w.int("ticket_id")
-    reply = _php_str(w.posted.get("ticket_reply"))
+    ticket_id = w.intval("ticket_id")
+    reply = php_str(w.posted.get("ticket_reply"))
     if not (ticket_id and reply):
         return "create", None
     ticket = w.find("tickets", "ticket_id", ticket_id)
-    if ticket is None or (w.client_id != 0 and _as_int(ticket.get("ticket_client_id")) != w.client_id):
+    if ticket is None or (w.client_id != 0 and sql_int(ticket.get("ticket_client_id")) != w.client_id):
         return "create", None
-    reply_type = _php_str(w.posted.get("ticket_reply_type", "Internal")).lower().capitalize()
+    reply_type = php_str(w.posted.get("ticket_reply_type", "Internal")).lower().capitalize()
     if reply_type not in ("Internal", "Public"):
         reply_type = "Internal"
-    worked = _php_strip_tags(_php_str(w.posted.get("ticket_reply_time_worked", "00:00:00"))).strip()
+    worked = php_strip_tags(php_str(w.posted.get("ticket_reply_time_worked", "00:00:00"))).strip()
     if not re.fullmatch(r"\d{1,3}:[0-5]\d:[0-5]\d", worked):
         worked = "00:00:00"
-    user = next((u for u in _users(w.data) if _as_int(u.get("user_id")) == _API_USER_ID), {})
+    user = next((u for u in _users(w.data) if sql_int(u.get("user_id")) == _API_USER_ID), {})
     # Stored with the columns ticket_replies/read.php joins in from tickets and users.
     reply_id = w.insert("ticket_replies", {
         "ticket_reply": reply, "ticket_reply_type": reply_type, "ticket_reply_time_worked": worked,
@@ -602,9 +588,9 @@ def _ticket_replies_create(w: _Write) -> Outcome:
         "ticket_reply_by_name": user.get("user_name")})
     if reply_type == "Public" and not ticket.get("ticket_first_response_at"):
         ticket["ticket_first_response_at"] = w.now
-    status = w.int("ticket_status")
+    status = w.intval("ticket_status")
     if status:
-        original = _as_int(ticket.get("ticket_status"))
+        original = sql_int(ticket.get("ticket_status"))
         ticket["ticket_status"] = str(status)
         if status == 4 and original != 4 and ticket.get("ticket_resolved_at") is None:
             ticket["ticket_resolved_at"] = w.now
@@ -616,12 +602,12 @@ def _tickets_create(w: _Write) -> Outcome:
     if not values["ticket_subject"]:
         return "create", None
     if values["ticket_contact_id"] == 0 and w.client_id != 0:
-        primary = next((c for c in _table_rows(w.data, "contacts", "contact_id")
-                        if _as_int(c.get("contact_client_id")) == w.client_id and c.get("contact_primary") == "1"),
+        primary = next((c for c in table_rows(w.data, "contacts", "contact_id")
+                        if sql_int(c.get("contact_client_id")) == w.client_id and c.get("contact_primary") == "1"),
                        {})
-        values["ticket_contact_id"] = _as_int(primary.get("contact_id")) or 0
-    details = _php_str(w.posted["ticket_details"]) + "<br>" if w.isset("ticket_details") else "< blank ><br>"
-    number = max((_as_int(t.get("ticket_number")) or 0 for t in w.table("tickets")), default=0) + 1
+        values["ticket_contact_id"] = sql_int(primary.get("contact_id")) or 0
+    details = php_str(w.posted["ticket_details"]) + "<br>" if w.isset("ticket_details") else "< blank ><br>"
+    number = max((sql_int(t.get("ticket_number")) or 0 for t in w.table("tickets")), default=0) + 1
     return "create", w.insert("tickets", dict(
         values, ticket_prefix=TICKET_PREFIX, ticket_number=number, ticket_source="API", ticket_details=details,
         ticket_status=1, ticket_created_by=0, ticket_url_key=secrets.token_urlsafe(24)[:32],
@@ -629,7 +615,7 @@ def _tickets_create(w: _Write) -> Outcome:
 
 
 def _tickets_resolve(w: _Write) -> Outcome:
-    ticket_id = w.int("ticket_id")
+    ticket_id = w.intval("ticket_id")
     if not ticket_id:
         return "update", None
     row = w.find("tickets", "ticket_id", ticket_id, ticket_resolved_at=None, ticket_client_id=w.client_id)
@@ -670,7 +656,7 @@ ENDPOINTS = frozenset(_ENDPOINTS) | {("technicians", "time.php")}
 # --- technicians/time.php (a GET) ----------------------------------------------------------
 
 
-def _users(data: dict) -> List[dict]:
+def _users(data: Dataset) -> List[Row]:
     return data.get("users") or _FAKE_USERS
 
 
@@ -679,18 +665,18 @@ def _seconds(worked: Optional[str]) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def _technician_time(script: Any) -> _Reply:
-    query = script._query
+def _technician_time(call: V1Call) -> Reply:
+    query = call.query
     year = php_intval(query["year"]) if "year" in query else int(time.strftime("%Y"))
     month = php_intval(query["month"]) if "month" in query else None
     if month is not None and not 1 <= month <= 12:
-        return script._failure(200, BAD_MONTH)
+        return call.failure(200, BAD_MONTH)
     technician = php_intval(query["technician_id"]) if "technician_id" in query else None
-    data = script._fake.data
-    tickets = {_as_int(t.get("ticket_id")): t for t in data.get("tickets") or []}
-    clients = {_as_int(c.get("client_id")): c for c in data.get("clients") or []}
-    users = {_as_int(u.get("user_id")): u for u in _users(data)}
-    groups: Dict[Tuple[int, int], dict] = {}
+    data = call.data
+    tickets = {sql_int(t.get("ticket_id")): t for t in data.get("tickets") or []}
+    clients = {sql_int(c.get("client_id")): c for c in data.get("clients") or []}
+    users = {sql_int(u.get("user_id")): u for u in _users(data)}
+    groups: Dict[Tuple[int, int], Dict[str, Any]] = {}
     for reply in data.get("ticket_replies") or []:
         worked = reply.get("ticket_reply_time_worked")
         created = reply.get("ticket_reply_created_at") or ""
@@ -698,12 +684,12 @@ def _technician_time(script: Any) -> _Reply:
             continue
         if month is not None and php_intval(created[5:7]) != month:
             continue
-        ticket = tickets.get(_as_int(reply.get("ticket_reply_ticket_id")))
-        user = users.get(_as_int(reply.get("ticket_reply_by")))
-        client = clients.get(_as_int(ticket.get("ticket_client_id"))) if ticket else None
-        if not (ticket and user and client) or (technician is not None and _as_int(user.get("user_id")) != technician):
+        ticket = tickets.get(sql_int(reply.get("ticket_reply_ticket_id")))
+        user = users.get(sql_int(reply.get("ticket_reply_by")))
+        client = clients.get(sql_int(ticket.get("ticket_client_id"))) if ticket else None
+        if not (ticket and user and client) or (technician is not None and sql_int(user.get("user_id")) != technician):
             continue
-        key = (_as_int(ticket.get("ticket_id")) or 0, _as_int(user.get("user_id")) or 0)
+        key = (sql_int(ticket.get("ticket_id")) or 0, sql_int(user.get("user_id")) or 0)
         group = groups.setdefault(key, {
             "ticket_id": ticket.get("ticket_id"),
             "ticket_number": "%s%s" % (ticket.get("ticket_prefix") or "", ticket.get("ticket_number")),
@@ -716,36 +702,33 @@ def _technician_time(script: Any) -> _Reply:
         seconds = group.pop("seconds")
         group["time_worked"] = "%02d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
         rows.append(group)
-    return script._page(rows)
+    return call.page(rows)
 
 
 # --- the hook ------------------------------------------------------------------------------
 
 
-def answer(script: Any, method: str) -> _Reply:
-    """The reply of a non-read v1 endpoint, after ``validate_api_key.php`` accepted the key.
-
-    ``script`` is the fake's ``_V1Script`` run (its module, file, body, query and reply helpers).
-    """
-    endpoint = (script._module, script._script)
+def answer(call: V1Call) -> Reply:
+    """The reply of a non-read v1 endpoint, after ``validate_api_key.php`` accepted the key."""
+    endpoint = (call.module, call.script)
     if endpoint == ("technicians", "time.php"):
-        if method != "GET":
-            return script._failure(405, GET_ONLY)
-        return _technician_time(script)
-    if method != "POST":
-        return script._failure(405, POST_ONLY)
+        if call.method != "GET":
+            return call.failure(405, GET_ONLY)
+        return _technician_time(call)
+    if call.method != "POST":
+        return call.failure(405, POST_ONLY)
     with _write_lock:
-        outcome = _ENDPOINTS[endpoint](_Write(script._fake.data, script._posted, script._query))
-    if isinstance(outcome, _Reply):
+        outcome = _ENDPOINTS[endpoint](_Write(call.data, call.posted, call.query))
+    if isinstance(outcome, Reply):
         return outcome
     kind, value = outcome
     if kind == "create":
         if value is None:
-            return script._failure(200, CREATE_FAILED)
-        return script._json(200, {"success": "True", "count": "1", "data": [{"insert_id": value}]})
+            return call.failure(200, CREATE_FAILED)
+        return call.json(200, {"success": "True", "count": "1", "data": [{"insert_id": value}]})
     if not value:
-        return script._failure(200, UPDATE_FAILED if kind == "update" else DELETE_FAILED)
-    return script._json(200, {"success": "True", "count": value})
+        return call.failure(200, UPDATE_FAILED if kind == "update" else DELETE_FAILED)
+    return call.json(200, {"success": "True", "count": value})
 
 
 __all__ = ["answer", "ENDPOINTS", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"]
