@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .json_api import GET_ONLY, POST_ONLY, V1Call
+from .schema import API_USER_ID, DECIMAL_COLUMNS, DEFAULT_USERS, NOW, TABLES, rows_or_default
 from .php import Dataset, Row, php_floatval, php_intval, php_str, php_strip_tags, php_trim, sql_int, table_rows
 from .wire import JSON_TYPE, Reply
 
@@ -49,106 +50,6 @@ DELETE_FAILED = (
 )
 BAD_MONTH = "Invalid month parameter. Must be between 1 and 12."
 TICKET_PREFIX = "TCK-"
-NOW = "NOW"
-
-# Columns and defaults of the tables written (db.sql of 26.08): None is NULL, NOW the insert time.
-_SCHEMA = {
-    'assets': {
-        'asset_id': '', 'asset_type': '', 'asset_name': '', 'asset_description': None, 'asset_make': '',
-        'asset_model': None, 'asset_serial': None, 'asset_os': None, 'asset_uri': None, 'asset_uri_2': None,
-        'asset_uri_client': None, 'asset_status': None, 'asset_purchase_reference': None,
-        'asset_purchase_date': None, 'asset_warranty_expire': None, 'asset_install_date': None,
-        'asset_photo': None, 'asset_physical_location': None, 'asset_notes': None, 'asset_favorite': '0',
-        'asset_created_at': 'NOW', 'asset_updated_at': None, 'asset_archived_at': None,
-        'asset_accessed_at': None, 'asset_vendor_id': '0', 'asset_location_id': '0', 'asset_contact_id': '0',
-        'asset_client_id': '0',
-    },
-    'asset_interfaces': {
-        'interface_id': '', 'interface_name': '', 'interface_description': None, 'interface_type': None,
-        'interface_mac': None, 'interface_ip': None, 'interface_nat_ip': None, 'interface_ipv6': None,
-        'interface_notes': None, 'interface_primary': '0', 'interface_created_at': 'NOW',
-        'interface_updated_at': None, 'interface_archived_at': None, 'interface_network_id': None,
-        'interface_asset_id': '',
-    },
-    'certificates': {
-        'certificate_id': '', 'certificate_name': '', 'certificate_description': None,
-        'certificate_domain': None, 'certificate_issued_by': '', 'certificate_expire': None,
-        'certificate_public_key': None, 'certificate_notes': None, 'certificate_favorite': '0',
-        'certificate_created_at': 'NOW', 'certificate_updated_at': None, 'certificate_archived_at': None,
-        'certificate_accessed_at': None, 'certificate_domain_id': '0', 'certificate_client_id': '0',
-    },
-    'clients': {
-        'client_id': '', 'client_lead': '0', 'client_name': '', 'client_type': None, 'client_website': None,
-        'client_referral': None, 'client_rate': None, 'client_currency_code': '', 'client_net_terms': '',
-        'client_tax_id_number': None, 'client_abbreviation': None, 'client_notes': None,
-        'client_favorite': '0', 'client_created_at': 'NOW', 'client_updated_at': None,
-        'client_archived_at': None, 'client_accessed_at': None,
-    },
-    'contacts': {
-        'contact_id': '', 'contact_name': '', 'contact_title': None, 'contact_email': None,
-        'contact_phone_country_code': None, 'contact_phone': None, 'contact_extension': None,
-        'contact_mobile_country_code': None, 'contact_mobile': None, 'contact_photo': None,
-        'contact_pin': None, 'contact_notes': None, 'contact_primary': '0', 'contact_important': '0',
-        'contact_billing': '0', 'contact_technical': '0', 'contact_created_at': 'NOW',
-        'contact_updated_at': None, 'contact_archived_at': None, 'contact_accessed_at': None,
-        'contact_location_id': '0', 'contact_vendor_id': '0', 'contact_user_id': '0',
-        'contact_department': None, 'contact_client_id': '0',
-    },
-    'credentials': {
-        'credential_id': '', 'credential_name': '', 'credential_description': None,
-        'credential_category': None, 'credential_uri': None, 'credential_uri_2': None,
-        'credential_username': None, 'credential_password': None, 'credential_otp_secret': None,
-        'credential_note': None, 'credential_favorite': '0', 'credential_created_at': 'NOW',
-        'credential_updated_at': None, 'credential_archived_at': None, 'credential_accessed_at': None,
-        'credential_password_changed_at': 'NOW', 'credential_folder_id': '0', 'credential_contact_id': '0',
-        'credential_asset_id': '0', 'credential_client_id': '0',
-    },
-    'documents': {
-        'document_id': '', 'document_name': '', 'document_description': None, 'document_content': '',
-        'document_content_raw': '', 'document_client_visible': '1', 'document_favorite': '0',
-        'document_created_at': 'NOW', 'document_updated_at': None, 'document_archived_at': None,
-        'document_accessed_at': None, 'document_folder_id': '0', 'document_created_by': '0',
-        'document_updated_by': '0', 'document_client_id': '0',
-    },
-    'invoice_items': {
-        'item_id': '', 'item_name': '', 'item_description': None, 'item_quantity': '0.00',
-        'item_price': '0.00', 'item_subtotal': '0.00', 'item_tax': '0.00', 'item_total': '0.00',
-        'item_order': '0', 'item_created_at': 'NOW', 'item_updated_at': None, 'item_archived_at': None,
-        'item_tax_id': '0', 'item_product_id': '0', 'item_invoice_id': '0',
-    },
-    'locations': {
-        'location_id': '', 'location_name': '', 'location_description': None, 'location_country': None,
-        'location_address': None, 'location_city': None, 'location_state': None, 'location_zip': None,
-        'location_phone_country_code': None, 'location_phone': None, 'location_phone_extension': None,
-        'location_fax_country_code': None, 'location_fax': None, 'location_hours': None,
-        'location_photo': None, 'location_primary': '0', 'location_notes': None, 'location_favorite': '0',
-        'location_created_at': 'NOW', 'location_updated_at': None, 'location_archived_at': None,
-        'location_accessed_at': None, 'location_contact_id': '0', 'location_client_id': '0',
-    },
-    'tickets': {
-        'ticket_id': '', 'ticket_prefix': None, 'ticket_number': '', 'ticket_source': None,
-        'ticket_category': None, 'ticket_subject': '', 'ticket_details': '', 'ticket_priority': None,
-        'ticket_status': '', 'ticket_sla_id': '0', 'ticket_billable': '0', 'ticket_schedule': None,
-        'ticket_onsite': '0', 'ticket_vendor_ticket_number': None, 'ticket_feedback': None,
-        'ticket_url_key': None, 'ticket_created_at': 'NOW', 'ticket_updated_at': None, 'ticket_due_at': None,
-        'ticket_resolved_at': None, 'ticket_archived_at': None, 'ticket_first_response_at': None,
-        'ticket_response_due_at': None, 'ticket_resolution_due_at': None, 'ticket_response_sla_met': None,
-        'ticket_resolution_sla_met': None, 'ticket_response_sla_alert_stage': '0',
-        'ticket_resolution_sla_alert_stage': '0', 'ticket_closed_at': None, 'ticket_created_by': '',
-        'ticket_assigned_to': '0', 'ticket_closed_by': '0', 'ticket_vendor_id': '0', 'ticket_client_id': '0',
-        'ticket_contact_id': '0', 'ticket_location_id': '0', 'ticket_asset_id': '0', 'ticket_quote_id': '0',
-        'ticket_invoice_id': '0', 'ticket_project_id': '0', 'ticket_recurring_ticket_id': '0',
-        'ticket_order': '0',
-    },
-    'ticket_replies': {
-        'ticket_reply_id': '', 'ticket_reply': '', 'ticket_reply_type': '', 'ticket_reply_time_worked': None,
-        'ticket_reply_created_at': 'NOW', 'ticket_reply_updated_at': None, 'ticket_reply_archived_at': None,
-        'ticket_reply_by': '', 'ticket_reply_ticket_id': '',
-    },
-}
-_DECIMAL_COLUMNS = frozenset({
-    "client_rate", "item_quantity", "item_price", "item_subtotal", "item_tax", "item_total", "invoice_amount",
-})
 
 # (body key, column, kind, default when neither the body nor the stored row has it).
 # kinds: text = escapeSql (tags stripped, trimmed); raw = as sent; int = intval; float = floatval;
@@ -228,8 +129,6 @@ _TICKET_MODEL: List[_Field] = [
     ("ticket_assigned_to", "ticket_assigned_to", "int", 0), ("ticket_billable", "ticket_billable", "int", 0),
 ]
 
-_FAKE_USERS = [{"user_id": "1", "user_name": "Administrator"}]  # the user the sample key acts as
-_API_USER_ID = 1
 _write_lock = threading.Lock()
 
 
@@ -237,7 +136,7 @@ def _stored(column: str, value: Any) -> Optional[str]:
     """A value as mysqli would read it back: a string, NULL as None, decimals with 2 places."""
     if value is None:
         return None
-    if column in _DECIMAL_COLUMNS:
+    if column in DECIMAL_COLUMNS:
         return "%.2f" % Decimal(str(value))
     if isinstance(value, float) and value == int(value):
         return str(int(value))
@@ -269,7 +168,7 @@ class _Write:
         for key, column, kind, default in fields:
             if self.isset(key) and (kind != "date" or php_str(self.posted[key]) not in ("", "0")):
                 values[column] = self._convert(key, kind)
-            elif row is not None and column in row:
+            elif row is not None and row.get(column) is not None:  # a NULL is not isset(): the default
                 values[column] = row[column]
             else:
                 values[column] = default
@@ -306,10 +205,10 @@ class _Write:
 
     def insert(self, table: str, values: Dict[str, Any]) -> int:
         rows = self.table(table)
-        id_column = next(iter(_SCHEMA[table]))
+        id_column = next(iter(TABLES[table]))
         new_id = max((sql_int(row.get(id_column)) or 0 for row in rows), default=0) + 1
         row: Dict[str, Any] = {column: (self.now if default == NOW else default)
-                               for column, default in _SCHEMA[table].items()}
+                               for column, default in TABLES[table].items()}
         row[id_column] = new_id
         row.update(values)
         rows.append({column: _stored(column, value) for column, value in row.items()})
@@ -372,20 +271,24 @@ def _assets_update(w: _Write) -> Outcome:
     count = w.update(row, w.model(_ASSET_MODEL, row))
     interface = next((i for i in w.table("asset_interfaces")
                       if sql_int(i.get("interface_asset_id")) == asset_id and i.get("interface_primary") == "1"), None)
-    if interface is not None:
-        w.update(interface, w.model(_INTERFACE_MODEL, interface))
+    if interface is not None:  # asset_model.php looks for the interface's values in the asset row: defaults
+        w.update(interface, w.model(_INTERFACE_MODEL, None))
     return "update", count
 
 
 def _assets_delete(w: _Write) -> Outcome:
+    """The asset goes (its interfaces with it: ON DELETE CASCADE), then ``DELETE FROM asset_interfaces``
+    of that asset id, for any client, finds nothing left: ITFlow reports its affected rows, so every
+    delete of an asset answers the delete refusal, done or not."""
     asset_id = w.intval("asset_id")
-    row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id) if asset_id else None
-    if row is None or not row.get("asset_name"):
+    if not asset_id:
         return "delete", None
-    w.delete("assets", row)
-    w.data["asset_interfaces"] = [i for i in w.table("asset_interfaces")
-                                  if sql_int(i.get("interface_asset_id")) != asset_id]
-    return "delete", 1
+    row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id)
+    if row is not None:
+        w.delete("assets", row)
+    interfaces = w.table("asset_interfaces")  # by the cascade, else by that unscoped DELETE
+    interfaces[:] = [i for i in interfaces if sql_int(i.get("interface_asset_id")) != asset_id]
+    return "delete", 0
 
 
 def _certificates_create(w: _Write) -> Outcome:
@@ -406,9 +309,11 @@ def _clients_update(w: _Write) -> Outcome:
     if not w.client_id:
         return "update", None
     row = w.find("clients", "client_id", w.client_id)
-    if row is not None and not w.isset("client_is_lead"):
+    if row is not None and (not w.isset("client_is_lead")
+                            or (not w.isset("client_rate") and row.get("client_rate") is None)):
         # client_model.php falls back to $client_row['client_is_lead'], a column that does not
-        # exist: "client_lead = ," is an SQL syntax error, uncaught on PHP >= 8.1.
+        # exist (and to a NULL client_rate as is): "client_lead = ," is an SQL syntax error,
+        # uncaught on PHP >= 8.1.
         return Reply(500, b"", JSON_TYPE)
     if row is None:
         return "update", 0
@@ -433,7 +338,7 @@ def _contacts_create(w: _Write) -> Outcome:
         return "create", None
     if values["contact_primary"] == 1:
         for contact in mine:
-            contact["contact_primary"] = "0"
+            w.update(contact, {"contact_primary": 0})
     return "create", w.insert("contacts", dict(values, contact_client_id=w.client_id))
 
 
@@ -446,7 +351,7 @@ def _contacts_update(w: _Write) -> Outcome:
     if sql_int(values["contact_primary"]) == 1:
         for contact in w.table("contacts"):
             if sql_int(contact.get("contact_client_id")) == w.client_id:
-                contact["contact_primary"] = "0"
+                w.update(contact, {"contact_primary": 0})
     if row is None:
         return "update", 0
     return "update", w.update(row, values)
@@ -503,7 +408,7 @@ def _documents_create(w: _Write) -> Outcome:
         return "create", None
     raw = "%s%s %s" % (php_str(w.posted.get("document_name")), php_str(w.posted.get("document_description")),
                        values["document_content"].replace("<", " <"))
-    return "create", w.insert("documents", dict(values, document_content_raw=php_strip_tags(raw).strip(),
+    return "create", w.insert("documents", dict(values, document_content_raw=php_trim(php_strip_tags(raw)),
                                                 document_created_by=0, document_client_id=w.client_id))
 
 
@@ -518,7 +423,8 @@ def _documents_update(w: _Write) -> Outcome:
         "document_version_name": row.get("document_name"), "document_version_content": row.get("document_content"),
         "document_version_document_id": str(document_id)})
     values = w.model(_DOCUMENT_MODEL, row)
-    values["document_content_raw"] = "%s %s" % (values["document_name"], values["document_content"].replace("<", " <"))
+    raw = "%s %s" % (values["document_name"], values["document_content"].replace("<", " <"))
+    values["document_content_raw"] = php_trim(php_strip_tags(raw))
     w.update(row, dict(values, document_updated_by=0))
     return "update", 1  # update.php counts any UPDATE without an SQL error
 
@@ -560,7 +466,7 @@ def _locations_create(w: _Write) -> Outcome:
     if values["location_primary"] == 1:
         for location in w.table("locations"):
             if sql_int(location.get("location_client_id")) == w.client_id:
-                location["location_primary"] = "0"
+                w.update(location, {"location_primary": 0})
     return "create", w.insert("locations", dict(values, location_client_id=w.client_id))
 
 
@@ -575,25 +481,20 @@ def _ticket_replies_create(w: _Write) -> Outcome:
     reply_type = php_str(w.posted.get("ticket_reply_type", "Internal")).lower().capitalize()
     if reply_type not in ("Internal", "Public"):
         reply_type = "Internal"
-    worked = php_strip_tags(php_str(w.posted.get("ticket_reply_time_worked", "00:00:00"))).strip()
-    if not re.fullmatch(r"\d{1,3}:[0-5]\d:[0-5]\d", worked):
-        worked = "00:00:00"
-    user = next((u for u in _users(w.data) if sql_int(u.get("user_id")) == _API_USER_ID), {})
-    # Stored with the columns ticket_replies/read.php joins in from tickets and users.
+    worked = php_trim(php_strip_tags(php_str(w.posted.get("ticket_reply_time_worked", "00:00:00"))))
+    time_format = re.fullmatch(r"(\d{1,3}):([0-5]\d:[0-5]\d)", worked)
+    worked = "%02d:%s" % (int(time_format.group(1)), time_format.group(2)) if time_format else "00:00:00"  # TIME
+    original = sql_int(ticket.get("ticket_status"))
+    if reply_type == "Public" and not ticket.get("ticket_first_response_at"):
+        w.update(ticket, {"ticket_first_response_at": w.now})
     reply_id = w.insert("ticket_replies", {
         "ticket_reply": reply, "ticket_reply_type": reply_type, "ticket_reply_time_worked": worked,
-        "ticket_reply_by": _API_USER_ID, "ticket_reply_ticket_id": ticket_id,
-        "ticket_prefix": ticket.get("ticket_prefix"), "ticket_number": ticket.get("ticket_number"),
-        "ticket_subject": ticket.get("ticket_subject"), "ticket_client_id": ticket.get("ticket_client_id"),
-        "ticket_reply_by_name": user.get("user_name")})
-    if reply_type == "Public" and not ticket.get("ticket_first_response_at"):
-        ticket["ticket_first_response_at"] = w.now
+        "ticket_reply_by": API_USER_ID, "ticket_reply_ticket_id": ticket_id})
     status = w.intval("ticket_status")
     if status:
-        original = sql_int(ticket.get("ticket_status"))
-        ticket["ticket_status"] = str(status)
+        w.update(ticket, {"ticket_status": status})
         if status == 4 and original != 4 and ticket.get("ticket_resolved_at") is None:
-            ticket["ticket_resolved_at"] = w.now
+            w.update(ticket, {"ticket_resolved_at": w.now})
     return "create", reply_id
 
 
@@ -657,7 +558,7 @@ ENDPOINTS = frozenset(_ENDPOINTS) | {("technicians", "time.php")}
 
 
 def _users(data: Dataset) -> List[Row]:
-    return data.get("users") or _FAKE_USERS
+    return rows_or_default(data, "users", DEFAULT_USERS)
 
 
 def _seconds(worked: Optional[str]) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl
@@ -211,3 +212,30 @@ def sql_sum(values: Iterable[Optional[str]]) -> Optional[str]:
     """MySQL ``SUM()`` of decimal columns as mysqli returns it: a string, or NULL for no rows."""
     present = [Decimal(str(value)) for value in values if value is not None]
     return str(sum(present)) if present else None
+
+
+def _general_ci_weight(char: str) -> str:
+    if ord(char) > 0xFFFF:  # utf8mb4_general_ci weighs every character beyond the BMP alike
+        return "\ufffd"
+    if char == "\u00df":  # ß sorts as S
+        return "S"
+    base = unicodedata.normalize("NFD", char)[0]
+    upper = base.upper()
+    return upper if len(upper) == 1 else base
+
+
+def sql_equal(value: Any, wanted: str) -> bool:
+    """``column = 'wanted'`` under ``utf8mb4_general_ci`` (ITFlow's collation): case and accents do not
+    count (``Müller`` = ``MULLER``), nor do trailing spaces; NULL matches nothing."""
+    if value is None:
+        return False
+
+    def key(text: str) -> str:
+        return "".join(_general_ci_weight(char) for char in text.rstrip(" "))
+
+    return key(str(value)) == key(wanted)
+
+
+def php_empty(value: Any) -> bool:
+    """PHP ``empty()``: null, false, 0, "", "0" and an empty array are empty."""
+    return value in (None, False, 0, "", "0") or value == [] or value == {}

@@ -9,12 +9,9 @@ skipped with one reason, except in CI (``CI`` set), where that is a failure.
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 from urllib.parse import urlencode
 
 import pytest
@@ -43,27 +40,10 @@ if _UNAVAILABLE and not in_ci():
     collect_ignore_glob = ["test_*.py"]
 
 
-@pytest.fixture(scope="session")
-def real_itflow_available() -> None:
-    """Under CI a machine that cannot run real ITFlow fails every test of the tier."""
-    if _UNAVAILABLE:
-        pytest.fail("real-ITFlow tier cannot run in CI: %s" % _UNAVAILABLE, pytrace=False)
-
-
 @pytest.fixture(autouse=True)
 def _tier_requirements(real_itflow_available: None) -> None:
-    """Every test of the tier, fake side included, runs only where the real side can."""
-
-
-@pytest.fixture(scope="session")
-def real_itflow(real_itflow_available: None) -> Iterator[RealITFlow]:
-    started = time.monotonic()
-    real = RealITFlow(contract_dataset()).start()
-    sys.stderr.write("\nreal ITFlow ready in %.1f s %s\n" % (time.monotonic() - started, real.timings))
-    try:
-        yield real
-    finally:
-        real.stop()
+    """Every test of the tier, fake side included, runs only where the real side can
+    (``real_itflow_available`` and ``real_itflow`` are in tests/conftest.py)."""
 
 
 @dataclass
