@@ -38,6 +38,7 @@ from .php import Dataset, php_get, php_intval
 from .wire import APACHE_ERROR_TYPE, HTML_TYPE, SERVER_SIGNATURE, Reply, Request
 
 SAMPLE_API_KEY = "sample-key-d8f3b2a9c1e0"
+SAMPLE_DECRYPT_PASSWORD = "sample-decrypt-password"  # unwraps the key's master key (credentials)
 SAMPLE_DATA_PATH = Path(__file__).with_name("sample_itflow.json")
 GENERATIONS = ("legacy", "v1")
 LOGIN_PATH = "/login.php"
@@ -183,12 +184,14 @@ class FakeITFlow:
     from before per-user keys: v1 answers 403) or ``"user_invalid"`` (its user was deleted,
     archived or disabled: v1 answers 403).  ``bool_success``: the JSON API answers
     ``"success"`` as a JSON boolean.  Both may be changed while the server runs.
+    ``decrypt_password``: what unwraps the key's master key, which credentials need.
     """
 
     def __init__(self, data: Optional[Dataset] = None, *, generations: Sequence[str] = GENERATIONS,
                  api_key: str = SAMPLE_API_KEY, php_version: str = "8.2",
                  display_errors: bool = False, key_state: str = KEY_VALID, bool_success: bool = False,
-                 host: str = "127.0.0.1", port: int = 0, tls: Optional[ssl.SSLContext] = None) -> None:
+                 decrypt_password: str = SAMPLE_DECRYPT_PASSWORD, host: str = "127.0.0.1", port: int = 0,
+                 tls: Optional[ssl.SSLContext] = None) -> None:
         unknown = set(generations) - set(GENERATIONS)
         if unknown or not generations:
             raise ValueError("generations must be a non-empty subset of %s" % (GENERATIONS,))
@@ -199,6 +202,7 @@ class FakeITFlow:
         self.display_errors = display_errors
         self.key_state = key_state
         self.bool_success = bool_success
+        self.decrypt_password = decrypt_password
         self.url = ""
         self._host = _loopback_host(host)
         self._port = port
@@ -319,7 +323,8 @@ class FakeITFlow:
         return Reply(404, body.encode("ascii"), APACHE_ERROR_TYPE)
 
     def _json_api(self, request: Request, module: str, script: str) -> Reply:
-        call = json_api.V1Call(self.data, request, module, script, bool_success=self.bool_success)
+        call = json_api.V1Call(self.data, request, module, script, bool_success=self.bool_success,
+                               decrypt_password=self.decrypt_password)
         refused = json_api.authenticate(call, self.api_key, self.key_state)
         if refused is not None:
             return refused

@@ -13,11 +13,15 @@ ignored by reads, as in ITFlow).
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from .php import Dataset, Row, php_empty, php_intval, php_json_encode, php_json_post, sql_equal, sql_int, table_rows
+from .php import (
+    Dataset, Row, php_empty, php_intval, php_json_encode, php_json_post, php_str, sql_equal, sql_int, table_rows,
+)
 from .schema import DEFAULT_USERS, TABLES, TICKET_STATUSES, rows_or_default
 from .wire import JSON_TYPE, Reply, Request
 
@@ -48,11 +52,13 @@ class V1Call:
 
     ``bool_success``: answer ``"success"`` as a JSON boolean instead of ITFlow's
     ``"True"``/``"False"`` strings (what some ITFlow forks and older releases do).
+    ``decrypt_password``: the password that unwraps the key's ``api_key_decrypt_hash``.
     """
 
     def __init__(self, data: Dataset, request: Request, module: str, script: str, *,
-                 bool_success: bool = False) -> None:
+                 bool_success: bool = False, decrypt_password: str = "") -> None:
         self.data = data
+        self.decrypt_password = decrypt_password
         self.request = request
         self.module = module
         self.script = script
@@ -60,6 +66,10 @@ class V1Call:
         self.query = request.query
         self.posted = php_json_post(request.body)
         self.bool_success = bool_success
+
+    def decrypt_password_right(self) -> bool:
+        """The body's ``api_key_decrypt_password`` unwraps the key's master key."""
+        return php_str(self.posted.get("api_key_decrypt_password")) == self.decrypt_password != ""
 
     def api_key(self) -> Optional[str]:
         """The key as validate_api_key.php reads it: the body's wins over the query string's."""
@@ -235,13 +245,39 @@ def _read_assets(call: V1Call) -> Reply:
 
 
 def _read_credentials(call: V1Call) -> Reply:
-    """credentials/read.php: nothing without ``api_key_decrypt_password`` in the (JSON) body."""
+    """credentials/read.php: nothing without ``api_key_decrypt_password`` in the (JSON) body; the
+    username and password decrypted with it (``false`` where that fails)."""
     if php_empty(call.posted.get("api_key_decrypt_password")):
         return call.rows_answer([])
-    rows = _rows(call, "credentials")
+    right = call.decrypt_password_right()
+    rows = [dict(row, **{column: decrypt_credential(row.get(column), right)
+                         for column in ("credential_username", "credential_password")})
+            for row in _rows(call, "credentials")]
     if "credential_id" in call.query:
         return call.rows_answer(_by_id(call, rows, "credential_id")[:1])
     return call.page(rows)
+
+
+# apiEncryptCredentialEntry(): a random 16-character IV, then the ciphertext.  With a wrong
+# decrypt password the master key unwraps to false and PHP encrypts with an empty key, so such
+# entries decrypt again only with a wrong password.  The fake's IV ends in which key it was.
+_MASTER_KEY, _EMPTY_KEY = "M", "E"
+
+
+def encrypt_credential(cleartext: str, right_password: bool) -> str:
+    iv = secrets.token_urlsafe(12)[:15] + (_MASTER_KEY if right_password else _EMPTY_KEY)
+    return iv + base64.b64encode(b"\x01" + cleartext.encode("utf-8")).decode("ascii")
+
+
+def decrypt_credential(stored: Any, right_password: bool) -> Union[str, bool]:
+    """apiDecryptCredentialEntry(): the cleartext, or False (what openssl_decrypt fails with)."""
+    text = stored if isinstance(stored, str) else ""
+    if len(text) <= 16 or text[15] != (_MASTER_KEY if right_password else _EMPTY_KEY):
+        return False
+    try:
+        return base64.b64decode(text[16:])[1:].decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 def _read_invoice_items(call: V1Call) -> Reply:

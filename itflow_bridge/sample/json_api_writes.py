@@ -29,9 +29,9 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .json_api import GET_ONLY, POST_ONLY, V1Call
+from .json_api import GET_ONLY, POST_ONLY, V1Call, encrypt_credential
 from .schema import API_USER_ID, DECIMAL_COLUMNS, DEFAULT_USERS, NOW, TABLES, rows_or_default
-from .php import Dataset, Row, php_floatval, php_intval, php_str, php_strip_tags, php_trim, sql_int, table_rows
+from .php import Dataset, Row, php_empty, php_floatval, php_intval, php_str, php_strip_tags, php_trim, sql_int, table_rows
 from .wire import JSON_TYPE, Reply
 
 CREATE_FAILED = (
@@ -103,8 +103,8 @@ _CREDENTIAL_MODEL: List[_Field] = [
     ("credential_name", "credential_name", "text", ""),
     ("credential_description", "credential_description", "text", ""),
     ("credential_uri", "credential_uri", "text", ""), ("credential_uri_2", "credential_uri_2", "text", ""),
-    ("credential_username", "credential_username", "raw", ""),
-    ("credential_password", "credential_password", "raw", ""),
+    ("credential_username", "credential_username", "secret", ""),
+    ("credential_password", "credential_password", "secret", ""),
     ("credential_otp_secret", "credential_otp_secret", "text", ""),
     ("credential_note", "credential_note", "text", ""), ("credential_favorite", "credential_favorite", "int", 0),
     ("credential_contact_id", "credential_contact_id", "int", 0),
@@ -146,13 +146,15 @@ def _stored(column: str, value: Any) -> Optional[str]:
 class _Write:
     """One run of a write endpoint: the body, the client it names, the dataset."""
 
-    def __init__(self, data: Dataset, posted: Dict[str, Any], query: Dict[str, str]) -> None:
-        self.data = data
-        self.posted = posted
-        raw = posted.get("client_id")
-        raw = query.get("client_id") if raw is None else raw
+    def __init__(self, call: V1Call) -> None:
+        self.call = call
+        self.data = call.data
+        self.posted = call.posted
+        raw = self.posted.get("client_id")
+        raw = call.query.get("client_id") if raw is None else raw
         self.client_id = 0 if raw is None else php_intval(php_str(raw))
         self.now = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.decrypt_password_right = call.decrypt_password_right()
 
     def isset(self, key: str) -> bool:
         return self.posted.get(key) is not None
@@ -179,6 +181,8 @@ class _Write:
             return self.intval(key)
         if kind == "float":
             return php_floatval(php_str(self.posted[key]))
+        if kind == "secret":
+            return encrypt_credential(php_str(self.posted[key]), self.decrypt_password_right)
         if kind == "raw":
             return php_str(self.posted[key])
         if kind == "digits":
@@ -380,25 +384,45 @@ def _contacts_archive(w: _Write, archive: bool = True) -> Outcome:
     return "update", w.update(row, {"contact_archived_at": None})
 
 
+# checkCredentialLengths(): bytes for what is encrypted, characters for the rest.
+_CREDENTIAL_LIMITS = (("username", 350, True), ("password", 350, True), ("name", 200, False),
+                      ("description", 500, False), ("uri", 500, False), ("uri_2", 500, False),
+                      ("otp_secret", 200, False))
+
+
+def _credential_too_long(w: _Write) -> Optional[Reply]:
+    for field, limit, in_bytes in _CREDENTIAL_LIMITS:
+        if w.isset("credential_" + field):
+            value = php_str(w.posted["credential_" + field])
+            if len(value.encode("utf-8") if in_bytes else value) > limit:
+                return w.call.failure(200, "credential_%s is too long to store." % field)
+    return None
+
+
 def _credentials_create(w: _Write) -> Outcome:
+    too_long = _credential_too_long(w)
+    if too_long is not None:
+        return too_long
     values = w.model(_CREDENTIAL_MODEL, None)
-    if not (w.isset("api_key_decrypt_password") and php_str(w.posted["api_key_decrypt_password"])
-            and values["credential_name"] and values["credential_password"]):
+    if php_empty(w.posted.get("api_key_decrypt_password")) or not values["credential_name"] \
+            or php_empty(values["credential_password"]):
         return "create", None
     return "create", w.insert("credentials", dict(values, credential_client_id=w.client_id))
 
 
 def _credentials_update(w: _Write) -> Outcome:
     credential_id = w.intval("credential_id")
-    if not (php_str(w.posted.get("api_key_decrypt_password")) and credential_id):
+    if php_empty(w.posted.get("api_key_decrypt_password")) or not credential_id:
         return "update", None
     row = w.find("credentials", "credential_id", credential_id, credential_client_id=w.client_id)
+    too_long = _credential_too_long(w)
+    if too_long is not None:
+        return too_long
     if row is None:
         return "update", None
-    values = w.model(_CREDENTIAL_MODEL, row)
-    count = w.update(row, values)
-    if count and w.isset("credential_password"):
-        row["credential_password_changed_at"] = w.now
+    count = w.update(row, w.model(_CREDENTIAL_MODEL, row))
+    if w.isset("credential_password"):
+        w.update(row, {"credential_password_changed_at": w.now})
     return "update", count
 
 
@@ -619,7 +643,7 @@ def answer(call: V1Call) -> Reply:
     if call.method != "POST":
         return call.failure(405, POST_ONLY)
     with _write_lock:
-        outcome = _ENDPOINTS[endpoint](_Write(call.data, call.posted, call.query))
+        outcome = _ENDPOINTS[endpoint](_Write(call))
     if isinstance(outcome, Reply):
         return outcome
     kind, value = outcome

@@ -15,7 +15,7 @@ import time
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from .php import (
-    Dataset, Row, mysql_number, php_arithmetic_operand, php_echo, php_intval, php_strip_tags, php_trim,
+    Dataset, Row, mysql_escape, mysql_number, mysql_unescape, php_arithmetic_operand, php_echo, php_intval, php_strip_tags, php_trim,
     php_uncaught_sql_error, php_version_at_least, php_warning, sql_int, sql_sum, table_rows,
 )
 from .wire import HTML_TYPE, XML_TYPE, Reply, Request
@@ -46,18 +46,15 @@ _CALLER_ID_SOURCES = (
 
 # add_asset's optional parameters and the api.php line that reads each one.
 _ASSET_PARAMETER_LINES = (("type", 182), ("make", 183), ("model", 184), ("serial", 185), ("os", 186))
+# The assets table of April 2022 (db.sql), in column order, and its defaults (None is NULL).
 _ASSET_COLUMNS = (
-    "asset_id", "asset_type", "asset_name", "asset_description", "asset_make", "asset_model",
-    "asset_serial", "asset_os", "asset_uri", "asset_uri_2", "asset_uri_client", "asset_status",
-    "asset_purchase_reference", "asset_purchase_date", "asset_warranty_expire",
-    "asset_install_date", "asset_photo", "asset_physical_location", "asset_notes",
-    "asset_favorite", "asset_created_at", "asset_updated_at", "asset_archived_at",
-    "asset_accessed_at", "asset_vendor_id", "asset_location_id", "asset_contact_id",
-    "asset_client_id",
+    "asset_id", "asset_type", "asset_name", "asset_make", "asset_model", "asset_serial", "asset_os",
+    "asset_ip", "asset_mac", "asset_purchase_date", "asset_warranty_expire", "asset_install_date",
+    "asset_reciept", "asset_notes", "asset_meshcentral_id", "asset_created_at", "asset_updated_at",
+    "asset_archived_at", "asset_login_id", "asset_vendor_id", "asset_location_id", "asset_contact_id",
+    "asset_network_id", "asset_client_id", "company_id",
 )
-_ASSET_ZERO_COLUMNS = frozenset({
-    "asset_favorite", "asset_vendor_id", "asset_location_id", "asset_contact_id", "asset_client_id",
-})
+_ASSET_DEFAULTS = {"asset_contact_id": "0", "company_id": "1"}
 
 
 def _alerts_insert_error(name: str, cid: int) -> str:
@@ -228,7 +225,10 @@ class LegacyScript:
             if parameter not in self._query:
                 self._warn('Undefined array key "%s"' % parameter, line)
             values[parameter] = self._query.get(parameter, "")
-        cleaned = {name: php_trim(php_strip_tags(value)) for name, value in values.items()}
+        # trim(strip_tags(mysqli_real_escape_string(...))): escaped first, so an escaped newline is
+        # no longer whitespace to trim; MySQL reads the escapes back when it stores the value.
+        cleaned = {name: mysql_unescape(php_trim(php_strip_tags(mysql_escape(value))))
+                   for name, value in values.items()}
         self._store_asset(cleaned, php_intval(self._query["client_id"]))
         self._echo("Asset added!")
 
@@ -236,7 +236,7 @@ class LegacyScript:
         assets = self._data.setdefault("assets", [])
         next_id = max((sql_int(asset.get("asset_id")) or 0 for asset in assets), default=0) + 1
         row: Dict[str, Optional[str]] = {
-            column: ("0" if column in _ASSET_ZERO_COLUMNS else None) for column in _ASSET_COLUMNS}
+            column: _ASSET_DEFAULTS.get(column) for column in _ASSET_COLUMNS}
         row.update({
             "asset_id": str(next_id), "asset_name": values["name"], "asset_type": values["type"],
             "asset_make": values["make"], "asset_model": values["model"],

@@ -189,6 +189,21 @@ def php_json_post(body: bytes) -> Dict[str, Any]:
 # --- MySQL --------------------------------------------------------------------------------
 
 
+_MYSQL_ESCAPES = {"\0": "\\0", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "'": "\\'", '"': '\\"', "\x1a": "\\Z"}
+_MYSQL_UNESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
+
+
+def mysql_escape(text: str) -> str:
+    """``mysqli_real_escape_string()``: NUL, line breaks, backslash, quotes and ^Z escaped."""
+    return "".join(_MYSQL_ESCAPES.get(char, char) for char in text)
+
+
+def mysql_unescape(literal: str) -> str:
+    """What MySQL stores for the inside of a quoted string literal: ``\\n`` is a newline, ``\\x`` is x."""
+    return re.sub(r"\\(.)", lambda match: _MYSQL_UNESCAPES.get(match.group(1), match.group(1)), literal,
+                  flags=re.DOTALL)
+
+
 def mysql_number(text: str) -> float:
     """How MySQL reads a varchar compared with a number: its leading number, else 0."""
     match = _LEADING_NUMBER.match(text)

@@ -21,7 +21,7 @@ from itflow_bridge.sample.fake_itflow import FakeITFlow
 from itflow_bridge.sample.json_api import KEY_NOT_TIED, KEY_USER_INVALID
 
 from real_itflow.dataset import contract_dataset
-from real_itflow.harness import LEGACY_VARIANTS, RealITFlow, in_ci, unavailable_reason
+from real_itflow.harness import KEY_PASSWORD, LEGACY_VARIANTS, RealITFlow, in_ci, unavailable_reason
 
 TIER_DIR = Path(__file__).resolve().parent
 USER_AGENT = "itflow-bridge-contract-tests"
@@ -105,7 +105,7 @@ class Backend:
 
 
 def fake_backend(generation: str, variant: str = "") -> Tuple[FakeITFlow, Backend]:
-    fake = FakeITFlow(contract_dataset(), generations=(generation,),
+    fake = FakeITFlow(contract_dataset(), generations=(generation,), decrypt_password=KEY_PASSWORD,
                       php_version="8.0" if variant == "php80" else "8.2",
                       display_errors=variant == "display_errors").start()
     backend = Backend("fake", generation, variant, fake.url, fake.api_key, wrong_key="not-" + fake.api_key,

@@ -116,13 +116,37 @@ V1_REQUESTS = {
     "invoice-by-id": ("invoices", [("invoice_id", "6")]),
     "locations": ("locations", []),
     "vendors": ("vendors", []),
+    # String filters compare as MySQL does (utf8mb4_general_ci): case, accents, trailing spaces ignored.
+    "client-by-name-any-case": ("clients", [("client_name", "muller gmbh  ")]),
+    "contact-by-email-any-case": ("contacts", [("contact_email", "MARY@OBRIEN.EXAMPLE")]),
+    "contact-by-phone-trailing-space": ("contacts", [("contact_phone_or_mobile", "5551234567 ")]),
+    "assets-none": ("assets", []),
+    "assets-by-type": ("assets", [("asset_type", "server")]),
+    "credentials-without-decrypt-password": ("credentials", []),
+    "invoice-items-without-filter": ("invoice_items", []),
+    "invoice-items-of-an-invoice": ("invoice_items", [("invoice_id", "2")]),
+    "software-by-key": ("software", [("software_key", "ABC")]),
+    "software-by-name": ("software", [("software_name", "Office")]),  # ORDER BY asset_id: SQL error
+    "software-by-type": ("software", [("software_type", "1")]),
+    "tickets-none": ("tickets", []),
+    "ticket-by-id-none": ("tickets", [("ticket_id", "1")]),
+    "ticket-replies-none": ("ticket_replies", [("type", "public"), ("include_archived", "1")]),
+    "quotes": ("quotes", [("quote_id", "1")]),
+    "products": ("products", []),
+    "expenses": ("expenses", []),
+    "domains-by-name": ("domains", [("domain_name", "acme.example")]),
+    "networks": ("networks", []),
+    "documents": ("documents", []),
+    "certificates": ("certificates", []),
+    "technicians-time": ("technicians", [("year", "2025"), ("month", "1")]),
 }
 
 
 @pytest.mark.parametrize("name", sorted(V1_REQUESTS))
 def test_v1_answers(v1_pair, name):
     module, params = V1_REQUESTS[name]
-    answers = [side.get("/api/v1/%s/read.php" % module, params) for side in v1_pair]
+    script = "time.php" if module == "technicians" else "read.php"
+    answers = [side.get("/api/v1/%s/%s" % (module, script), params) for side in v1_pair]
     _compare(*answers)
     if answers[1].body:
         json.loads(answers[1].body)
@@ -269,12 +293,34 @@ V1_WRITES = {
         _post("credentials/create.php", {"client_id": 1, "credential_name": "router", "credential_username": "admin",
                                          "credential_password": "s3cret", "api_key_decrypt_password": KEY_PASSWORD}),
         _post("credentials/create.php", {"client_id": 1, "credential_name": "no key", "credential_password": "x"}),
+        _post("credentials/create.php", {"client_id": 1, "credential_name": "key 0", "credential_password": "x",
+                                         "api_key_decrypt_password": "0"}),
+        # A wrong decrypt password: encrypted with an empty key, readable only with a wrong password.
+        _post("credentials/create.php", {"client_id": 2, "credential_name": "wifi", "credential_password": "",
+                                         "api_key_decrypt_password": "wrong"}),
+        _post("credentials/create.php", {"client_id": 1, "credential_name": "no password",
+                                         "api_key_decrypt_password": KEY_PASSWORD}),
+        _post("credentials/create.php", {"client_id": 1, "credential_name": "x" * 201, "credential_password": "x",
+                                         "api_key_decrypt_password": KEY_PASSWORD}),
+        _post("credentials/create.php", {"client_id": 1, "credential_name": "long", "credential_password": "ü" * 176,
+                                         "api_key_decrypt_password": KEY_PASSWORD}),
         _get("credentials/read.php"),
         _get("credentials/read.php", body={"api_key_decrypt_password": KEY_PASSWORD}),
+        _get("credentials/read.php", body={"api_key_decrypt_password": "another wrong one"}),
         _get("credentials/read.php", ("credential_id", "1"), body={"api_key_decrypt_password": KEY_PASSWORD}),
+        _get("credentials/read.php", ("limit", "1"), ("offset", "1"), body={"api_key_decrypt_password": "x"}),
         _post("credentials/update.php", {"credential_id": 1, "client_id": 1, "credential_note": "rotated",
                                          "api_key_decrypt_password": KEY_PASSWORD}),
+        _post("credentials/update.php", {"credential_id": 1, "client_id": 1, "credential_note": "rotated",
+                                         "api_key_decrypt_password": KEY_PASSWORD}),
+        _post("credentials/update.php", {"credential_id": 1, "client_id": 1, "credential_password": "n3w",
+                                         "api_key_decrypt_password": KEY_PASSWORD}),
+        _post("credentials/update.php", {"credential_id": 1, "client_id": 1, "credential_uri": "u" * 501,
+                                         "api_key_decrypt_password": KEY_PASSWORD}),
+        _post("credentials/update.php", {"credential_id": 1, "client_id": 2, "credential_note": "x",
+                                         "api_key_decrypt_password": KEY_PASSWORD}),
         _post("credentials/update.php", {"credential_id": 1, "client_id": 1, "credential_note": "rotated"}),
+        _get("credentials/read.php", ("credential_id", "1"), body={"api_key_decrypt_password": KEY_PASSWORD}),
     ],
     "tickets": [
         _post("tickets/create.php", {"client_id": 1, "ticket_subject": "Printer jam", "ticket_details": "<p>Help</p>"}),
@@ -348,3 +394,41 @@ def _differences(real: str, fake: str) -> str:
     if len(real_rows) != len(fake_rows):
         lines.append("rows: real %d, fake %d" % (len(real_rows), len(fake_rows)))
     return "\n".join(lines)
+
+
+# --- legacy /api.php add_asset: the answer and the row it stores ---------------------------------------
+
+
+@pytest.fixture
+def legacy_write_pair(real_itflow):
+    """A fresh fake and real April-2022 ITFlow (PHP 8.2) on a database reset to the contract dataset."""
+    fake, fake_side = fake_backend("legacy", "php82")
+    scratch = real_itflow.scratch("legacy")
+    scratch.reset()
+    real_side = Backend("real", "legacy", "php82", scratch.url, scratch.keys.good, wrong_key=scratch.keys.wrong,
+                        expired_key=scratch.keys.expired, script_dir=str(scratch.server.tree))
+    try:
+        yield fake_side, real_side, scratch
+    finally:
+        fake.stop()
+
+
+LEGACY_ADD_ASSET = [
+    [("add_asset", " <b>NAS-1</b> "), ("client_id", "2"), ("type", "Server"), ("make", "Synology"),
+     ("model", "DS920+"), ("serial", "SN 1"), ("os", "DSM")],
+    [("add_asset", "PC-2"), ("client_id", "abc")],  # the optional fields missing: PHP warnings, not shown
+    [("add_asset", "O'Brien \"PC\"\n"), ("client_id", "3"), ("type", " a\\b "), ("make", "<i>"), ("model", ""),
+     ("serial", "\t"), ("os", "\u00dc")],  # escaped before trim(): the newline stays, the tab goes
+    [("add_asset", "no client id")],  # nothing happens
+]
+
+
+def test_legacy_add_asset(legacy_write_pair):
+    fake_side, real_side, scratch = legacy_write_pair
+    for params in LEGACY_ADD_ASSET:
+        _compare(fake_side.get("/api.php", params), real_side.get("/api.php", params))
+    stored = [[(column, value) for column, value in row.items() if column != "asset_created_at"]
+              for row in scratch.rows("assets")]
+    assert stored == [[(column, value) for column, value in row.items() if column != "asset_created_at"]
+                      for row in fake_side.fake.data["assets"]]
+    assert [row["asset_name"] for row in scratch.rows("assets")] == ["NAS-1", "PC-2", "O'Brien \"PC\"\n"]
