@@ -19,6 +19,7 @@ from itflow_bridge.api.features import LegacyFeatures, V1Features, features_for
 from itflow_bridge.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowWriteRefused
 from itflow_bridge.itflow.legacy import LegacyAdapter
 from itflow_bridge.sample.json_api_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
+from real_itflow.harness import KEY_PASSWORD
 
 
 @pytest.fixture
@@ -167,6 +168,51 @@ def test_tickets_replies_time_and_invoice_items(api):
     item_id = api.invoice_items.create(invoice_id=invoice.invoice_id, name="Labour", qty=2, price="60")
     items = api.invoice_items.read(invoice_id=invoice.invoice_id, limit=50)
     assert [(i.item_id, i.item_total) for i in items] == [(item_id, Decimal("120.00"))]
+
+
+def test_asset_delete_is_reported_as_refused_so_the_client_looks(site, api):
+    """ITFlow 26.08 answers every asset delete with its delete refusal: the client checks the asset is gone."""
+    asset_id = api.assets.create(1, asset_name="NAS", asset_ip="10.0.0.9")
+    with pytest.raises(ITFlowWriteRefused):
+        api.assets.delete(asset_id, client_id=2)
+    assert api.assets.get(asset_id).asset_name == "NAS"
+    assert api.assets.delete(asset_id) == 1
+    with pytest.raises(ITFlowNotFound):
+        api.assets.get(asset_id)
+
+
+def test_asset_update_without_ip_and_mac_clears_them(site, api):
+    """ITFlow's asset_model.php looks for the interface in the asset row: unsent IP and MAC become ''."""
+    asset_id = api.assets.create(1, asset_name="FS02", asset_ip="10.0.0.7", asset_mac="aa:bb:cc:00:11:22")
+    listed = {row.asset_id: row for row in api.assets.read()}
+    assert (listed[asset_id].interface_ip, listed[asset_id].interface_mac) == ("10.0.0.7", "aa:bb:cc:00:11:22")
+    assert [row.asset_id for row in api.assets.read(asset_mac="AA:BB:CC:00:11:22")] == [asset_id]
+    assert api.assets.update(asset_id, asset_serial="SN2") == 1
+    listed = {row.asset_id: row for row in api.assets.read()}
+    raw = listed[asset_id].raw
+    assert (raw["asset_serial"], raw["interface_ip"], raw["interface_mac"]) == ("SN2", "", "")
+
+
+def test_filtered_reads_are_filtered_by_itflow(site, api):
+    first = api.invoice_items.create(invoice_id=2, name="Labour", qty=1, price="10")
+    api.invoice_items.create(invoice_id=3, name="Parts", qty=1, price="5")
+    assert [item.item_id for item in api.invoice_items.read(invoice_id=2)] == [first]
+    ticket_id = api.tickets.create(client_id=1, ticket_subject="A")
+    other = api.tickets.create(client_id=2, ticket_subject="B")
+    mine = api.ticket_replies.create(ticket_id=ticket_id, ticket_reply="one")
+    api.ticket_replies.create(ticket_id=other, ticket_reply="two")
+    replies = list(api.ticket_replies.read(ticket_id=ticket_id))
+    assert [(r.ticket_reply_id, r.ticket_subject, r.ticket_reply_by_name) for r in replies] == [
+        (mine, "A", "Lab Admin")]
+    assert api.tickets.get(ticket_id).ticket_status_name == "New"
+
+
+def test_credentials_round_trip_with_the_decrypt_password(site, api):
+    credential_id = api.credentials.create(1, credential_name="router", credential_username="admin",
+                                           credential_password="s3cret", api_key_decrypt_password=KEY_PASSWORD)
+    row = api.credentials.get(credential_id, api_key_decrypt_password=KEY_PASSWORD)
+    assert (row.credential_username, row.credential_password) == ("admin", "s3cret")
+    assert list(api.credentials.read()) == []  # without the decrypt password ITFlow shows none
 
 
 def test_a_refused_create_names_the_keys_only(site, api):

@@ -516,6 +516,59 @@ def test_v1_read_modules_without_rows_answer_the_miss(fake_itflow):
     assert (response.status_code, response.content) == (200, V1_MISS)
 
 
+def test_v1_string_filters_compare_like_mysql(fake_itflow):
+    """utf8mb4_general_ci: case, accents and trailing spaces do not count (checked on real ITFlow)."""
+    assert v1(fake_itflow, "clients/read.php", client_name="muller gmbh  ").json()["data"][0]["client_id"] == "3"
+    assert v1(fake_itflow, "contacts/read.php", contact_email="MARY@OBRIEN.EXAMPLE").json()["count"] == 1
+    found = v1(fake_itflow, "contacts/read.php", contact_phone_or_mobile="5551234567 ").json()
+    assert found["data"][0]["contact_name"] == "John Smith"
+
+
+def test_v1_invoice_items_need_a_filter(fake_itflow):
+    response = v1(fake_itflow, "invoice_items/read.php")
+    assert (response.status_code, response.content) == (400, (
+        b'{"success":"False","message":"A filter is required. Please supply either invoice_id or item_id.",'
+        b'"count":0,"data":[]}'))
+    post = lambda path, body: requests.post(  # noqa: E731
+        "%s/api/v1/%s?api_key=%s" % (fake_itflow.url, path, fake_itflow.api_key), json=body, timeout=TIMEOUT)
+    assert post("invoice_items/create.php", {"invoice_id": 2, "name": "B", "qty": 1, "item_order": 2}).ok
+    assert post("invoice_items/create.php", {"invoice_id": 2, "name": "A", "qty": 1, "item_order": 1}).ok
+    assert post("invoice_items/create.php", {"invoice_id": 3, "name": "C", "qty": 1}).ok
+    items = v1(fake_itflow, "invoice_items/read.php", invoice_id="2").json()["data"]
+    assert [(i["item_id"], i["item_name"]) for i in items] == [("2", "A"), ("1", "B")]
+    assert v1(fake_itflow, "invoice_items/read.php", item_id="3").json()["data"][0]["item_name"] == "C"
+
+
+def test_v1_one_ticket_comes_with_its_status_and_replies_with_their_ticket(fake_itflow):
+    post = lambda path, body: requests.post(  # noqa: E731
+        "%s/api/v1/%s?api_key=%s" % (fake_itflow.url, path, fake_itflow.api_key), json=body, timeout=TIMEOUT)
+    post("tickets/create.php", {"client_id": 1, "ticket_subject": "Printer"})
+    post("ticket_replies/create.php", {"ticket_id": 1, "ticket_reply": "On it", "ticket_reply_time_worked": "0:45:00"})
+    ticket = v1(fake_itflow, "tickets/read.php", ticket_id="1").json()["data"][0]
+    assert (ticket["ticket_status"], ticket["ticket_status_id"], ticket["ticket_status_name"]) == ("1", "1", "New")
+    assert "ticket_status_name" not in v1(fake_itflow, "tickets/read.php").json()["data"][0]
+    reply = v1(fake_itflow, "ticket_replies/read.php", ticket_id="1").json()["data"][0]
+    assert (reply["ticket_reply_time_worked"], reply["ticket_number"], reply["ticket_reply_by_name"]) == (
+        "00:45:00", "1", "Administrator")
+    assert v1(fake_itflow, "ticket_replies/read.php", type="public").content == V1_MISS
+
+
+def test_v1_credentials_need_the_decrypt_password(fake_itflow):
+    def call(method, path, body, **params):
+        return requests.request(method, "%s/api/v1/%s" % (fake_itflow.url, path),
+                                params={"api_key": fake_itflow.api_key, **params}, json=body, timeout=TIMEOUT)
+
+    right = {"api_key_decrypt_password": fake_itflow.decrypt_password}
+    call("POST", "credentials/create.php", dict(right, client_id=1, credential_name="r", credential_username="admin",
+                                                credential_password="s3cret"))
+    assert call("GET", "credentials/read.php", None).content == V1_MISS
+    row = call("GET", "credentials/read.php", right).json()["data"][0]
+    assert (row["credential_username"], row["credential_password"]) == ("admin", "s3cret")
+    assert fake_itflow.data["credentials"][0]["credential_password"] != "s3cret"  # stored encrypted
+    wrong = call("GET", "credentials/read.php", {"api_key_decrypt_password": "wrong"}).json()["data"][0]
+    assert (wrong["credential_username"], wrong["credential_password"]) == (False, False)
+
+
 # --- faults (tests/faulty_itflow.py: the fixtures are FaultyITFlow) --------------------------
 
 

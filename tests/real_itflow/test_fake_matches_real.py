@@ -268,6 +268,7 @@ V1_WRITES = {
         _post("assets/update.php", {"asset_id": 1, "client_id": 1, "asset_serial": "SN1"}),
         _get("assets/read.php"),
         _post("assets/delete.php", {"asset_id": 1, "client_id": 2}),
+        _get("assets/read.php"),  # still there, without its interface
         _post("assets/delete.php", {"asset_id": 1, "client_id": 1}),
         _get("assets/read.php"),
     ],
