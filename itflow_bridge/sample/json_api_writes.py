@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .json_api import GET_ONLY, POST_ONLY, V1Call, encrypt_credential
 from .schema import API_USER_ID, DECIMAL_COLUMNS, DEFAULT_USERS, NOW, TABLES, rows_or_default
-from .php import Dataset, Row, php_empty, php_floatval, php_intval, php_str, php_strip_tags, php_trim, sql_int, table_rows
+from .php import Dataset, Row, php_empty, php_floatval, sql_collation_key, sql_equal, php_intval, php_str, php_strip_tags, php_trim, sql_int, table_rows
 from .wire import JSON_TYPE, Reply
 
 CREATE_FAILED = (
@@ -190,7 +190,7 @@ class _Write:
         if kind == "web":
             return re.sub(r"^https?://", "", self.text(key))
         if kind == "abbr":
-            return php_strip_tags(php_str(self.posted[key])[:6]).strip()
+            return php_trim(php_strip_tags(php_str(self.posted[key])[:6]))
         return self.text(key)
 
     # -- the tables
@@ -338,7 +338,7 @@ def _contacts_create(w: _Write) -> Outcome:
     if not (values["contact_name"] and values["contact_email"] and w.client_id):
         return "create", None
     mine = [c for c in w.table("contacts") if sql_int(c.get("contact_client_id")) == w.client_id]
-    if any(c.get("contact_email") == values["contact_email"] for c in mine):
+    if any(sql_equal(c.get("contact_email"), values["contact_email"]) for c in mine):
         return "create", None
     if values["contact_primary"] == 1:
         for contact in mine:
@@ -620,10 +620,13 @@ def _technician_time(call: V1Call) -> Reply:
             "ticket_number": "%s%s" % (ticket.get("ticket_prefix") or "", ticket.get("ticket_number")),
             "ticket_subject": ticket.get("ticket_subject"), "client_id": client.get("client_id"),
             "company": client.get("client_name"), "technician_id": user.get("user_id"),
-            "technician": user.get("user_name"), "seconds": 0})
+            "technician": user.get("user_name"), "seconds": 0, "number": sql_int(ticket.get("ticket_number")) or 0})
         group["seconds"] += _seconds(worked)
     rows = []
-    for group in sorted(groups.values(), key=lambda g: (g["company"] or "", g["ticket_number"], g["technician"] or "")):
+    # ORDER BY c.client_name, t.ticket_number (the integer column), u.user_name
+    for group in sorted(groups.values(), key=lambda g: (sql_collation_key(g["company"] or ""), g["number"],
+                                                         sql_collation_key(g["technician"] or ""))):
+        del group["number"]
         seconds = group.pop("seconds")
         group["time_worked"] = "%02d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
         rows.append(group)

@@ -239,16 +239,15 @@ def _general_ci_weight(char: str) -> str:
     return upper if len(upper) == 1 else base
 
 
+def sql_collation_key(text: str) -> str:
+    """How ``utf8mb4_general_ci`` (ITFlow's collation) compares and sorts ``text``."""
+    return "".join(_general_ci_weight(char) for char in text.rstrip(" "))
+
+
 def sql_equal(value: Any, wanted: str) -> bool:
-    """``column = 'wanted'`` under ``utf8mb4_general_ci`` (ITFlow's collation): case and accents do not
-    count (``Müller`` = ``MULLER``), nor do trailing spaces; NULL matches nothing."""
-    if value is None:
-        return False
-
-    def key(text: str) -> str:
-        return "".join(_general_ci_weight(char) for char in text.rstrip(" "))
-
-    return key(str(value)) == key(wanted)
+    """``column = 'wanted'`` under ``utf8mb4_general_ci``: case and accents do not count
+    (``Müller`` = ``MULLER``), nor do trailing spaces; NULL matches nothing."""
+    return value is not None and sql_collation_key(str(value)) == sql_collation_key(wanted)
 
 
 def php_empty(value: Any) -> bool:

@@ -348,6 +348,16 @@ V1_WRITES = {
         _post("tickets/resolve.php", {"ticket_id": 2, "client_id": 0}),
         _get("tickets/read.php", ("ticket_id", "1")),
     ],
+    "technicians-time-order": [  # by client name, then the ticket NUMBER (2 before 10), then technician
+        *[_post("tickets/create.php", {"client_id": 1 if n % 3 else 3, "ticket_subject": "T%d" % n})
+          for n in range(1, 12)],
+        *[_post("ticket_replies/create.php", {"ticket_id": n, "ticket_reply": "r", "ticket_reply_time_worked": "0:10:00"})
+          for n in (11, 10, 2, 3, 9)],
+        _post("ticket_replies/create.php", {"ticket_id": 2, "ticket_reply": "more", "ticket_reply_time_worked": "1:55:30"}),
+        _get("technicians/time.php"),
+        _get("technicians/time.php", ("limit", "2"), ("offset", "1")),
+        _get("technicians/time.php", ("technician_id", "2")),
+    ],
     "invoice_items": [
         _get("invoice_items/read.php"),
         _post("invoice_items/create.php", {"invoice_id": 2, "name": "Labour", "qty": 2, "price": "60"}),
