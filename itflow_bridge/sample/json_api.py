@@ -224,7 +224,7 @@ def _read_assets(call: V1Call) -> Reply:
     rows = _rows(call, "assets")
     if "asset_id" in query:
         return call.rows_answer(_by_id(call, rows, "asset_id"))
-    for column in ("asset_type", "asset_name", "asset_serial"):  # (asset_type is ucfirst()ed: no matter here)
+    for column in ("asset_type", "asset_name", "asset_serial"):  # ucfirst(asset_type): moot under the collation
         if column in query:
             return call.page(_where(rows, column, query[column]))
     interfaces = [row for row in table_rows(call.data, "asset_interfaces", "interface_id")
@@ -343,7 +343,8 @@ def _read_ticket_replies(call: V1Call) -> Reply:
             continue
         by = sql_int(reply.get("ticket_reply_by"))
         client_reply = sql_equal(reply.get("ticket_reply_type"), "Client")
-        author = (contacts.get(by) or {}).get("contact_name") if client_reply else (users.get(by) or {}).get("user_name")
+        author = ((contacts.get(by) or {}).get("contact_name") if client_reply
+                  else (users.get(by) or {}).get("user_name"))
         rows.append(dict(reply, ticket_prefix=ticket.get("ticket_prefix"), ticket_number=ticket.get("ticket_number"),
                          ticket_subject=ticket.get("ticket_subject"), ticket_client_id=ticket.get("ticket_client_id"),
                          ticket_reply_by_name=author))

@@ -30,8 +30,11 @@ from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .json_api import GET_ONLY, POST_ONLY, V1Call, encrypt_credential
+from .php import (
+    Dataset, Row, php_empty, php_floatval, php_intval, php_str, php_strip_tags, php_trim, sql_collation_key,
+    sql_equal, sql_int, table_rows,
+)
 from .schema import API_USER_ID, DECIMAL_COLUMNS, DEFAULT_USERS, NOW, TABLES, rows_or_default
-from .php import Dataset, Row, php_empty, php_floatval, sql_collation_key, sql_equal, php_intval, php_str, php_strip_tags, php_trim, sql_int, table_rows
 from .wire import JSON_TYPE, Reply
 
 CREATE_FAILED = (

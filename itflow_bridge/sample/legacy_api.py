@@ -15,8 +15,9 @@ import time
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from .php import (
-    Dataset, Row, mysql_escape, mysql_number, mysql_unescape, php_arithmetic_operand, php_echo, php_intval, php_strip_tags, php_trim,
-    php_uncaught_sql_error, php_version_at_least, php_warning, sql_int, sql_sum, table_rows,
+    Dataset, Row, mysql_escape, mysql_number, mysql_unescape, php_arithmetic_operand, php_echo, php_intval,
+    php_strip_tags, php_trim, php_uncaught_sql_error, php_version_at_least, php_warning, sql_int, sql_sum,
+    table_rows,
 )
 from .wire import HTML_TYPE, XML_TYPE, Reply, Request
 

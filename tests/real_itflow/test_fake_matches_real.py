@@ -273,7 +273,8 @@ V1_WRITES = {
         _get("assets/read.php"),
     ],
     "certificates-documents-locations": [
-        _post("certificates/create.php", {"client_id": 1, "certificate_name": "web", "certificate_domain": "acme.example",
+        _post("certificates/create.php", {"client_id": 1, "certificate_name": "web",
+                                          "certificate_domain": "acme.example",
                                           "certificate_expire": "2027-01-01"}),
         _post("certificates/create.php", {"client_id": 1, "certificate_name": "no domain"}),
         _get("certificates/read.php"),
@@ -329,7 +330,8 @@ V1_WRITES = {
         _post("tickets/create.php", {"client_id": 1}),
         _get("tickets/read.php", ("ticket_id", "1")),
         _get("tickets/read.php"),
-        _post("ticket_replies/create.php", {"ticket_id": 1, "ticket_reply": "On it", "ticket_reply_time_worked": "0:45:00",
+        _post("ticket_replies/create.php", {"ticket_id": 1, "ticket_reply": "On it",
+                                            "ticket_reply_time_worked": "0:45:00",
                                             "ticket_reply_type": "public"}),
         _post("ticket_replies/create.php", {"ticket_id": 1, "ticket_reply": "Done", "ticket_status": 3,
                                             "ticket_reply_time_worked": "1:99:00"}),
@@ -351,9 +353,11 @@ V1_WRITES = {
     "technicians-time-order": [  # by client name, then the ticket NUMBER (2 before 10), then technician
         *[_post("tickets/create.php", {"client_id": 1 if n % 3 else 3, "ticket_subject": "T%d" % n})
           for n in range(1, 12)],
-        *[_post("ticket_replies/create.php", {"ticket_id": n, "ticket_reply": "r", "ticket_reply_time_worked": "0:10:00"})
+        *[_post("ticket_replies/create.php", {"ticket_id": n, "ticket_reply": "r",
+                                              "ticket_reply_time_worked": "0:10:00"})
           for n in (11, 10, 2, 3, 9)],
-        _post("ticket_replies/create.php", {"ticket_id": 2, "ticket_reply": "more", "ticket_reply_time_worked": "1:55:30"}),
+        _post("ticket_replies/create.php", {"ticket_id": 2, "ticket_reply": "more",
+                                            "ticket_reply_time_worked": "1:55:30"}),
         _get("technicians/time.php"),
         _get("technicians/time.php", ("limit", "2"), ("offset", "1")),
         _get("technicians/time.php", ("technician_id", "2")),
