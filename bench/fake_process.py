@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Dict, List
 
-from itflow_bridge.sample.fake_itflow import FakeITFlow
+# The failures (slow, black hole) are test code, kept out of the package: tests/faulty_itflow.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from faulty_itflow import FaultyITFlow  # noqa: E402
 
 BENCH_CLIENT_ID = "6"  # "Big Client Inc" in the sample data
 
 
-def add_contacts(fake: FakeITFlow, first_phone: int, count: int) -> List[str]:
+def add_contacts(fake: FaultyITFlow, first_phone: int, count: int) -> List[str]:
     """``count`` more contacts of one client with consecutive 10-digit phones; returns the phones."""
     contacts = fake.data["contacts"]
     template = dict(contacts[0])
@@ -42,7 +46,7 @@ def add_contacts(fake: FakeITFlow, first_phone: int, count: int) -> List[str]:
     return phones
 
 
-def answer(fake: FakeITFlow, request: Dict) -> Dict:
+def answer(fake: FaultyITFlow, request: Dict) -> Dict:
     op = request.get("op")
     if op == "add_contacts":
         return {"phones": add_contacts(fake, int(request["first_phone"]), int(request["count"]))}
@@ -61,7 +65,7 @@ def answer(fake: FakeITFlow, request: Dict) -> Dict:
 
 
 def main() -> int:
-    with FakeITFlow() as fake:
+    with FaultyITFlow() as fake:
         print(json.dumps({"url": fake.url, "api_key": fake.api_key}), flush=True)
         for line in sys.stdin:
             try:

@@ -1,7 +1,15 @@
-"""The fake ITFlow server and its sample dataset (tests, e2e, benchmarks, the demo).
+"""The fake ITFlow and its sample dataset (tests, e2e, benchmarks, the demo).
 
-Names are imported lazily so ``python -m itflow_bridge.sample.fake_itflow`` does
-not import the module twice (runpy warns when a package pre-imports it).
+One concern per module: ``php.py`` (PHP and MySQL semantics), ``wire.py``
+(request and reply values), ``legacy_api.py`` (``/api.php``), ``json_api.py``
+(v1 key check and reads), ``json_api_writes.py`` (v1 writes), ``schema.py``
+(ITFlow 26.08's tables and seeded rows), ``fake_itflow.py`` (the HTTP server,
+dataset and request log) and
+``__main__.py`` (``python -m itflow_bridge.sample``).
+``simulated_asterisk.py`` plays Asterisk's side of a FastAGI call.
+
+Names are imported lazily, so importing the package (the demo's
+``simulated_asterisk``) does not load the HTTP server.
 """
 
 from __future__ import annotations

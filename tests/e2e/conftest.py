@@ -32,7 +32,7 @@ import pytest
 from asterisk_harness import AsteriskHarness, bridge_sections
 from asterisk_root import ensure_root
 from itflow_bridge.prompts import install_prompts
-from itflow_bridge.sample.fake_itflow import FakeITFlow
+from faulty_itflow import FaultyITFlow
 
 E2E_DIR = Path(__file__).resolve().parent
 SKIP_ENV = "ITFLOW_E2E"
@@ -90,9 +90,9 @@ def asterisk(e2e_privileges: None) -> Iterator[AsteriskHarness]:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeITFlow]:
+def fake() -> Iterator[FaultyITFlow]:
     """A fake ITFlow speaking both API generations, fresh data and no fault, for one test."""
-    server = FakeITFlow().start()
+    server = FaultyITFlow().start()
     try:
         yield server
     finally:
@@ -162,7 +162,7 @@ class Daemon:
                 self.process.wait()
 
 
-def start_daemon(fake: FakeITFlow, mode: str, overrides: Sections, workdir: Path,
+def start_daemon(fake: FaultyITFlow, mode: str, overrides: Sections, workdir: Path,
                  prefix: Sequence[str] = ()) -> Daemon:
     """A ready ``itflow-bridge serve`` pointed at ``fake``, its config, cache and log in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -178,7 +178,7 @@ def start_daemon(fake: FakeITFlow, mode: str, overrides: Sections, workdir: Path
     return process
 
 
-def assert_clean_log(text: str, fake: FakeITFlow) -> None:
+def assert_clean_log(text: str, fake: FaultyITFlow) -> None:
     """A bridge's log never shows the API key, and never a traceback (every failure is handled)."""
     assert fake.api_key not in text, "the API key leaked into a log"
     assert "Traceback" not in text, text
@@ -193,7 +193,7 @@ class ClassicInstall:
     The chroot has one config file, so only one install may be active at a time.
     """
 
-    def __init__(self, asterisk: AsteriskHarness, fake: FakeITFlow, mode: str, overrides: Sections) -> None:
+    def __init__(self, asterisk: AsteriskHarness, fake: FaultyITFlow, mode: str, overrides: Sections) -> None:
         self._asterisk = asterisk
         inside = f"/{CHROOT_CACHE_PARENT}/{uuid.uuid4().hex[:12]}"
         self.cache_dir = asterisk.root / inside.lstrip("/")
@@ -217,11 +217,11 @@ class Launcher:
     def __init__(self, asterisk: AsteriskHarness) -> None:
         self._asterisk = asterisk
 
-    def daemon(self, fake: FakeITFlow, mode: str, overrides: Sections, workdir: Path,
+    def daemon(self, fake: FaultyITFlow, mode: str, overrides: Sections, workdir: Path,
                prefix: Sequence[str] = ()) -> Daemon:
         return start_daemon(fake, mode, overrides, workdir, prefix)
 
-    def classic(self, fake: FakeITFlow, mode: str, overrides: Sections) -> ClassicInstall:
+    def classic(self, fake: FaultyITFlow, mode: str, overrides: Sections) -> ClassicInstall:
         return ClassicInstall(self._asterisk, fake, mode, overrides)
 
     def asterisk_stdout_size(self) -> int:
@@ -268,7 +268,7 @@ def launcher(asterisk: AsteriskHarness) -> Iterator[Launcher]:
 
 
 @pytest.fixture
-def daemon(fake: FakeITFlow, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+def daemon(fake: FaultyITFlow, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     """``daemon(mode, **sections)`` -> a running ``itflow-bridge serve`` pointed at ``fake``."""
     started: List[Daemon] = []
 
@@ -285,7 +285,7 @@ def daemon(fake: FakeITFlow, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
 
 
 @pytest.fixture
-def classic(launcher: Launcher, fake: FakeITFlow) -> Iterator[Callable[..., str]]:
+def classic(launcher: Launcher, fake: FaultyITFlow) -> Iterator[Callable[..., str]]:
     """``classic(mode, **sections)`` -> the agi-bin dir of the installed scripts, config pointing at ``fake``."""
     installs: List[ClassicInstall] = []
     log_start = launcher.asterisk_stdout_size()

@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from asterisk_harness import AGI_BASE_DIR, AsteriskHarness, CallWithRequests, bridge_sections
-from itflow_bridge.sample.fake_itflow import JSON_TYPE, LOGIN_PATH, FakeITFlow, php_json_encode
+from faulty_itflow import FaultyITFlow
+from itflow_bridge.sample.fake_itflow import LOGIN_PATH, FakeITFlow
+from itflow_bridge.sample.php import php_json_encode
+from itflow_bridge.sample.wire import JSON_TYPE
 from itflow_bridge.services.speech import DEFAULT_PROMPTS, currency_words, words_to_amount
 
 MATRIX_API_KEY = "fmKey7c2e9a41d0b3f6"  # distinctive, so a leak anywhere is found by a plain grep
@@ -70,7 +73,7 @@ Sections = Dict[str, Dict[str, str]]
 # --- the fake ITFlow, with two more answers ------------------------------------------
 
 
-class MatrixITFlow(FakeITFlow):
+class MatrixITFlow(FaultyITFlow):
     """The fake ITFlow, plus a 405 on every request and raw 0xFF bytes (see the module doc).
 
     ``method_not_allowed``: the JSON API's own 405 answer to each request, as when a proxy

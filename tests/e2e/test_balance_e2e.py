@@ -26,7 +26,7 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from asterisk_harness import AsteriskHarness, CallResult, CallWithRequests
-from itflow_bridge.sample.fake_itflow import FakeITFlow
+from faulty_itflow import FaultyITFlow
 from itflow_bridge.services.speech import DEFAULT_PROMPTS, currency_words, words_to_amount
 
 pytestmark = pytest.mark.e2e
@@ -137,7 +137,7 @@ class Batch:
         )
 
     def _run_fastagi(self, name: str, scenario: Scenario) -> Outcome:
-        with FakeITFlow() as fake:
+        with FaultyITFlow() as fake:
             workdir = self._workdir / re.sub(r"\W+", "-", name)
             daemon = self._launcher.daemon(fake, scenario.mode, {"balance": scenario.settings}, workdir)
             try:
@@ -148,7 +148,7 @@ class Batch:
             return Outcome(result, fake.requests, daemon.output(), fake.api_key)
 
     def _run_classic(self, scenario: Scenario) -> Outcome:
-        with FakeITFlow() as fake:
+        with FaultyITFlow() as fake:
             install = self._launcher.classic(fake, scenario.mode, {"balance": scenario.settings})
             log_start = self._launcher.asterisk_stdout_size()
             try:

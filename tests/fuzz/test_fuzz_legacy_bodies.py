@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from itflow_bridge.errors import ITFlowResponseError
 from itflow_bridge.itflow.legacy import parse_balance_body, parse_cid_body, strip_php_messages
-from itflow_bridge.sample.fake_itflow import php_float_str
+from itflow_bridge.sample.php import php_float_str
 
 SCRIPT = "/var/www/html/api.php"
 WARNING = "<br />\n<b>Warning</b>:  Trying to access array offset on value of type null in %s on line <b>45</b><br />\n"

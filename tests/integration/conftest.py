@@ -2,12 +2,13 @@
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Iterator, Optional
 
 import pytest
 
 from itflow_bridge.app import Bridge
 from itflow_bridge.config import load_config
+from itflow_sites import Site, fake_sites, real_site
 
 
 def config_for(fake, tmp_path: Path, mode: str = "auto", url: Optional[str] = None, key: Optional[str] = None, **itflow):
@@ -43,3 +44,35 @@ def make_bridge(tmp_path):
     yield make
     for bridge in made:
         bridge.close()
+
+
+# --- the same test against the fake and against real ITFlow ---------------------------------
+
+SITE_KINDS = ["fake", pytest.param("real", marks=pytest.mark.real_itflow)]
+
+
+@pytest.fixture(params=SITE_KINDS)
+def site_kind(request) -> str:
+    """``fake`` or ``real`` (marked ``real_itflow``: real ITFlow of the real-ITFlow tier)."""
+    return request.param
+
+
+@pytest.fixture
+def sites(request, site_kind) -> Iterator[Dict[str, Site]]:
+    """Both generations, by name: one fake serving both, or real ITFlow 26.08 and April 2022."""
+    if site_kind == "real":
+        real = request.getfixturevalue("real_itflow")
+        yield {generation: real_site(real, generation) for generation in ("legacy", "v1")}
+        return
+    with fake_sites(("legacy", "v1")) as made:
+        yield made
+
+
+@pytest.fixture
+def v1_site(request, site_kind) -> Iterator[Site]:
+    """The JSON API: a fake serving only /api/v1, or real ITFlow 26.08."""
+    if site_kind == "real":
+        yield real_site(request.getfixturevalue("real_itflow"), "v1")
+        return
+    with fake_sites(("v1",)) as made:
+        yield made["v1"]

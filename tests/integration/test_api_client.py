@@ -1,13 +1,15 @@
-"""The typed ITFlow API client against an ITFlow site (the fake; the site comes from a fixture).
+"""The typed ITFlow API client against ITFlow: the fake, and real ITFlow 26.08 (and April 2022).
 
-Tests that only need a URL and a key use ``site``; those that seed data or count
-requests also use ``site.fake`` and are skipped where there is none.
+Every test runs against both kinds of ``site`` (``tests/itflow_sites.py``; the
+real one is marked ``real_itflow``), both starting from the contract dataset,
+with the same literal expectations: where real ITFlow answers otherwise, the
+fake is wrong.  Checks of the requests the client sent need the fake's request
+log and are made on the fake only.
 """
 
 import datetime as dt
 import json
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 import requests
@@ -16,27 +18,20 @@ from itflow_bridge.api import APIUsageError, connect
 from itflow_bridge.api.features import LegacyFeatures, V1Features, features_for
 from itflow_bridge.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowWriteRefused
 from itflow_bridge.itflow.legacy import LegacyAdapter
-from itflow_bridge.sample.fake_itflow import FakeITFlow
-from itflow_bridge.sample.fake_v1_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
+from itflow_bridge.sample.json_api_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
+from real_itflow.harness import KEY_PASSWORD
 
 
 @pytest.fixture
-def site():
-    """An ITFlow JSON API site: ``url``, ``api_key`` and, for the fake, ``fake``."""
-    with FakeITFlow(generations=("v1",)) as fake:
-        yield SimpleNamespace(url=fake.url, api_key=fake.api_key, fake=fake)
+def site(v1_site):
+    """An ITFlow JSON API: ``url``, ``api_key``, ``rows(table)``; ``fake`` on the fake only."""
+    return v1_site
 
 
 @pytest.fixture
 def api(site):
     with connect(site.url, site.api_key) as client:
         yield client
-
-
-def fake_of(site):
-    if getattr(site, "fake", None) is None:
-        pytest.skip("needs the fake ITFlow")
-    return site.fake
 
 
 def posts(fake):
@@ -47,19 +42,21 @@ def posts(fake):
 
 
 def test_read_pages_through_every_row(site, api):
-    fake = fake_of(site)
-    base = fake.data["contacts"][0]
-    for n in range(250):
-        fake.data["contacts"].append(dict(base, contact_id=str(1000 + n), contact_email="c%d@x.test" % n,
-                                          contact_client_id="6"))
-    total = len(fake.data["contacts"])
-    fake.clear_requests()
+    base = site.rows("contacts")[0]
+    site.insert("contacts", [dict(base, contact_id=str(1000 + n), contact_email="c%d@x.test" % n,
+                                  contact_client_id="6", contact_primary="0") for n in range(250)])
+    total = len(site.rows("contacts"))
+    assert total == 69 + 250
+    if site.fake:
+        site.fake.clear_requests()
     rows = list(api.contacts.read())
     assert len(rows) == total and len({row.contact_id for row in rows}) == total
-    reads = [r.query for r in fake.requests]
-    assert [(q["limit"], q["offset"]) for q in reads] == [("100", str(100 * i)) for i in range(len(reads))]
-    assert len(reads) == total // 100 + 1
-    assert all(q["limit"] != "-1" for q in reads)
+    assert [row.contact_id for row in rows] == sorted(row.contact_id for row in rows)
+    if site.fake:
+        reads = [r.query for r in site.fake.requests]
+        assert [(q["limit"], q["offset"]) for q in reads] == [("100", str(100 * i)) for i in range(len(reads))]
+        assert len(reads) == total // 100 + 1
+        assert all(q["limit"] != "-1" for q in reads)
 
 
 def test_one_page_and_client_filter_on_our_side(site, api):
@@ -91,8 +88,6 @@ def test_every_module_reads(api, name):
 
 
 def test_unknown_names_fail_before_any_request(site, api):
-    fake = fake_of(site)
-    fake.clear_requests()
     calls = [
         lambda: api.contact, lambda: api.domains.create(client_id=1), lambda: api.invoices.delete(1),
         lambda: list(api.contacts.read(contact_phone="555")), lambda: api.contacts.create(client_id=1, name="x"),
@@ -104,7 +99,8 @@ def test_unknown_names_fail_before_any_request(site, api):
     for call in calls:
         with pytest.raises(APIUsageError):
             call()
-    assert fake.requests == []
+    if site.fake:
+        assert site.fake.requests == []
 
 
 # --- writes -------------------------------------------------------------------------------
@@ -133,9 +129,8 @@ def test_clients_lifecycle_and_the_lead_quirk(site, api):
     row = next(c for c in api.clients.read() if c.client_id == client_id)
     assert (row.client_notes, row.client_currency_code) == ("signed", "CAD")
     assert api.clients.archive(client_id) == 1 and api.clients.unarchive(client_id) == 1
-    fake = getattr(site, "fake", None)
-    if fake is not None:
-        update = [body for path, body in posts(fake) if path.endswith("clients/update.php")][-1]
+    if site.fake:
+        update = [body for path, body in posts(site.fake) if path.endswith("clients/update.php")][-1]
         assert update == {"client_notes": "signed", "client_id": client_id, "client_is_lead": 0}
 
 
@@ -175,6 +170,51 @@ def test_tickets_replies_time_and_invoice_items(api):
     assert [(i.item_id, i.item_total) for i in items] == [(item_id, Decimal("120.00"))]
 
 
+def test_asset_delete_is_reported_as_refused_so_the_client_looks(site, api):
+    """ITFlow 26.08 answers every asset delete with its delete refusal: the client checks the asset is gone."""
+    asset_id = api.assets.create(1, asset_name="NAS", asset_ip="10.0.0.9")
+    with pytest.raises(ITFlowWriteRefused):
+        api.assets.delete(asset_id, client_id=2)
+    assert api.assets.get(asset_id).asset_name == "NAS"
+    assert api.assets.delete(asset_id) == 1
+    with pytest.raises(ITFlowNotFound):
+        api.assets.get(asset_id)
+
+
+def test_asset_update_without_ip_and_mac_clears_them(site, api):
+    """ITFlow's asset_model.php looks for the interface in the asset row: unsent IP and MAC become ''."""
+    asset_id = api.assets.create(1, asset_name="FS02", asset_ip="10.0.0.7", asset_mac="aa:bb:cc:00:11:22")
+    listed = {row.asset_id: row for row in api.assets.read()}
+    assert (listed[asset_id].interface_ip, listed[asset_id].interface_mac) == ("10.0.0.7", "aa:bb:cc:00:11:22")
+    assert [row.asset_id for row in api.assets.read(asset_mac="AA:BB:CC:00:11:22")] == [asset_id]
+    assert api.assets.update(asset_id, asset_serial="SN2") == 1
+    listed = {row.asset_id: row for row in api.assets.read()}
+    raw = listed[asset_id].raw
+    assert (raw["asset_serial"], raw["interface_ip"], raw["interface_mac"]) == ("SN2", "", "")
+
+
+def test_filtered_reads_are_filtered_by_itflow(site, api):
+    first = api.invoice_items.create(invoice_id=2, name="Labour", qty=1, price="10")
+    api.invoice_items.create(invoice_id=3, name="Parts", qty=1, price="5")
+    assert [item.item_id for item in api.invoice_items.read(invoice_id=2)] == [first]
+    ticket_id = api.tickets.create(client_id=1, ticket_subject="A")
+    other = api.tickets.create(client_id=2, ticket_subject="B")
+    mine = api.ticket_replies.create(ticket_id=ticket_id, ticket_reply="one")
+    api.ticket_replies.create(ticket_id=other, ticket_reply="two")
+    replies = list(api.ticket_replies.read(ticket_id=ticket_id))
+    assert [(r.ticket_reply_id, r.ticket_subject, r.ticket_reply_by_name) for r in replies] == [
+        (mine, "A", "Lab Admin")]
+    assert api.tickets.get(ticket_id).ticket_status_name == "New"
+
+
+def test_credentials_round_trip_with_the_decrypt_password(site, api):
+    credential_id = api.credentials.create(1, credential_name="router", credential_username="admin",
+                                           credential_password="s3cret", api_key_decrypt_password=KEY_PASSWORD)
+    row = api.credentials.get(credential_id, api_key_decrypt_password=KEY_PASSWORD)
+    assert (row.credential_username, row.credential_password) == ("admin", "s3cret")
+    assert list(api.credentials.read()) == []  # without the decrypt password ITFlow shows none
+
+
 def test_a_refused_create_names_the_keys_only(site, api):
     email = api.contacts.get(1).contact_email
     with pytest.raises(ITFlowWriteRefused) as refused:
@@ -189,11 +229,9 @@ def test_a_refused_create_names_the_keys_only(site, api):
 # --- the fake's exact answers -----------------------------------------------------------------
 
 
-def test_fake_write_answers_are_itflows_bytes(site):
-    fake = fake_of(site)
-
+def test_write_answers_are_itflows_bytes(site):
     def post(path, body):
-        return requests.post("%s/api/v1/%s?api_key=%s" % (fake.url, path, fake.api_key), json=body, timeout=10)
+        return requests.post("%s/api/v1/%s?api_key=%s" % (site.url, path, site.api_key), json=body, timeout=10)
 
     created = post("tickets/create.php", {"ticket_subject": "x"})
     assert created.content == b'{"success":"True","count":"1","data":[{"insert_id":1}]}'
@@ -204,7 +242,7 @@ def test_fake_write_answers_are_itflows_bytes(site):
     assert post("assets/delete.php", {"asset_id": 5, "client_id": 1}).json()["message"] == DELETE_FAILED
     broken = post("clients/update.php", {"client_id": 1, "client_notes": "x"})
     assert (broken.status_code, broken.content) == (500, b"")
-    got = requests.get("%s/api/v1/contacts/create.php?api_key=%s" % (fake.url, fake.api_key), timeout=10)
+    got = requests.get("%s/api/v1/contacts/create.php?api_key=%s" % (site.url, site.api_key), timeout=10)
     assert (got.status_code, got.json()["message"]) == (405, "Can only send POST requests to this endpoint.")
 
 
@@ -212,14 +250,16 @@ def test_fake_write_answers_are_itflows_bytes(site):
 
 
 @pytest.fixture
-def both(fake_itflow):
+def both(sites):
     from itflow_bridge.config import ITFlowSettings
     from itflow_bridge.http import ITFlowHTTP
     from itflow_bridge.itflow.v1 import V1Adapter
 
-    http = ITFlowHTTP(ITFlowSettings(url=fake_itflow.url, api_key=fake_itflow.api_key))
-    yield {"legacy": features_for(LegacyAdapter(http)), "v1": features_for(V1Adapter(http))}
-    http.close()
+    https = {generation: ITFlowHTTP(ITFlowSettings(url=site.url, api_key=site.api_key))
+             for generation, site in sites.items()}
+    yield {"legacy": features_for(LegacyAdapter(https["legacy"])), "v1": features_for(V1Adapter(https["v1"]))}
+    for http in https.values():
+        http.close()
 
 
 def test_emails_agree_on_both_generations(both):
@@ -229,13 +269,15 @@ def test_emails_agree_on_both_generations(both):
     assert [(e.client_name, e.email) for e in v1] == [(e.client_name, e.email) for e in legacy]
 
 
-def test_add_asset_on_both_generations(both, fake_itflow):
+def test_add_asset_on_both_generations(both, sites):
     assert both["legacy"].add_asset(1, "PC-1", type="Desktop", make="HP") is None
     new_id = both["v1"].add_asset(2, "PC-2", type="Laptop", os="Windows 11")
-    assert isinstance(new_id, int)
-    stored = {a["asset_name"]: a for a in fake_itflow.data["assets"]}
-    assert (stored["PC-1"]["asset_make"], stored["PC-1"]["asset_client_id"]) == ("HP", "1")
-    assert (stored["PC-2"]["asset_os"], stored["PC-2"]["asset_id"]) == ("Windows 11", str(new_id))
+    legacy = {a["asset_name"]: a for a in sites["legacy"].rows("assets")}
+    v1 = {a["asset_name"]: a for a in sites["v1"].rows("assets")}
+    assert (legacy["PC-1"]["asset_type"], legacy["PC-1"]["asset_make"], legacy["PC-1"]["asset_client_id"]) == (
+        "Desktop", "HP", "1")
+    assert (v1["PC-2"]["asset_type"], v1["PC-2"]["asset_os"], v1["PC-2"]["asset_id"],
+            v1["PC-2"]["asset_client_id"]) == ("Laptop", "Windows 11", str(new_id), "2")
 
 
 def test_phonebook_is_legacy_only(both):

@@ -19,12 +19,8 @@ from typing import Dict, Optional
 import pytest
 import requests
 
-from itflow_bridge.sample.fake_itflow import (
-    FakeITFlow,
-    SAMPLE_API_KEY,
-    load_sample_data,
-    php_float_str,
-)
+from itflow_bridge.sample.fake_itflow import SAMPLE_API_KEY, FakeITFlow, load_sample_data
+from itflow_bridge.sample.php import php_float_str
 
 TIMEOUT = 5
 V1_MISS = (b'{"success":"False","message":"No resource (for this client and company) '
@@ -520,7 +516,60 @@ def test_v1_read_modules_without_rows_answer_the_miss(fake_itflow):
     assert (response.status_code, response.content) == (200, V1_MISS)
 
 
-# --- faults -----------------------------------------------------------------------------
+def test_v1_string_filters_compare_like_mysql(fake_itflow):
+    """utf8mb4_general_ci: case, accents and trailing spaces do not count (checked on real ITFlow)."""
+    assert v1(fake_itflow, "clients/read.php", client_name="muller gmbh  ").json()["data"][0]["client_id"] == "3"
+    assert v1(fake_itflow, "contacts/read.php", contact_email="MARY@OBRIEN.EXAMPLE").json()["count"] == 1
+    found = v1(fake_itflow, "contacts/read.php", contact_phone_or_mobile="5551234567 ").json()
+    assert found["data"][0]["contact_name"] == "John Smith"
+
+
+def test_v1_invoice_items_need_a_filter(fake_itflow):
+    response = v1(fake_itflow, "invoice_items/read.php")
+    assert (response.status_code, response.content) == (400, (
+        b'{"success":"False","message":"A filter is required. Please supply either invoice_id or item_id.",'
+        b'"count":0,"data":[]}'))
+    post = lambda path, body: requests.post(  # noqa: E731
+        "%s/api/v1/%s?api_key=%s" % (fake_itflow.url, path, fake_itflow.api_key), json=body, timeout=TIMEOUT)
+    assert post("invoice_items/create.php", {"invoice_id": 2, "name": "B", "qty": 1, "item_order": 2}).ok
+    assert post("invoice_items/create.php", {"invoice_id": 2, "name": "A", "qty": 1, "item_order": 1}).ok
+    assert post("invoice_items/create.php", {"invoice_id": 3, "name": "C", "qty": 1}).ok
+    items = v1(fake_itflow, "invoice_items/read.php", invoice_id="2").json()["data"]
+    assert [(i["item_id"], i["item_name"]) for i in items] == [("2", "A"), ("1", "B")]
+    assert v1(fake_itflow, "invoice_items/read.php", item_id="3").json()["data"][0]["item_name"] == "C"
+
+
+def test_v1_one_ticket_comes_with_its_status_and_replies_with_their_ticket(fake_itflow):
+    post = lambda path, body: requests.post(  # noqa: E731
+        "%s/api/v1/%s?api_key=%s" % (fake_itflow.url, path, fake_itflow.api_key), json=body, timeout=TIMEOUT)
+    post("tickets/create.php", {"client_id": 1, "ticket_subject": "Printer"})
+    post("ticket_replies/create.php", {"ticket_id": 1, "ticket_reply": "On it", "ticket_reply_time_worked": "0:45:00"})
+    ticket = v1(fake_itflow, "tickets/read.php", ticket_id="1").json()["data"][0]
+    assert (ticket["ticket_status"], ticket["ticket_status_id"], ticket["ticket_status_name"]) == ("1", "1", "New")
+    assert "ticket_status_name" not in v1(fake_itflow, "tickets/read.php").json()["data"][0]
+    reply = v1(fake_itflow, "ticket_replies/read.php", ticket_id="1").json()["data"][0]
+    assert (reply["ticket_reply_time_worked"], reply["ticket_number"], reply["ticket_reply_by_name"]) == (
+        "00:45:00", "1", "Administrator")
+    assert v1(fake_itflow, "ticket_replies/read.php", type="public").content == V1_MISS
+
+
+def test_v1_credentials_need_the_decrypt_password(fake_itflow):
+    def call(method, path, body, **params):
+        return requests.request(method, "%s/api/v1/%s" % (fake_itflow.url, path),
+                                params={"api_key": fake_itflow.api_key, **params}, json=body, timeout=TIMEOUT)
+
+    right = {"api_key_decrypt_password": fake_itflow.decrypt_password}
+    call("POST", "credentials/create.php", dict(right, client_id=1, credential_name="r", credential_username="admin",
+                                                credential_password="s3cret"))
+    assert call("GET", "credentials/read.php", None).content == V1_MISS
+    row = call("GET", "credentials/read.php", right).json()["data"][0]
+    assert (row["credential_username"], row["credential_password"]) == ("admin", "s3cret")
+    assert fake_itflow.data["credentials"][0]["credential_password"] != "s3cret"  # stored encrypted
+    wrong = call("GET", "credentials/read.php", {"api_key_decrypt_password": "wrong"}).json()["data"][0]
+    assert (wrong["credential_username"], wrong["credential_password"]) == (False, False)
+
+
+# --- faults (tests/faulty_itflow.py: the fixtures are FaultyITFlow) --------------------------
 
 
 def test_fault_slow_delays_then_answers(fake_itflow):
@@ -688,14 +737,16 @@ def test_sample_contacts_have_every_documented_column():
         assert documented <= set(contact)
 
 
-def test_command_line_serves_until_sigterm():
+def test_command_line_serves_until_sigterm(tmp_path):
+    """``python -m itflow_bridge.sample`` from any directory: URL, key, an export line, then serves."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "itflow_bridge.sample.fake_itflow", "--port", "0", "--v1-only"],
+        [sys.executable, "-m", "itflow_bridge.sample", "--port", "0", "--v1-only"], cwd=str(tmp_path),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = process.stdout.readline().strip().split("URL: ", 1)[1]
         key = process.stdout.readline().strip().split("API key: ", 1)[1]
         assert key == SAMPLE_API_KEY
+        assert process.stdout.readline() == "export ITFLOW_URL=%s ITFLOW_API_KEY=%s\n" % (url, key)
         response = requests.get(url + "/api/v1/clients/read.php", params={"api_key": key}, timeout=TIMEOUT)
         assert response.json()["success"] == "True"
         assert requests.get(url + "/api.php", timeout=TIMEOUT).status_code == 404
@@ -706,3 +757,34 @@ def test_command_line_serves_until_sigterm():
             process.kill()
             process.wait()
     assert "RuntimeWarning" not in process.stderr.read()
+
+
+# --- ITFlow's own states, as plain attributes of the packaged fake ---------------------------
+
+
+def test_the_packaged_fake_has_no_transport_faults():
+    assert not hasattr(FakeITFlow, "set_fault")
+
+
+@pytest.mark.parametrize("state, legacy_body, v1_status, v1_body", [
+    ("refused", b"Incorrect or expired API Key.", 401, V1_INVALID_KEY),
+    ("not_tied", b"1700.5", 403, V1_NOT_TIED),  # legacy keys had no users
+    ("user_invalid", b"1700.5", 403,
+     b'{"success":"False","message":"The user linked to this API key is inactive, archived, or invalid."}'),
+])
+def test_key_states(state, legacy_body, v1_status, v1_body):
+    with FakeITFlow(key_state=state) as fake:
+        assert legacy(fake, account_balance="1").content == legacy_body
+        response = v1(fake, "clients/read.php")
+        assert (response.status_code, response.content) == (v1_status, v1_body)
+        fake.key_state = "valid"
+        assert v1(fake, "clients/read.php").json()["success"] == "True"
+    with pytest.raises(ValueError):
+        FakeITFlow(key_state="lost")
+
+
+def test_bool_success_attribute():
+    with FakeITFlow(bool_success=True) as fake:
+        assert v1(fake, "contacts/read.php", contact_id="1").json()["success"] is True
+        fake.bool_success = False
+        assert v1(fake, "contacts/read.php", contact_id="1").json()["success"] == "True"

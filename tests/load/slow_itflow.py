@@ -1,6 +1,6 @@
 """A fake ITFlow that is slow and sometimes fails at random, for the load test.
 
-The fake's own faults are global switches (``set_fault``), while a load test
+The test faults (``faulty_itflow.FaultyITFlow.set_fault``) are global switches, while a load test
 needs every request to draw its own fate: a random delay (0 to
 ``latency_max`` seconds) and, with probability ``error_rate``, an error.  So
 this is a small HTTP proxy on 127.0.0.1 in front of an unmodified

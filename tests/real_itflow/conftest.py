@@ -9,21 +9,19 @@ skipped with one reason, except in CI (``CI`` set), where that is a failure.
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 from urllib.parse import urlencode
 
 import pytest
 import requests
 
 from itflow_bridge.sample.fake_itflow import FakeITFlow
+from itflow_bridge.sample.json_api import KEY_NOT_TIED, KEY_USER_INVALID
 
 from real_itflow.dataset import contract_dataset
-from real_itflow.harness import LEGACY_VARIANTS, RealITFlow, in_ci, unavailable_reason
+from real_itflow.harness import KEY_PASSWORD, LEGACY_VARIANTS, RealITFlow, in_ci, unavailable_reason
 
 TIER_DIR = Path(__file__).resolve().parent
 USER_AGENT = "itflow-bridge-contract-tests"
@@ -42,27 +40,10 @@ if _UNAVAILABLE and not in_ci():
     collect_ignore_glob = ["test_*.py"]
 
 
-@pytest.fixture(scope="session")
-def real_itflow_available() -> None:
-    """Under CI a machine that cannot run real ITFlow fails every test of the tier."""
-    if _UNAVAILABLE:
-        pytest.fail("real-ITFlow tier cannot run in CI: %s" % _UNAVAILABLE, pytrace=False)
-
-
 @pytest.fixture(autouse=True)
 def _tier_requirements(real_itflow_available: None) -> None:
-    """Every test of the tier, fake side included, runs only where the real side can."""
-
-
-@pytest.fixture(scope="session")
-def real_itflow(real_itflow_available: None) -> Iterator[RealITFlow]:
-    started = time.monotonic()
-    real = RealITFlow(contract_dataset()).start()
-    sys.stderr.write("\nreal ITFlow ready in %.1f s %s\n" % (time.monotonic() - started, real.timings))
-    try:
-        yield real
-    finally:
-        real.stop()
+    """Every test of the tier, fake side included, runs only where the real side can
+    (``real_itflow_available`` and ``real_itflow`` are in tests/conftest.py)."""
 
 
 @dataclass
@@ -96,14 +77,14 @@ class Backend:
     def not_tied_key(self) -> str:
         """A key whose ``api_key_user_id`` is 0 (keys from before per-user keys)."""
         if self.fake is not None:
-            self.fake.set_fault("key_not_tied")
+            self.fake.key_state = KEY_NOT_TIED
             return self.fake.api_key
         return self._not_tied
 
     def user_gone_key(self) -> str:
         """A key whose user no longer exists."""
         if self.fake is not None:
-            self.fake.set_fault("key_user_invalid")
+            self.fake.key_state = KEY_USER_INVALID
             return self.fake.api_key
         return self._user_gone
 
@@ -124,7 +105,7 @@ class Backend:
 
 
 def fake_backend(generation: str, variant: str = "") -> Tuple[FakeITFlow, Backend]:
-    fake = FakeITFlow(contract_dataset(), generations=(generation,),
+    fake = FakeITFlow(contract_dataset(), generations=(generation,), decrypt_password=KEY_PASSWORD,
                       php_version="8.0" if variant == "php80" else "8.2",
                       display_errors=variant == "display_errors").start()
     backend = Backend("fake", generation, variant, fake.url, fake.api_key, wrong_key="not-" + fake.api_key,

@@ -4,12 +4,15 @@ It is the sample dataset (``sample_itflow.json``, what the fake, the demo and th
 other tiers use) plus a few rows stored the way current ITFlow's forms store
 international numbers: digits only, the country code in the ``*_country_code``
 column, a national number keeping its trunk 0 when typed with it.  On legacy
-ITFlow (no country-code columns) the same rows hold just the digits.
+ITFlow (no country-code columns) the same rows hold just the digits.  ``users``
+names the administrator real ITFlow's setup creates (the key acts as that user).
 """
 
 from __future__ import annotations
 
 from itflow_bridge.sample.fake_itflow import load_sample_data
+
+from real_itflow.harness import ADMIN_NAME
 
 _CONTACT_DEFAULTS = {
     "contact_title": None, "contact_extension": "", "contact_photo": None, "contact_pin": "",
@@ -33,6 +36,7 @@ EXTRA_LOCATIONS = (
 
 def contract_dataset() -> dict:
     data = load_sample_data()
+    data["users"] = [{"user_id": "1", "user_name": ADMIN_NAME}]  # the administrator setup made, whose key is used
     template_contact = dict(data["contacts"][0])
     for cid, name, email, phone_cc, phone, mobile_cc, mobile, pin, client in EXTRA_CONTACTS:
         row = dict(template_contact, **_CONTACT_DEFAULTS)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -42,6 +43,7 @@ SNAPSHOT_PATTERNS = {"v1": "itflow-current-*.tar.gz", "legacy": "itflow-legacy-*
 
 LEGACY_VARIANTS = ("php82", "display_errors", "php80")
 DB_USER = "itflow"
+ADMIN_NAME = "Lab Admin"
 ADMIN_PASSWORD = "lab-admin-password-1"
 KEY_PASSWORD = "lab-key-password-1"
 LEGACY_DB = "itflow"  # the name PHP's error messages show, as on a typical install
@@ -231,9 +233,10 @@ class MariaDB:
         return subprocess.run(["mysqladmin", "--no-defaults", "--socket=%s" % self.socket, "-uroot", "ping"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
-    def sql(self, statements: str, database: str = "") -> str:
+    def sql(self, statements: str, database: str = "", raw: bool = False) -> str:
+        """The output of ``statements``: tab-separated, no column names; ``raw``: values unescaped."""
         cmd = ["mariadb", "--no-defaults", "--socket=%s" % self.socket, "-uroot", "--batch", "--skip-column-names",
-               "--default-character-set=utf8mb4"]
+               "--default-character-set=utf8mb4"] + (["--raw"] if raw else [])
         if database:
             cmd.append(database)
         done = subprocess.run(cmd, input=statements.encode("utf-8"), stdout=subprocess.PIPE,
@@ -249,6 +252,32 @@ class MariaDB:
         self.sql("CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;\n"
                  "CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED BY '%s';\n"
                  "GRANT ALL ON `%s`.* TO '%s'@'localhost';\n" % (name, DB_USER, password, name, DB_USER))
+
+    def tables(self, database: str) -> List[str]:
+        return self.sql("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' "
+                        "AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME;" % database).split()
+
+    def copy_database(self, source: str, target: str) -> None:
+        """``target`` as a copy of ``source`` (tables, foreign keys, rows); the ITFlow user may use it."""
+        self.sql("CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;\n"
+                 "GRANT ALL ON `%s`.* TO '%s'@'localhost';\n" % (target, target, DB_USER))
+        dump = _run(["mariadb-dump", "--no-defaults", "--socket=%s" % self.socket, "-uroot", "--skip-comments",
+                     source], stderr=subprocess.PIPE).stdout
+        _run(["mariadb", "--no-defaults", "--socket=%s" % self.socket, "-uroot", target], input=dump)
+
+    def table_states(self, database: str) -> Dict[str, Tuple[str, str]]:
+        """Each table's (checksum of its rows, next AUTO_INCREMENT): equal states, equal tables."""
+        tables = self.tables(database)
+        checksums = self.sql("CHECKSUM TABLE %s;" % ", ".join("`%s`.`%s`" % (database, t) for t in tables))
+        counters = self.sql("SELECT TABLE_NAME, IFNULL(AUTO_INCREMENT, '') FROM information_schema.TABLES "
+                            "WHERE TABLE_SCHEMA = '%s' AND TABLE_TYPE = 'BASE TABLE';" % database)
+        next_ids = dict(line.split("\t") for line in counters.splitlines())
+        states = {}
+        for line in checksums.splitlines():
+            qualified, checksum = line.split("\t")
+            table = qualified.split(".", 1)[1]
+            states[table] = (checksum, next_ids.get(table, ""))
+        return states
 
     def stop(self) -> None:
         _stop(self.process, 30.0)
@@ -463,6 +492,56 @@ def _new_keys(prefix: str) -> Keys:
                 user_gone="%s-gone-%s" % (prefix, token))
 
 
+SCRATCH_SUFFIX = "_scratch"
+TEMPLATE_SUFFIX = "_template"
+
+
+@dataclass
+class ScratchSite:
+    """Real ITFlow of one generation on a database of its own, for tests that write.
+
+    ``reset()`` puts the database back as it was after seeding: every table whose rows or
+    AUTO_INCREMENT differ from the template copy is emptied and refilled from it (tens of
+    milliseconds), so each test starts from the contract dataset and new ids are predictable.
+    """
+
+    generation: str
+    db: MariaDB
+    database: str
+    template: str
+    server: PhpServer
+    keys: Keys
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def reset(self) -> None:
+        wanted = self.db.table_states(self.template)
+        changed = [table for table, state in self.db.table_states(self.database).items()
+                   if wanted.get(table) != state]
+        if not changed:
+            return
+        statements = ["SET FOREIGN_KEY_CHECKS = 0;"]
+        for table in changed:
+            statements.append("TRUNCATE TABLE `%s`.`%s`;" % (self.database, table))
+            statements.append("INSERT INTO `%s`.`%s` SELECT * FROM `%s`.`%s`;" % (
+                self.database, table, self.template, table))
+        self.db.sql("\n".join(statements))
+
+    def rows(self, table: str, where: str = "1=1") -> List[Dict[str, Optional[str]]]:
+        """The table's rows as mysqli hands them to PHP: strings, None for NULL, in primary-key order."""
+        columns = [column.name for column in table_columns(self.db, self.database)[table]]
+        select = ", ".join("CAST(`%s` AS CHAR)" % name for name in columns)
+        text = self.db.sql("SELECT JSON_ARRAY(%s) FROM `%s` WHERE %s ORDER BY `%s`;" % (
+            select, table, where, columns[0]), self.database, raw=True)
+        return [dict(zip(columns, json.loads(line))) for line in text.splitlines()]
+
+    def insert(self, table: str, rows: Iterable[dict]) -> None:
+        """Rows as the contract dataset holds them (missing required columns are filled in)."""
+        self.db.sql(insert_rows(table, rows, table_columns(self.db, self.database)[table]), self.database)
+
+
 @dataclass
 class RealITFlow:
     """Every real ITFlow server of one session; ``servers`` by name (``v1``, ``legacy-php82``, ...)."""
@@ -474,6 +553,8 @@ class RealITFlow:
     trees: Dict[str, Path] = field(default_factory=dict)
     db: Optional[MariaDB] = None
     timings: Dict[str, float] = field(default_factory=dict)
+    scratch_sites: Dict[str, ScratchSite] = field(default_factory=dict)
+    _db_password: str = ""
 
     def start(self) -> "RealITFlow":
         started = time.monotonic()
@@ -489,11 +570,14 @@ class RealITFlow:
                           for generation, tree in pristine.items()}
             self.db = MariaDB(self.root / "mariadb").start()
             self._mark("mariadb", started)
-            password = secrets.token_hex(12)
+            password = self._db_password = secrets.token_hex(12)
             self._start_v1(password)
             self._mark("v1", started)
             self._start_legacy(password)
             self._mark("legacy", started)
+            for database in (V1_DB, LEGACY_DB):  # as seeded, before any request wrote a log row
+                self.db.copy_database(database, database + TEMPLATE_SUFFIX)
+            self._mark("templates", started)
         except BaseException:
             self.stop()
             raise
@@ -513,7 +597,7 @@ class RealITFlow:
               "--host=localhost", "--username=%s" % DB_USER, "--password=%s" % password,
               "--database=%s" % V1_DB, "--base-url=127.0.0.1:%d" % server.port, "--locale=en_US",
               "--timezone=UTC", "--currency=USD", "--company-name=Lab MSP", "--country=United States",
-              "--user-name=Lab Admin", "--user-email=admin@lab.example",
+              "--user-name=%s" % ADMIN_NAME, "--user-email=admin@lab.example",
               "--user-password=%s" % ADMIN_PASSWORD, "--non-interactive"],
              cwd=str(tree / "scripts"), stdin=subprocess.DEVNULL)
         config = tree / "config.php"
@@ -571,7 +655,26 @@ class RealITFlow:
             self.servers[name] = PhpServer(name, tree, self._php_ini() + extra[variant],
                                            self.root / ("php-%s.log" % name)).start()
 
+    def scratch(self, generation: str) -> ScratchSite:
+        """The generation's ``ScratchSite`` (PHP 8.2 defaults), started on first use."""
+        if generation not in self.scratch_sites:
+            source = V1_DB if generation == "v1" else LEGACY_DB
+            database = source + SCRATCH_SUFFIX
+            self.db.copy_database(source + TEMPLATE_SUFFIX, database)
+            tree = session_copy(self.trees[generation], self.root / (generation + SCRATCH_SUFFIX))
+            config = (self.trees[generation] / "config.php").read_text(encoding="utf-8")
+            config = config.replace("$database = '%s';" % source, "$database = '%s';" % database)
+            assert database in config, "no $database line in config.php"
+            (tree / "config.php").write_text(config, encoding="utf-8")
+            name = generation + SCRATCH_SUFFIX
+            server = PhpServer(name, tree, self._php_ini(), self.root / ("php-%s.log" % name)).start()
+            self.scratch_sites[generation] = ScratchSite(generation, self.db, database, source + TEMPLATE_SUFFIX,
+                                                         server, self.keys[generation])
+        return self.scratch_sites[generation]
+
     def stop(self) -> None:
+        for site in self.scratch_sites.values():
+            site.server.stop()
         for server in self.servers.values():
             server.stop()
         if self.db is not None:

@@ -1,4 +1,4 @@
-"""The fake ITFlow's JSON API writes, persisted into ``FakeITFlow.data``.
+"""ITFlow's JSON API writes, persisted into the dataset (``FakeITFlow.data``).
 
 Every ``create``/``update``/``delete``/``archive``/``unarchive``/``resolve``
 endpoint of ITFlow 26.08, and ``technicians/time``, re-enacted from its PHP:
@@ -27,9 +27,15 @@ import secrets
 import threading
 import time
 from decimal import Decimal
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .fake_itflow import JSON_TYPE, _Reply, _as_int, _php_strip_tags, _table_rows, php_intval
+from .json_api import GET_ONLY, POST_ONLY, V1Call, encrypt_credential
+from .php import (
+    Dataset, Row, php_empty, php_floatval, php_intval, php_str, php_strip_tags, php_trim, sql_collation_key,
+    sql_equal, sql_int, table_rows,
+)
+from .schema import API_USER_ID, DECIMAL_COLUMNS, DEFAULT_USERS, NOW, TABLES, rows_or_default
+from .wire import JSON_TYPE, Reply
 
 CREATE_FAILED = (
     "Auth success but insert query failed, ensure ALL required variables are provided (and aren't "
@@ -45,110 +51,8 @@ DELETE_FAILED = (
     "Auth success but delete query failed. Ensure ALL required variables are provided and database schema "
     "is up-to-date. Most likely cause: asset/client/company ID mismatch."
 )
-POST_ONLY = "Can only send POST requests to this endpoint."
-GET_ONLY = "Can only send GET requests to this endpoint."
 BAD_MONTH = "Invalid month parameter. Must be between 1 and 12."
 TICKET_PREFIX = "TCK-"
-NOW = "NOW"
-
-# Columns and defaults of the tables written (db.sql of 26.08): None is NULL, NOW the insert time.
-_SCHEMA = {
-    'assets': {
-        'asset_id': '', 'asset_type': '', 'asset_name': '', 'asset_description': None, 'asset_make': '',
-        'asset_model': None, 'asset_serial': None, 'asset_os': None, 'asset_uri': None, 'asset_uri_2': None,
-        'asset_uri_client': None, 'asset_status': None, 'asset_purchase_reference': None,
-        'asset_purchase_date': None, 'asset_warranty_expire': None, 'asset_install_date': None,
-        'asset_photo': None, 'asset_physical_location': None, 'asset_notes': None, 'asset_favorite': '0',
-        'asset_created_at': 'NOW', 'asset_updated_at': None, 'asset_archived_at': None,
-        'asset_accessed_at': None, 'asset_vendor_id': '0', 'asset_location_id': '0', 'asset_contact_id': '0',
-        'asset_client_id': '0',
-    },
-    'asset_interfaces': {
-        'interface_id': '', 'interface_name': '', 'interface_description': None, 'interface_type': None,
-        'interface_mac': None, 'interface_ip': None, 'interface_nat_ip': None, 'interface_ipv6': None,
-        'interface_notes': None, 'interface_primary': '0', 'interface_created_at': 'NOW',
-        'interface_updated_at': None, 'interface_archived_at': None, 'interface_network_id': None,
-        'interface_asset_id': '',
-    },
-    'certificates': {
-        'certificate_id': '', 'certificate_name': '', 'certificate_description': None,
-        'certificate_domain': None, 'certificate_issued_by': '', 'certificate_expire': None,
-        'certificate_public_key': None, 'certificate_notes': None, 'certificate_favorite': '0',
-        'certificate_created_at': 'NOW', 'certificate_updated_at': None, 'certificate_archived_at': None,
-        'certificate_accessed_at': None, 'certificate_domain_id': '0', 'certificate_client_id': '0',
-    },
-    'clients': {
-        'client_id': '', 'client_lead': '0', 'client_name': '', 'client_type': None, 'client_website': None,
-        'client_referral': None, 'client_rate': None, 'client_currency_code': '', 'client_net_terms': '',
-        'client_tax_id_number': None, 'client_abbreviation': None, 'client_notes': None,
-        'client_favorite': '0', 'client_created_at': 'NOW', 'client_updated_at': None,
-        'client_archived_at': None, 'client_accessed_at': None,
-    },
-    'contacts': {
-        'contact_id': '', 'contact_name': '', 'contact_title': None, 'contact_email': None,
-        'contact_phone_country_code': None, 'contact_phone': None, 'contact_extension': None,
-        'contact_mobile_country_code': None, 'contact_mobile': None, 'contact_photo': None,
-        'contact_pin': None, 'contact_notes': None, 'contact_primary': '0', 'contact_important': '0',
-        'contact_billing': '0', 'contact_technical': '0', 'contact_created_at': 'NOW',
-        'contact_updated_at': None, 'contact_archived_at': None, 'contact_accessed_at': None,
-        'contact_location_id': '0', 'contact_vendor_id': '0', 'contact_user_id': '0',
-        'contact_department': None, 'contact_client_id': '0',
-    },
-    'credentials': {
-        'credential_id': '', 'credential_name': '', 'credential_description': None,
-        'credential_category': None, 'credential_uri': None, 'credential_uri_2': None,
-        'credential_username': None, 'credential_password': None, 'credential_otp_secret': None,
-        'credential_note': None, 'credential_favorite': '0', 'credential_created_at': 'NOW',
-        'credential_updated_at': None, 'credential_archived_at': None, 'credential_accessed_at': None,
-        'credential_password_changed_at': 'NOW', 'credential_folder_id': '0', 'credential_contact_id': '0',
-        'credential_asset_id': '0', 'credential_client_id': '0',
-    },
-    'documents': {
-        'document_id': '', 'document_name': '', 'document_description': None, 'document_content': '',
-        'document_content_raw': '', 'document_client_visible': '1', 'document_favorite': '0',
-        'document_created_at': 'NOW', 'document_updated_at': None, 'document_archived_at': None,
-        'document_accessed_at': None, 'document_folder_id': '0', 'document_created_by': '0',
-        'document_updated_by': '0', 'document_client_id': '0',
-    },
-    'invoice_items': {
-        'item_id': '', 'item_name': '', 'item_description': None, 'item_quantity': '0.00',
-        'item_price': '0.00', 'item_subtotal': '0.00', 'item_tax': '0.00', 'item_total': '0.00',
-        'item_order': '0', 'item_created_at': 'NOW', 'item_updated_at': None, 'item_archived_at': None,
-        'item_tax_id': '0', 'item_product_id': '0', 'item_invoice_id': '0',
-    },
-    'locations': {
-        'location_id': '', 'location_name': '', 'location_description': None, 'location_country': None,
-        'location_address': None, 'location_city': None, 'location_state': None, 'location_zip': None,
-        'location_phone_country_code': None, 'location_phone': None, 'location_phone_extension': None,
-        'location_fax_country_code': None, 'location_fax': None, 'location_hours': None,
-        'location_photo': None, 'location_primary': '0', 'location_notes': None, 'location_favorite': '0',
-        'location_created_at': 'NOW', 'location_updated_at': None, 'location_archived_at': None,
-        'location_accessed_at': None, 'location_contact_id': '0', 'location_client_id': '0',
-    },
-    'tickets': {
-        'ticket_id': '', 'ticket_prefix': None, 'ticket_number': '', 'ticket_source': None,
-        'ticket_category': None, 'ticket_subject': '', 'ticket_details': '', 'ticket_priority': None,
-        'ticket_status': '', 'ticket_sla_id': '0', 'ticket_billable': '0', 'ticket_schedule': None,
-        'ticket_onsite': '0', 'ticket_vendor_ticket_number': None, 'ticket_feedback': None,
-        'ticket_url_key': None, 'ticket_created_at': 'NOW', 'ticket_updated_at': None, 'ticket_due_at': None,
-        'ticket_resolved_at': None, 'ticket_archived_at': None, 'ticket_first_response_at': None,
-        'ticket_response_due_at': None, 'ticket_resolution_due_at': None, 'ticket_response_sla_met': None,
-        'ticket_resolution_sla_met': None, 'ticket_response_sla_alert_stage': '0',
-        'ticket_resolution_sla_alert_stage': '0', 'ticket_closed_at': None, 'ticket_created_by': '',
-        'ticket_assigned_to': '0', 'ticket_closed_by': '0', 'ticket_vendor_id': '0', 'ticket_client_id': '0',
-        'ticket_contact_id': '0', 'ticket_location_id': '0', 'ticket_asset_id': '0', 'ticket_quote_id': '0',
-        'ticket_invoice_id': '0', 'ticket_project_id': '0', 'ticket_recurring_ticket_id': '0',
-        'ticket_order': '0',
-    },
-    'ticket_replies': {
-        'ticket_reply_id': '', 'ticket_reply': '', 'ticket_reply_type': '', 'ticket_reply_time_worked': None,
-        'ticket_reply_created_at': 'NOW', 'ticket_reply_updated_at': None, 'ticket_reply_archived_at': None,
-        'ticket_reply_by': '', 'ticket_reply_ticket_id': '',
-    },
-}
-_DECIMAL_COLUMNS = frozenset({
-    "client_rate", "item_quantity", "item_price", "item_subtotal", "item_tax", "item_total", "invoice_amount",
-})
 
 # (body key, column, kind, default when neither the body nor the stored row has it).
 # kinds: text = escapeSql (tags stripped, trimmed); raw = as sent; int = intval; float = floatval;
@@ -202,8 +106,8 @@ _CREDENTIAL_MODEL: List[_Field] = [
     ("credential_name", "credential_name", "text", ""),
     ("credential_description", "credential_description", "text", ""),
     ("credential_uri", "credential_uri", "text", ""), ("credential_uri_2", "credential_uri_2", "text", ""),
-    ("credential_username", "credential_username", "raw", ""),
-    ("credential_password", "credential_password", "raw", ""),
+    ("credential_username", "credential_username", "secret", ""),
+    ("credential_password", "credential_password", "secret", ""),
     ("credential_otp_secret", "credential_otp_secret", "text", ""),
     ("credential_note", "credential_note", "text", ""), ("credential_favorite", "credential_favorite", "int", 0),
     ("credential_contact_id", "credential_contact_id", "int", 0),
@@ -228,32 +132,14 @@ _TICKET_MODEL: List[_Field] = [
     ("ticket_assigned_to", "ticket_assigned_to", "int", 0), ("ticket_billable", "ticket_billable", "int", 0),
 ]
 
-_FAKE_USERS = [{"user_id": "1", "user_name": "Administrator"}]  # the user the sample key acts as
-_API_USER_ID = 1
 _write_lock = threading.Lock()
-
-
-def _php_str(value: Any) -> str:
-    """PHP's string conversion of a decoded JSON value."""
-    if value is None or value is False:
-        return ""
-    if value is True:
-        return "1"
-    if isinstance(value, float):
-        return repr(value).rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-    return value if isinstance(value, str) else str(value)
-
-
-def _php_floatval(text: str) -> float:
-    match = re.match(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)", text)
-    return float(match.group(1)) if match else 0.0
 
 
 def _stored(column: str, value: Any) -> Optional[str]:
     """A value as mysqli would read it back: a string, NULL as None, decimals with 2 places."""
     if value is None:
         return None
-    if column in _DECIMAL_COLUMNS:
+    if column in DECIMAL_COLUMNS:
         return "%.2f" % Decimal(str(value))
     if isinstance(value, float) and value == int(value):
         return str(int(value))
@@ -263,29 +149,31 @@ def _stored(column: str, value: Any) -> Optional[str]:
 class _Write:
     """One run of a write endpoint: the body, the client it names, the dataset."""
 
-    def __init__(self, data: dict, posted: dict, query: Dict[str, str]) -> None:
-        self.data = data
-        self.posted = posted
-        raw = posted.get("client_id")
-        raw = query.get("client_id") if raw is None else raw
-        self.client_id = 0 if raw is None else php_intval(_php_str(raw))
+    def __init__(self, call: V1Call) -> None:
+        self.call = call
+        self.data = call.data
+        self.posted = call.posted
+        raw = self.posted.get("client_id")
+        raw = call.query.get("client_id") if raw is None else raw
+        self.client_id = 0 if raw is None else php_intval(php_str(raw))
         self.now = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.decrypt_password_right = call.decrypt_password_right()
 
     def isset(self, key: str) -> bool:
         return self.posted.get(key) is not None
 
     def text(self, key: str) -> str:
-        return _php_strip_tags(_php_str(self.posted[key])).strip(" \t\n\r\0\x0b")
+        return php_trim(php_strip_tags(php_str(self.posted[key])))
 
-    def int(self, key: str) -> int:
-        return php_intval(_php_str(self.posted.get(key)))
+    def intval(self, key: str) -> int:
+        return php_intval(php_str(self.posted.get(key)))
 
-    def model(self, fields: List[_Field], row: Optional[dict]) -> Dict[str, Any]:
+    def model(self, fields: List[_Field], row: Optional[Row]) -> Dict[str, Any]:
         values: Dict[str, Any] = {}
         for key, column, kind, default in fields:
-            if self.isset(key) and (kind != "date" or _php_str(self.posted[key]) not in ("", "0")):
+            if self.isset(key) and (kind != "date" or php_str(self.posted[key]) not in ("", "0")):
                 values[column] = self._convert(key, kind)
-            elif row is not None and column in row:
+            elif row is not None and row.get(column) is not None:  # a NULL is not isset(): the default
                 values[column] = row[column]
             else:
                 values[column] = default
@@ -293,27 +181,30 @@ class _Write:
 
     def _convert(self, key: str, kind: str) -> Any:
         if kind == "int":
-            return self.int(key)
+            return self.intval(key)
         if kind == "float":
-            return _php_floatval(_php_str(self.posted[key]))
+            return php_floatval(php_str(self.posted[key]))
+        if kind == "secret":
+            return encrypt_credential(php_str(self.posted[key]), self.decrypt_password_right)
         if kind == "raw":
-            return _php_str(self.posted[key])
+            return php_str(self.posted[key])
         if kind == "digits":
-            return re.sub(r"[^0-9]", "", _php_str(self.posted[key]))
+            return re.sub(r"[^0-9]", "", php_str(self.posted[key]))
         if kind == "web":
             return re.sub(r"^https?://", "", self.text(key))
         if kind == "abbr":
-            return _php_strip_tags(_php_str(self.posted[key])[:6]).strip()
+            return php_trim(php_strip_tags(php_str(self.posted[key])[:6]))
         return self.text(key)
 
     # -- the tables
 
-    def table(self, name: str) -> List[dict]:
-        return self.data.setdefault(name, [])
+    def table(self, name: str) -> List[Row]:
+        rows: List[Row] = self.data.setdefault(name, [])
+        return rows
 
-    def find(self, table: str, id_column: str, record_id: int, **where: Any) -> Optional[dict]:
-        for row in _table_rows(self.data, table, id_column):
-            if _as_int(row.get(id_column)) != record_id:
+    def find(self, table: str, id_column: str, record_id: int, **where: Any) -> Optional[Row]:
+        for row in table_rows(self.data, table, id_column):
+            if sql_int(row.get(id_column)) != record_id:
                 continue
             if all(_matches(row.get(column), wanted) for column, wanted in where.items()):
                 return row
@@ -321,15 +212,16 @@ class _Write:
 
     def insert(self, table: str, values: Dict[str, Any]) -> int:
         rows = self.table(table)
-        id_column = next(iter(_SCHEMA[table]))
-        new_id = max((_as_int(row.get(id_column)) or 0 for row in rows), default=0) + 1
-        row = {column: (self.now if default == NOW else default) for column, default in _SCHEMA[table].items()}
+        id_column = next(iter(TABLES[table]))
+        new_id = max((sql_int(row.get(id_column)) or 0 for row in rows), default=0) + 1
+        row: Dict[str, Any] = {column: (self.now if default == NOW else default)
+                               for column, default in TABLES[table].items()}
         row[id_column] = new_id
         row.update(values)
         rows.append({column: _stored(column, value) for column, value in row.items()})
         return new_id
 
-    def update(self, row: dict, values: Dict[str, Any]) -> int:
+    def update(self, row: Row, values: Dict[str, Any]) -> int:
         """Set columns; MySQL's affected rows: 1 when a value changed, else 0."""
         changed = {column: _stored(column, value) for column, value in values.items()}
         changed = {column: value for column, value in changed.items() if row.get(column) != value}
@@ -341,7 +233,7 @@ class _Write:
             row[stamp] = self.now
         return 1
 
-    def delete(self, table: str, row: dict) -> None:
+    def delete(self, table: str, row: Row) -> None:
         self.table(table).remove(row)
 
 
@@ -350,10 +242,10 @@ def _matches(value: Any, wanted: Any) -> bool:
         return value is None
     if wanted == "NOT NULL":
         return value is not None
-    return _as_int(value) == wanted
+    return bool(sql_int(value) == wanted)
 
 
-def _updated_at(row: dict) -> Optional[str]:
+def _updated_at(row: Row) -> Optional[str]:
     return next((column for column in row if column.endswith("_updated_at")), None)
 
 
@@ -361,7 +253,7 @@ def _updated_at(row: dict) -> Optional[str]:
 # Each answers ("create", insert_id or None) / ("update", count or None) / ("delete", ...),
 # or a finished reply.
 
-Outcome = Any
+Outcome = Union[Reply, Tuple[str, Optional[int]]]
 
 
 def _assets_create(w: _Write) -> Outcome:
@@ -377,7 +269,7 @@ def _assets_create(w: _Write) -> Outcome:
 
 
 def _assets_update(w: _Write) -> Outcome:
-    asset_id = w.int("asset_id")
+    asset_id = w.intval("asset_id")
     if not asset_id:
         return "update", None
     row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id)
@@ -385,21 +277,25 @@ def _assets_update(w: _Write) -> Outcome:
         return "update", None
     count = w.update(row, w.model(_ASSET_MODEL, row))
     interface = next((i for i in w.table("asset_interfaces")
-                      if _as_int(i.get("interface_asset_id")) == asset_id and i.get("interface_primary") == "1"), None)
-    if interface is not None:
-        w.update(interface, w.model(_INTERFACE_MODEL, interface))
+                      if sql_int(i.get("interface_asset_id")) == asset_id and i.get("interface_primary") == "1"), None)
+    if interface is not None:  # asset_model.php looks for the interface's values in the asset row: defaults
+        w.update(interface, w.model(_INTERFACE_MODEL, None))
     return "update", count
 
 
 def _assets_delete(w: _Write) -> Outcome:
-    asset_id = w.int("asset_id")
-    row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id) if asset_id else None
-    if row is None or not row.get("asset_name"):
+    """The asset goes (its interfaces with it: ON DELETE CASCADE), then ``DELETE FROM asset_interfaces``
+    of that asset id, for any client, finds nothing left: ITFlow reports its affected rows, so every
+    delete of an asset answers the delete refusal, done or not."""
+    asset_id = w.intval("asset_id")
+    if not asset_id:
         return "delete", None
-    w.delete("assets", row)
-    w.data["asset_interfaces"] = [i for i in w.table("asset_interfaces")
-                                  if _as_int(i.get("interface_asset_id")) != asset_id]
-    return "delete", 1
+    row = w.find("assets", "asset_id", asset_id, asset_client_id=w.client_id)
+    if row is not None:
+        w.delete("assets", row)
+    interfaces = w.table("asset_interfaces")  # by the cascade, else by that unscoped DELETE
+    interfaces[:] = [i for i in interfaces if sql_int(i.get("interface_asset_id")) != asset_id]
+    return "delete", 0
 
 
 def _certificates_create(w: _Write) -> Outcome:
@@ -420,10 +316,12 @@ def _clients_update(w: _Write) -> Outcome:
     if not w.client_id:
         return "update", None
     row = w.find("clients", "client_id", w.client_id)
-    if row is not None and not w.isset("client_is_lead"):
+    if row is not None and (not w.isset("client_is_lead")
+                            or (not w.isset("client_rate") and row.get("client_rate") is None)):
         # client_model.php falls back to $client_row['client_is_lead'], a column that does not
-        # exist: "client_lead = ," is an SQL syntax error, uncaught on PHP >= 8.1.
-        return _Reply(500, b"", JSON_TYPE)
+        # exist (and to a NULL client_rate as is): "client_lead = ," is an SQL syntax error,
+        # uncaught on PHP >= 8.1.
+        return Reply(500, b"", JSON_TYPE)
     if row is None:
         return "update", 0
     return "update", w.update(row, w.model(_CLIENT_MODEL, row))
@@ -442,32 +340,32 @@ def _contacts_create(w: _Write) -> Outcome:
     values = w.model(_CONTACT_MODEL, None)
     if not (values["contact_name"] and values["contact_email"] and w.client_id):
         return "create", None
-    mine = [c for c in w.table("contacts") if _as_int(c.get("contact_client_id")) == w.client_id]
-    if any(c.get("contact_email") == values["contact_email"] for c in mine):
+    mine = [c for c in w.table("contacts") if sql_int(c.get("contact_client_id")) == w.client_id]
+    if any(sql_equal(c.get("contact_email"), values["contact_email"]) for c in mine):
         return "create", None
     if values["contact_primary"] == 1:
         for contact in mine:
-            contact["contact_primary"] = "0"
+            w.update(contact, {"contact_primary": 0})
     return "create", w.insert("contacts", dict(values, contact_client_id=w.client_id))
 
 
 def _contacts_update(w: _Write) -> Outcome:
-    contact_id = w.int("contact_id")
+    contact_id = w.intval("contact_id")
     if not contact_id:
         return "update", None
     row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id)
     values = w.model(_CONTACT_MODEL, row)
-    if _as_int(values["contact_primary"]) == 1:
+    if sql_int(values["contact_primary"]) == 1:
         for contact in w.table("contacts"):
-            if _as_int(contact.get("contact_client_id")) == w.client_id:
-                contact["contact_primary"] = "0"
+            if sql_int(contact.get("contact_client_id")) == w.client_id:
+                w.update(contact, {"contact_primary": 0})
     if row is None:
         return "update", 0
     return "update", w.update(row, values)
 
 
 def _contacts_delete(w: _Write) -> Outcome:
-    contact_id = w.int("contact_id")
+    contact_id = w.intval("contact_id")
     row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id) if contact_id else None
     if row is None or not row.get("contact_name"):
         return "delete", None
@@ -476,7 +374,7 @@ def _contacts_delete(w: _Write) -> Outcome:
 
 
 def _contacts_archive(w: _Write, archive: bool = True) -> Outcome:
-    contact_id = w.int("contact_id")
+    contact_id = w.intval("contact_id")
     if not contact_id:
         return "update", None
     row = w.find("contacts", "contact_id", contact_id, contact_client_id=w.client_id,
@@ -489,25 +387,45 @@ def _contacts_archive(w: _Write, archive: bool = True) -> Outcome:
     return "update", w.update(row, {"contact_archived_at": None})
 
 
+# checkCredentialLengths(): bytes for what is encrypted, characters for the rest.
+_CREDENTIAL_LIMITS = (("username", 350, True), ("password", 350, True), ("name", 200, False),
+                      ("description", 500, False), ("uri", 500, False), ("uri_2", 500, False),
+                      ("otp_secret", 200, False))
+
+
+def _credential_too_long(w: _Write) -> Optional[Reply]:
+    for field, limit, in_bytes in _CREDENTIAL_LIMITS:
+        if w.isset("credential_" + field):
+            value = php_str(w.posted["credential_" + field])
+            if len(value.encode("utf-8") if in_bytes else value) > limit:
+                return w.call.failure(200, "credential_%s is too long to store." % field)
+    return None
+
+
 def _credentials_create(w: _Write) -> Outcome:
+    too_long = _credential_too_long(w)
+    if too_long is not None:
+        return too_long
     values = w.model(_CREDENTIAL_MODEL, None)
-    if not (w.isset("api_key_decrypt_password") and _php_str(w.posted["api_key_decrypt_password"])
-            and values["credential_name"] and values["credential_password"]):
+    if php_empty(w.posted.get("api_key_decrypt_password")) or not values["credential_name"] \
+            or php_empty(values["credential_password"]):
         return "create", None
     return "create", w.insert("credentials", dict(values, credential_client_id=w.client_id))
 
 
 def _credentials_update(w: _Write) -> Outcome:
-    credential_id = w.int("credential_id")
-    if not (_php_str(w.posted.get("api_key_decrypt_password")) and credential_id):
+    credential_id = w.intval("credential_id")
+    if php_empty(w.posted.get("api_key_decrypt_password")) or not credential_id:
         return "update", None
     row = w.find("credentials", "credential_id", credential_id, credential_client_id=w.client_id)
+    too_long = _credential_too_long(w)
+    if too_long is not None:
+        return too_long
     if row is None:
         return "update", None
-    values = w.model(_CREDENTIAL_MODEL, row)
-    count = w.update(row, values)
-    if count and w.isset("credential_password"):
-        row["credential_password_changed_at"] = w.now
+    count = w.update(row, w.model(_CREDENTIAL_MODEL, row))
+    if w.isset("credential_password"):
+        w.update(row, {"credential_password_changed_at": w.now})
     return "update", count
 
 
@@ -515,14 +433,14 @@ def _documents_create(w: _Write) -> Outcome:
     values = w.model(_DOCUMENT_MODEL, None)
     if not (values["document_name"] and values["document_content"]):
         return "create", None
-    raw = "%s%s %s" % (_php_str(w.posted.get("document_name")), _php_str(w.posted.get("document_description")),
+    raw = "%s%s %s" % (php_str(w.posted.get("document_name")), php_str(w.posted.get("document_description")),
                        values["document_content"].replace("<", " <"))
-    return "create", w.insert("documents", dict(values, document_content_raw=_php_strip_tags(raw).strip(),
+    return "create", w.insert("documents", dict(values, document_content_raw=php_trim(php_strip_tags(raw)),
                                                 document_created_by=0, document_client_id=w.client_id))
 
 
 def _documents_update(w: _Write) -> Outcome:
-    document_id = w.int("document_id")
+    document_id = w.intval("document_id")
     if not document_id:
         return "update", None
     row = w.find("documents", "document_id", document_id, document_client_id=w.client_id)
@@ -532,36 +450,37 @@ def _documents_update(w: _Write) -> Outcome:
         "document_version_name": row.get("document_name"), "document_version_content": row.get("document_content"),
         "document_version_document_id": str(document_id)})
     values = w.model(_DOCUMENT_MODEL, row)
-    values["document_content_raw"] = "%s %s" % (values["document_name"], values["document_content"].replace("<", " <"))
+    raw = "%s %s" % (values["document_name"], values["document_content"].replace("<", " <"))
+    values["document_content_raw"] = php_trim(php_strip_tags(raw))
     w.update(row, dict(values, document_updated_by=0))
     return "update", 1  # update.php counts any UPDATE without an SQL error
 
 
 def _invoice_items_create(w: _Write) -> Outcome:
-    invoice_id = w.int("invoice_id")
-    name = _php_strip_tags(_php_str(w.posted.get("name"))[:200]).strip()
-    qty = _php_floatval(_php_str(w.posted.get("qty", 0)))
-    price = _php_floatval(_php_str(w.posted.get("price", 0)))
-    tax_id = w.int("tax_id")
+    invoice_id = w.intval("invoice_id")
+    name = php_strip_tags(php_str(w.posted.get("name"))[:200]).strip()
+    qty = php_floatval(php_str(w.posted.get("qty", 0)))
+    price = php_floatval(php_str(w.posted.get("price", 0)))
+    tax_id = w.intval("tax_id")
     if not (invoice_id and name and qty > 0):
         return "create", None
     invoice = w.find("invoices", "invoice_id", invoice_id)
     if invoice is None or invoice.get("invoice_status") == "Paid":
         return "create", None
-    if w.client_id != 0 and _as_int(invoice.get("invoice_client_id")) != w.client_id:
+    if w.client_id != 0 and sql_int(invoice.get("invoice_client_id")) != w.client_id:
         return "create", None
     subtotal = Decimal(str(price)) * Decimal(str(qty))
     tax = Decimal(0)
     if tax_id > 0:
-        rate = next((t.get("tax_percent") for t in w.table("taxes") if _as_int(t.get("tax_id")) == tax_id), None)
-        tax = subtotal * Decimal(str(_php_floatval(rate or "0"))) / 100
+        rate = next((t.get("tax_percent") for t in w.table("taxes") if sql_int(t.get("tax_id")) == tax_id), None)
+        tax = subtotal * Decimal(str(php_floatval(rate or "0"))) / 100
     item_id = w.insert("invoice_items", {
         "item_name": name, "item_description": w.text("description") if w.isset("description") else "",
         "item_quantity": qty, "item_price": price, "item_subtotal": subtotal, "item_tax": tax,
-        "item_total": subtotal + tax, "item_order": w.int("item_order"), "item_tax_id": tax_id,
-        "item_product_id": w.int("product_id"), "item_invoice_id": invoice_id})
+        "item_total": subtotal + tax, "item_order": w.intval("item_order"), "item_tax_id": tax_id,
+        "item_product_id": w.intval("product_id"), "item_invoice_id": invoice_id})
     total = sum(Decimal(item.get("item_total") or "0") for item in w.table("invoice_items")
-                if _as_int(item.get("item_invoice_id")) == invoice_id)
+                if sql_int(item.get("item_invoice_id")) == invoice_id)
     discount = Decimal(invoice.get("invoice_discount_amount") or "0")
     w.update(invoice, {"invoice_amount": total - discount})
     return "create", item_id
@@ -573,41 +492,36 @@ def _locations_create(w: _Write) -> Outcome:
         return "create", None
     if values["location_primary"] == 1:
         for location in w.table("locations"):
-            if _as_int(location.get("location_client_id")) == w.client_id:
-                location["location_primary"] = "0"
+            if sql_int(location.get("location_client_id")) == w.client_id:
+                w.update(location, {"location_primary": 0})
     return "create", w.insert("locations", dict(values, location_client_id=w.client_id))
 
 
 def _ticket_replies_create(w: _Write) -> Outcome:
-    ticket_id = w.int("ticket_id")
-    reply = _php_str(w.posted.get("ticket_reply"))
+    ticket_id = w.intval("ticket_id")
+    reply = php_str(w.posted.get("ticket_reply"))
     if not (ticket_id and reply):
         return "create", None
     ticket = w.find("tickets", "ticket_id", ticket_id)
-    if ticket is None or (w.client_id != 0 and _as_int(ticket.get("ticket_client_id")) != w.client_id):
+    if ticket is None or (w.client_id != 0 and sql_int(ticket.get("ticket_client_id")) != w.client_id):
         return "create", None
-    reply_type = _php_str(w.posted.get("ticket_reply_type", "Internal")).lower().capitalize()
+    reply_type = php_str(w.posted.get("ticket_reply_type", "Internal")).lower().capitalize()
     if reply_type not in ("Internal", "Public"):
         reply_type = "Internal"
-    worked = _php_strip_tags(_php_str(w.posted.get("ticket_reply_time_worked", "00:00:00"))).strip()
-    if not re.fullmatch(r"\d{1,3}:[0-5]\d:[0-5]\d", worked):
-        worked = "00:00:00"
-    user = next((u for u in _users(w.data) if _as_int(u.get("user_id")) == _API_USER_ID), {})
-    # Stored with the columns ticket_replies/read.php joins in from tickets and users.
+    worked = php_trim(php_strip_tags(php_str(w.posted.get("ticket_reply_time_worked", "00:00:00"))))
+    time_format = re.fullmatch(r"(\d{1,3}):([0-5]\d:[0-5]\d)", worked)
+    worked = "%02d:%s" % (int(time_format.group(1)), time_format.group(2)) if time_format else "00:00:00"  # TIME
+    original = sql_int(ticket.get("ticket_status"))
+    if reply_type == "Public" and not ticket.get("ticket_first_response_at"):
+        w.update(ticket, {"ticket_first_response_at": w.now})
     reply_id = w.insert("ticket_replies", {
         "ticket_reply": reply, "ticket_reply_type": reply_type, "ticket_reply_time_worked": worked,
-        "ticket_reply_by": _API_USER_ID, "ticket_reply_ticket_id": ticket_id,
-        "ticket_prefix": ticket.get("ticket_prefix"), "ticket_number": ticket.get("ticket_number"),
-        "ticket_subject": ticket.get("ticket_subject"), "ticket_client_id": ticket.get("ticket_client_id"),
-        "ticket_reply_by_name": user.get("user_name")})
-    if reply_type == "Public" and not ticket.get("ticket_first_response_at"):
-        ticket["ticket_first_response_at"] = w.now
-    status = w.int("ticket_status")
+        "ticket_reply_by": API_USER_ID, "ticket_reply_ticket_id": ticket_id})
+    status = w.intval("ticket_status")
     if status:
-        original = _as_int(ticket.get("ticket_status"))
-        ticket["ticket_status"] = str(status)
+        w.update(ticket, {"ticket_status": status})
         if status == 4 and original != 4 and ticket.get("ticket_resolved_at") is None:
-            ticket["ticket_resolved_at"] = w.now
+            w.update(ticket, {"ticket_resolved_at": w.now})
     return "create", reply_id
 
 
@@ -616,12 +530,12 @@ def _tickets_create(w: _Write) -> Outcome:
     if not values["ticket_subject"]:
         return "create", None
     if values["ticket_contact_id"] == 0 and w.client_id != 0:
-        primary = next((c for c in _table_rows(w.data, "contacts", "contact_id")
-                        if _as_int(c.get("contact_client_id")) == w.client_id and c.get("contact_primary") == "1"),
+        primary = next((c for c in table_rows(w.data, "contacts", "contact_id")
+                        if sql_int(c.get("contact_client_id")) == w.client_id and c.get("contact_primary") == "1"),
                        {})
-        values["ticket_contact_id"] = _as_int(primary.get("contact_id")) or 0
-    details = _php_str(w.posted["ticket_details"]) + "<br>" if w.isset("ticket_details") else "< blank ><br>"
-    number = max((_as_int(t.get("ticket_number")) or 0 for t in w.table("tickets")), default=0) + 1
+        values["ticket_contact_id"] = sql_int(primary.get("contact_id")) or 0
+    details = php_str(w.posted["ticket_details"]) + "<br>" if w.isset("ticket_details") else "< blank ><br>"
+    number = max((sql_int(t.get("ticket_number")) or 0 for t in w.table("tickets")), default=0) + 1
     return "create", w.insert("tickets", dict(
         values, ticket_prefix=TICKET_PREFIX, ticket_number=number, ticket_source="API", ticket_details=details,
         ticket_status=1, ticket_created_by=0, ticket_url_key=secrets.token_urlsafe(24)[:32],
@@ -629,7 +543,7 @@ def _tickets_create(w: _Write) -> Outcome:
 
 
 def _tickets_resolve(w: _Write) -> Outcome:
-    ticket_id = w.int("ticket_id")
+    ticket_id = w.intval("ticket_id")
     if not ticket_id:
         return "update", None
     row = w.find("tickets", "ticket_id", ticket_id, ticket_resolved_at=None, ticket_client_id=w.client_id)
@@ -670,8 +584,8 @@ ENDPOINTS = frozenset(_ENDPOINTS) | {("technicians", "time.php")}
 # --- technicians/time.php (a GET) ----------------------------------------------------------
 
 
-def _users(data: dict) -> List[dict]:
-    return data.get("users") or _FAKE_USERS
+def _users(data: Dataset) -> List[Row]:
+    return rows_or_default(data, "users", DEFAULT_USERS)
 
 
 def _seconds(worked: Optional[str]) -> int:
@@ -679,18 +593,18 @@ def _seconds(worked: Optional[str]) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def _technician_time(script: Any) -> _Reply:
-    query = script._query
+def _technician_time(call: V1Call) -> Reply:
+    query = call.query
     year = php_intval(query["year"]) if "year" in query else int(time.strftime("%Y"))
     month = php_intval(query["month"]) if "month" in query else None
     if month is not None and not 1 <= month <= 12:
-        return script._failure(200, BAD_MONTH)
+        return call.failure(200, BAD_MONTH)
     technician = php_intval(query["technician_id"]) if "technician_id" in query else None
-    data = script._fake.data
-    tickets = {_as_int(t.get("ticket_id")): t for t in data.get("tickets") or []}
-    clients = {_as_int(c.get("client_id")): c for c in data.get("clients") or []}
-    users = {_as_int(u.get("user_id")): u for u in _users(data)}
-    groups: Dict[Tuple[int, int], dict] = {}
+    data = call.data
+    tickets = {sql_int(t.get("ticket_id")): t for t in data.get("tickets") or []}
+    clients = {sql_int(c.get("client_id")): c for c in data.get("clients") or []}
+    users = {sql_int(u.get("user_id")): u for u in _users(data)}
+    groups: Dict[Tuple[int, int], Dict[str, Any]] = {}
     for reply in data.get("ticket_replies") or []:
         worked = reply.get("ticket_reply_time_worked")
         created = reply.get("ticket_reply_created_at") or ""
@@ -698,54 +612,54 @@ def _technician_time(script: Any) -> _Reply:
             continue
         if month is not None and php_intval(created[5:7]) != month:
             continue
-        ticket = tickets.get(_as_int(reply.get("ticket_reply_ticket_id")))
-        user = users.get(_as_int(reply.get("ticket_reply_by")))
-        client = clients.get(_as_int(ticket.get("ticket_client_id"))) if ticket else None
-        if not (ticket and user and client) or (technician is not None and _as_int(user.get("user_id")) != technician):
+        ticket = tickets.get(sql_int(reply.get("ticket_reply_ticket_id")))
+        user = users.get(sql_int(reply.get("ticket_reply_by")))
+        client = clients.get(sql_int(ticket.get("ticket_client_id"))) if ticket else None
+        if not (ticket and user and client) or (technician is not None and sql_int(user.get("user_id")) != technician):
             continue
-        key = (_as_int(ticket.get("ticket_id")) or 0, _as_int(user.get("user_id")) or 0)
+        key = (sql_int(ticket.get("ticket_id")) or 0, sql_int(user.get("user_id")) or 0)
         group = groups.setdefault(key, {
             "ticket_id": ticket.get("ticket_id"),
             "ticket_number": "%s%s" % (ticket.get("ticket_prefix") or "", ticket.get("ticket_number")),
             "ticket_subject": ticket.get("ticket_subject"), "client_id": client.get("client_id"),
             "company": client.get("client_name"), "technician_id": user.get("user_id"),
-            "technician": user.get("user_name"), "seconds": 0})
+            "technician": user.get("user_name"), "seconds": 0, "number": sql_int(ticket.get("ticket_number")) or 0})
         group["seconds"] += _seconds(worked)
     rows = []
-    for group in sorted(groups.values(), key=lambda g: (g["company"] or "", g["ticket_number"], g["technician"] or "")):
+    # ORDER BY c.client_name, t.ticket_number (the integer column), u.user_name
+    for group in sorted(groups.values(), key=lambda g: (sql_collation_key(g["company"] or ""), g["number"],
+                                                         sql_collation_key(g["technician"] or ""))):
+        del group["number"]
         seconds = group.pop("seconds")
         group["time_worked"] = "%02d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
         rows.append(group)
-    return script._page(rows)
+    return call.page(rows)
 
 
 # --- the hook ------------------------------------------------------------------------------
 
 
-def answer(script: Any, method: str) -> _Reply:
-    """The reply of a non-read v1 endpoint, after ``validate_api_key.php`` accepted the key.
-
-    ``script`` is the fake's ``_V1Script`` run (its module, file, body, query and reply helpers).
-    """
-    endpoint = (script._module, script._script)
+def answer(call: V1Call) -> Reply:
+    """The reply of a non-read v1 endpoint, after ``validate_api_key.php`` accepted the key."""
+    endpoint = (call.module, call.script)
     if endpoint == ("technicians", "time.php"):
-        if method != "GET":
-            return script._failure(405, GET_ONLY)
-        return _technician_time(script)
-    if method != "POST":
-        return script._failure(405, POST_ONLY)
+        if call.method != "GET":
+            return call.failure(405, GET_ONLY)
+        return _technician_time(call)
+    if call.method != "POST":
+        return call.failure(405, POST_ONLY)
     with _write_lock:
-        outcome = _ENDPOINTS[endpoint](_Write(script._fake.data, script._posted, script._query))
-    if isinstance(outcome, _Reply):
+        outcome = _ENDPOINTS[endpoint](_Write(call))
+    if isinstance(outcome, Reply):
         return outcome
     kind, value = outcome
     if kind == "create":
         if value is None:
-            return script._failure(200, CREATE_FAILED)
-        return script._json(200, {"success": "True", "count": "1", "data": [{"insert_id": value}]})
+            return call.failure(200, CREATE_FAILED)
+        return call.json(200, {"success": "True", "count": "1", "data": [{"insert_id": value}]})
     if not value:
-        return script._failure(200, UPDATE_FAILED if kind == "update" else DELETE_FAILED)
-    return script._json(200, {"success": "True", "count": value})
+        return call.failure(200, UPDATE_FAILED if kind == "update" else DELETE_FAILED)
+    return call.json(200, {"success": "True", "count": value})
 
 
 __all__ = ["answer", "ENDPOINTS", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"]
