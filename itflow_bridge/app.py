@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Optional
 
 from .cache import Cache
 from .config import Config
-from .identity import cache_scope
+from .identity import cache_scope, known_generation
 
 if TYPE_CHECKING:
     from .client import ITFlowClient
+    from .directory.store import Directory, DirectoryStore
     from .itflow.base import ITFlowAdapter
     from .services.balance import BalanceService
     from .services.lookup import CallerLookup
@@ -35,6 +36,7 @@ class Bridge:
         self._balance: Optional[BalanceService] = None
         self._verification: Optional[CallerVerification] = None
         self._speech: Optional[SpeechSettings] = None
+        self._directory: Optional[Directory] = None
 
     @property
     def client(self) -> "ITFlowClient":
@@ -54,6 +56,28 @@ class Bridge:
         """Which ITFlow this process's cached answers belong to (site, API generation, key); no network."""
         return cache_scope(self.config.itflow, self.cache)
 
+    def directory_store(self) -> "Optional[DirectoryStore]":
+        """Where this ITFlow's local directory is: of the API generation in use, when known; no network."""
+        from .directory.store import DirectoryStore
+
+        itflow = self.config.itflow
+        return DirectoryStore.current(self.config.cache.dir, itflow.url, itflow.api_key,
+                                      known_generation(itflow, self.cache))
+
+    def directory(self) -> "Optional[Directory]":
+        """This ITFlow's local directory, None before its first sync (never another ITFlow's)."""
+        if not (self.config.itflow.url and self.config.itflow.api_key):
+            return None
+        store = self.directory_store()
+        if store is None or not store.path.exists():
+            return None
+        with self._lock:
+            if self._directory is None or self._directory.path != store.path:
+                if self._directory is not None:
+                    self._directory.close()
+                self._directory = store.open()
+            return self._directory
+
     @property
     def lookup(self) -> "CallerLookup":
         with self._lock:
@@ -61,7 +85,7 @@ class Bridge:
                 from .services.lookup import CallerLookup
 
                 self._lookup = CallerLookup(self.config.callerid, self.config.cache, self.cache, self.adapter,
-                                            scope=self.scope)
+                                            scope=self.scope, directory=self.directory)
             return self._lookup
 
     @property
@@ -96,4 +120,6 @@ class Bridge:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._directory is not None:
+            self._directory.close()
         self.cache.close()

@@ -19,18 +19,13 @@ from .http_server import PhonebookDocument
 from .phonebook import CONTENT_TYPE, FORMATS, PhonebookOptions, render
 from .store import Directory, DirectoryStore
 
-GENERATIONS = ("v1", "legacy")
-
-
-def store_for(config, generation: str) -> DirectoryStore:
+def store_for(config: "Config", generation: str) -> DirectoryStore:
     return DirectoryStore.for_identity(config.cache.dir, config.itflow.url, generation, config.itflow.api_key)
 
 
-def existing_store(config) -> Optional[DirectoryStore]:
+def existing_store(config: "Config") -> Optional[DirectoryStore]:
     """The most recently synced directory of this URL and key, whichever API generation built it."""
-    stores = [store_for(config, generation) for generation in GENERATIONS]
-    found = [(store.path.stat().st_mtime, index, store) for index, store in enumerate(stores) if store.path.exists()]
-    return max(found)[2] if found else None
+    return DirectoryStore.current(config.cache.dir, config.itflow.url, config.itflow.api_key)
 
 
 class Phonebooks:

@@ -63,6 +63,25 @@ def candidate_numbers(number: str, region: str, limit: int = 4) -> List[str]:
     return result[:limit]
 
 
+def e164_numbers(number: str, region: str) -> List[str]:
+    """What a cleaned caller number (``lookup_number``) stands for in E.164, most likely first.
+
+    The local directory is keyed by E.164: these are the keys to try, in order.
+    A number without ``+`` also gives its bare digits last, the form a number
+    with no plausible E.164 reading is kept in.
+    """
+    import phonenumbers  # lazy, as for candidate_numbers
+
+    found: List[str] = []
+    for parsed in _interpretations(number, region):
+        text = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if text not in found:
+            found.append(text)
+    if not number.startswith("+") and number not in found:
+        found.append(number)
+    return found
+
+
 def _interpretations(number: str, region: str) -> "List[phonenumbers.PhoneNumber]":
     """Parses of the number: as dialled in ``region``, and as E.164 missing its '+'.
 
