@@ -1,7 +1,8 @@
 """Caller lookup within a hard time budget: local directory, cache, one ITFlow request per number.
 
 A number in the local directory (``itflow-bridge sync``) is answered from it
-with no HTTP at all, matched by the E.164 forms the caller number stands for;
+with no HTTP at all, matched by the E.164 forms the caller number stands for
+(then by the digit forms ITFlow would be asked for: ``directory_keys``);
 the directory is only ever the one of this configuration's ITFlow (the
 ``directory`` callable says which).  Any other number goes on to the cache and
 ITFlow as before, so a contact added since the last sync is still named.
@@ -32,7 +33,7 @@ from ..itflow.models import CallerMatch
 from ..redact import redact
 from ..statuses import CallerIDStatus
 from .budget import SingleFlight
-from .numbers import candidate_numbers, e164_numbers, lookup_number
+from .numbers import candidate_numbers, directory_keys, lookup_number
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class CallerLookup:
             directory = self._directory()
             if directory is None:
                 return None
-            for key in e164_numbers(number, self.settings.default_region):
+            for key in directory_keys(number, self.settings.default_region):
                 match = directory.find_caller(key)
                 if match is not None:
                     # As fresh as a cached hit: a classic script may replay it that long.
