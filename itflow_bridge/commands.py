@@ -25,6 +25,8 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     serve = commands.add_parser("serve", help="run the FastAGI daemon")
     serve.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default [server] port, 4573)")
+    serve.add_argument("--http-port", type=int, help="also serve /cnam and /phonebook/<format>.xml on this port "
+                       "(default [directory] http_port; 0: off)")
     serve.set_defaults(handler=cmd_serve)
 
     install = commands.add_parser("install-agi", help="install the classic AGI scripts into agi-bin")
@@ -52,6 +54,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from .agi.fastagi import FastAGIServer
     from .app import Bridge
+    from .directory.daemon import DirectoryServices
     from .routes import routes
 
     config.require_itflow()
@@ -61,6 +64,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level,
                            allow=config.server.allow)
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
+    directory = DirectoryServices(bridge, http_port=args.http_port).start()  # background sync, HTTP server
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
 
@@ -76,6 +80,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         server.serve_forever()
         for thread in stopping:
             thread.join()
+    directory.stop()
     bridge.close()
     log.info("stopped")
     # Every call has ended; lookup threads still waiting on a hung ITFlow must not hold the exit.

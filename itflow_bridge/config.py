@@ -136,7 +136,7 @@ def _template(raw: str) -> str:
     return value
 
 
-def _networks(raw: str) -> tuple:
+def _networks(raw: str) -> Tuple[Any, ...]:
     from .agi.access import parse_networks
 
     return parse_networks(raw)
@@ -207,7 +207,7 @@ class ServerSettings:
     verbose_level: int = _setting(3, _non_negative_int)  # Asterisk verbosity of our VERBOSE lines; 0: none
     log_level: str = _setting("INFO", _loglevel)
     # FastAGI peers served (addresses or CIDR networks); any other connection is closed unread.
-    allow: tuple = _setting(_networks("127.0.0.1, ::1"), _networks)
+    allow: Tuple[Any, ...] = _setting(_networks("127.0.0.1, ::1"), _networks)
 
 
 def _port_or_off(raw: str) -> int:
@@ -217,6 +217,16 @@ def _port_or_off(raw: str) -> int:
         raise ValueError("use a TCP port from 1 to 65535, or 0 for off") from None
     if not 0 <= value <= 65535:
         raise ValueError("use a TCP port from 1 to 65535, or 0 for off")
+    return value
+
+
+def _seconds_or_off(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("use a number of seconds, or 0 for off") from None
+    if value < 0:
+        raise ValueError("use a number of seconds, or 0 for off")
     return value
 
 
@@ -245,7 +255,7 @@ def _address_list(raw: str) -> Tuple[str, ...]:
 class DirectorySettings:
     """The local directory, its phonebooks and its HTTP endpoint (``itflow_bridge.directory``)."""
 
-    sync_interval: int = _setting(900, _positive(int))
+    sync_interval: int = _setting(900, _seconds_or_off)  # 0: the daemon does not sync, no timer is installed
     include_archived: bool = _setting(False, _boolean)
     number_format: str = _setting("e164", _choice("e164", "national"))
     dial_prefix: str = _setting("", _dial_prefix)

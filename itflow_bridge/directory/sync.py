@@ -209,7 +209,7 @@ class _V1Reader(_Reader):
             return False
         return True
 
-    def _read_all(self, module: str, id_column: str) -> Iterator[dict]:
+    def _read_all(self, module: str, id_column: str) -> Iterator[Dict[str, Any]]:
         """Every row of a module, page by page until a short or empty page.
 
         Our own loop over the adapter's ``read_page`` rather than ``read_all``: a

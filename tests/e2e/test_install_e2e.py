@@ -341,6 +341,10 @@ def test_install_dry_run_calls_reinstall_and_uninstall(pbx, fake, tmp_path) -> N
     assert "nothing to change" in second.stdout, second.stdout
     assert differences(installed, snapshot(root, skip_cache_data=True)) == []
 
+    # This test is about one cache shared by the daemon and the scripts: no local directory to answer first.
+    config = root / CONFIG.lstrip("/")
+    config.write_text(config.read_text().replace("\nsync_interval = 900\n", "\nsync_interval = 0\n"))
+
     # FastAGI: the daemon as the unit runs it, reached through ITFLOW_AGI from globals_custom.conf.
     daemon = UnitDaemon(root, tmp_path / "daemon.log")
     try:
