@@ -8,7 +8,7 @@ that need ITFlow.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 from .cache import Cache
 from .config import Config
@@ -37,6 +37,7 @@ class Bridge:
         self._verification: Optional[CallerVerification] = None
         self._speech: Optional[SpeechSettings] = None
         self._directory: Optional[Directory] = None
+        self._stores: "Dict[str, Optional[DirectoryStore]]" = {}
 
     @property
     def client(self) -> "ITFlowClient":
@@ -61,8 +62,14 @@ class Bridge:
         from .directory.store import DirectoryStore
 
         itflow = self.config.itflow
-        return DirectoryStore.current(self.config.cache.dir, itflow.url, itflow.api_key,
-                                      known_generation(itflow, self.cache))
+        generation = known_generation(itflow, self.cache)
+        if generation is None:
+            return DirectoryStore.current(self.config.cache.dir, itflow.url, itflow.api_key)
+        store = self._stores.get(generation)  # one SHA-256 per generation, not one per call
+        if store is None:
+            store = self._stores[generation] = DirectoryStore.current(self.config.cache.dir, itflow.url,
+                                                                      itflow.api_key, generation)
+        return store
 
     def directory(self) -> "Optional[Directory]":
         """This ITFlow's local directory, None before its first sync (never another ITFlow's)."""

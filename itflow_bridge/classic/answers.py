@@ -127,23 +127,28 @@ def write_book(cache_dir: str, configuration: str, directory_path: str,
     if stamp is None:
         raise OSError("the directory %s is gone" % directory_path)
     buckets = max(1, len(answers) // KEYS_PER_BUCKET)
-    blocks: "Dict[str, Tuple[int, int]]" = {}
+    blocks: "Dict[bytes, Tuple[int, int]]" = {}  # each distinct answer once: keys (and numbers) share them
+    by_list: "Dict[int, Tuple[int, int]]" = {}  # keys of one number share one list: joined once
     area: "List[bytes]" = []
     size = 0
     per_bucket: "List[List[bytes]]" = [[] for _ in range(buckets)]
     for key, lines in answers.items():
-        commands = [line for line in lines if line.startswith(REPLAYABLE) and "\n" not in line]
-        if not commands or not key or " " in key or "\n" in key:
+        if not key or " " in key or "\n" in key:
             continue
-        text = "\n".join(commands)
-        if text not in blocks:
-            data = text.encode("utf-8")
-            blocks[text] = (size, len(data))
-            area.append(data)
-            size += len(data)
-        offset, length = blocks[text]
-        per_bucket[zlib.crc32(key.encode("utf-8")) % buckets].append(
-            ("%s %d %d\n" % (key, offset, length)).encode("utf-8"))
+        where = by_list.get(id(lines))
+        if where is None:
+            commands = [line for line in lines if line.startswith(REPLAYABLE) and "\n" not in line]
+            data = "\n".join(commands).encode("utf-8")
+            where = blocks.get(data)
+            if where is None:
+                where = blocks[data] = (size, len(data))
+                area.append(data)
+                size += len(data)
+            by_list[id(lines)] = where
+        offset, length = where
+        if length:
+            per_bucket[zlib.crc32(key.encode("utf-8")) % buckets].append(
+                ("%s %d %d\n" % (key, offset, length)).encode("utf-8"))
     table: "List[bytes]" = []
     keys: "List[bytes]" = []
     position = 0

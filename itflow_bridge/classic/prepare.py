@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, AbstractSet, Dict, List, Mapping, Optional
 
 from ..agi.protocol import quote
 from ..flows.callerid import found_variables
@@ -53,33 +53,35 @@ def prepare_answers(bridge: "Bridge", environ: Optional[Mapping[str, str]] = Non
     stamp = directory_stamp(path)
     settings = bridge.config.callerid
     region, min_digits = settings.default_region, settings.min_digits
-    callers = dict(directory.callers())
-    if directory_stamp(path) != stamp:
-        log.info("the directory changed while the answer book was written: left to that sync")
-        return None
+    known = set(directory.numbers())
     per_form = "{number}" in settings.template or "{number}" in settings.prefix
     answers: Dict[str, List[str]] = {}
-    for number, match in callers.items():
+    count = 0
+    for number, match in directory.callers():
+        count += 1
         shared: Optional[List[str]] = None
         for form in caller_forms(number, region):
             if lookup_number(form, min_digits) != form:
                 continue  # the full path skips it (too short, too long)
-            if not (form == number and form.startswith("+")) and not _reads_as(form, number, region, callers):
+            if not (form == number and form.startswith("+")) and not _reads_as(form, number, region, known):
                 continue  # the full path reads this form as another number
             if shared is None or per_form:
                 result = LookupResult(FOUND, form, match, "directory")
                 shared = [" ".join(["SET VARIABLE", quote(name), quote(value)])
                           for name, value in found_variables(result, bridge.config.callerid)]
             answers[form] = shared
+    if directory_stamp(path) != stamp:
+        log.info("the directory changed while the answer book was written: left to that sync")
+        return None
     cache_dir = str(bridge.config.cache.dir)
     book = write_book(cache_dir, configuration(os.environ if environ is None else environ), path, answers)
     remove_outdated(cache_dir, book)
-    report = AnswerBookReport(book, len(callers), len(answers), time.monotonic() - started)
+    report = AnswerBookReport(book, count, len(answers), time.monotonic() - started)
     log.info("%s", report.line())
     return report
 
 
-def _reads_as(form: str, number: str, region: str, callers: Mapping[str, object]) -> bool:
+def _reads_as(form: str, number: str, region: str, known: AbstractSet[str]) -> bool:
     """Whether the full path's lookup of the caller number ``form`` finds ``number`` in the directory."""
     import phonenumbers
 
@@ -93,6 +95,6 @@ def _reads_as(form: str, number: str, region: str, callers: Mapping[str, object]
             and phonenumbers.format_number(local, phonenumbers.PhoneNumberFormat.E164) == number):
         return True
     for candidate in directory_keys(form, region):
-        if candidate in callers:
+        if candidate in known:
             return candidate == number
     return False

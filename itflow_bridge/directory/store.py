@@ -166,19 +166,36 @@ class Directory:
             name_only = self._name_only
         return _entry(row).to_caller_match(name_only) if row is not None else None
 
-    def callers(self) -> "Iterator[Tuple[str, CallerMatch]]":
-        """(number, what ``find_caller`` answers for it) for every number, in number order."""
+    def numbers(self) -> List[str]:
+        """Every number in the directory, once each, in order."""
         with self._lock:
             db = self._connection()
             if db is None:
+                return []
+            return [row[0] for row in db.execute("SELECT DISTINCT number FROM entries ORDER BY number")]
+
+    def callers(self, batch: int = 2000) -> "Iterator[Tuple[str, CallerMatch]]":
+        """(number, what ``find_caller`` answers for it) for every number, in number order, read in batches."""
+        previous = ""
+        while True:
+            with self._lock:
+                db = self._connection()
+                if db is None:
+                    return
+                rows = db.execute("SELECT * FROM entries WHERE number > ? ORDER BY number, rank LIMIT ?",
+                                  (previous, batch)).fetchall()
+                name_only = self._name_only
+            if not rows:
                 return
-            rows = db.execute("SELECT * FROM entries ORDER BY number, rank").fetchall()
-            name_only = self._name_only
-        previous = None
-        for row in rows:
-            if row["number"] != previous:
-                previous = row["number"]
-                yield previous, _entry(row).to_caller_match(name_only)
+            last = rows[-1]["number"]
+            if len(rows) == batch and rows[0]["number"] != last:
+                rows = [row for row in rows if row["number"] != last]  # that number's rows come whole next time
+            else:
+                last = rows[-1]["number"]
+            for row in rows:
+                if row["number"] != previous:
+                    previous = row["number"]
+                    yield previous, _entry(row).to_caller_match(name_only)
 
     def find(self, e164: str) -> Optional[DirectoryEntry]:
         """The best entry for an E.164 number (``+`` and digits), or None. One indexed read."""

@@ -145,3 +145,16 @@ def test_the_bridge_uses_only_its_own_itflows_directory(tmp_path):
         assert bridge.lookup._from_directory("+15551234567").source == "directory"
     finally:
         bridge.close()
+
+
+def test_callers_gives_each_number_once_with_its_best_entry_across_batches(tmp_path):
+    entries = []
+    for n in range(50):
+        number = "+1555000%04d" % n
+        entries += [DirectoryEntry(kind="vendor", name="Vendor %d" % n, number=number),
+                    DirectoryEntry(kind="contact", name="Contact %d" % n, number=number, client_name="C")]
+    directory = write(DirectoryStore(tmp_path / "d.sqlite3"), entries)
+    for batch in (1, 2, 3, 7, 1000):
+        callers = list(directory.callers(batch=batch))
+        assert [number for number, _ in callers] == directory.numbers() == sorted({e.number for e in entries})
+        assert all(match.kind == "contact" for _, match in callers)  # a contact's number names the contact
