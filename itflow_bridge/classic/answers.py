@@ -31,7 +31,7 @@ import os
 import time
 import zlib
 
-from .replay import send
+from .replay import send, shared_folder
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -160,7 +160,8 @@ def write_book(cache_dir: str, configuration: str, directory_path: str,
     table.append(b"%0*x" % (OFFSET_DIGITS, position))  # the end of the last bucket: where answers start
     head = "\n".join([HEADER, configuration, directory_path, stamp, str(buckets)]) + "\n"
     target = book_path(cache_dir, configuration)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    os.makedirs(cache_dir, exist_ok=True)
+    shared_folder(os.path.dirname(target))
     temporary = "%s.%d.tmp" % (target, os.getpid())
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o664)
     try:

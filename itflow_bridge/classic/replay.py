@@ -116,8 +116,8 @@ def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> 
     if not commands:
         return
     target = file_for(cache_dir, key)
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(cache_dir, exist_ok=True)
+    shared_folder(os.path.dirname(target))
     text = "\n".join([HEADER, repr(float(fresh_until)), key, *commands]) + "\n"
     temporary = "%s.%d.tmp" % (target, os.getpid())
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o664)
@@ -133,6 +133,19 @@ def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> 
         raise
     if time.time_ns() % PRUNE_EVERY == 0:
         prune(cache_dir)
+
+
+def shared_folder(folder: str) -> None:
+    """Create ``folder`` in the cache directory if missing: read-write for the group whatever the umask.
+
+    Whoever creates it (a classic script as the Asterisk user, a sync as root),
+    the others of the group write there too; the cache's setgid bit is kept.
+    """
+    try:
+        os.mkdir(folder, 0o770)
+    except FileExistsError:
+        return
+    os.chmod(folder, 0o770 | (os.stat(os.path.dirname(folder)).st_mode & 0o2000))
 
 
 def prune(cache_dir: str, now: "Optional[float]" = None) -> int:

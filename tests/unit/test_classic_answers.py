@@ -120,3 +120,15 @@ def test_the_fast_path_imports_zlib_and_nothing_else_beyond_os_sys_and_time():
     extra = modules("import itflow_bridge.classic.fastpath") - modules("import os, time, itflow_bridge")
     loader = {"importlib", "importlib._bootstrap", "importlib._bootstrap_external", "warnings"}  # finding packages
     assert {name for name in extra if not name.startswith("itflow_bridge.")} - loader == {"zlib"}
+
+
+def test_the_books_folder_is_the_groups_whatever_the_umask(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.chmod(cache, 0o2770)
+    previous = os.umask(0o022)
+    try:
+        answers.write_book(str(cache), CONFIGURATION, directory_file(tmp_path), {"1": LINES})
+    finally:
+        os.umask(previous)
+    assert os.stat(cache / answers.SUBDIR).st_mode & 0o7777 == 0o2770
