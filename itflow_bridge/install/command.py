@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from .. import __version__
 from ..errors import ConfigError
@@ -29,6 +29,9 @@ from .units import (
     SYNC_SERVICE_NAME, SYNC_TIMER_NAME, UNIT_DIR, UNIT_NAME, sync_service_text, sync_timer_text, systemctl,
     systemd_running, unit_text,
 )
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 CONFIG_FILE = "/etc/itflow-bridge/itflow-bridge.conf"
 DEFAULT_FASTAGI_PORT = 4573
@@ -329,7 +332,7 @@ class Installer:
                     print("  " + item.line().replace("\n", "\n  "))
         return EXIT_OK
 
-    def check(self, config, transport: str) -> bool:
+    def check(self, config: "Config", transport: str) -> bool:
         """``itflow-bridge check`` on what was written (paths inside the target); False stops the install."""
         if self.args.skip_check:
             print("check skipped (--skip-check)")
