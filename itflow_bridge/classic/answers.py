@@ -89,7 +89,7 @@ def lookup(cache_dir: str, configuration: str, key: str) -> "List[str]":
         return []
     try:
         return _lookup(descriptor, configuration, key)
-    except (OSError, ValueError, UnicodeDecodeError):
+    except Exception:  # whatever the file holds, the full path answers instead
         return []
     finally:
         os.close(descriptor)
@@ -103,6 +103,8 @@ def _lookup(descriptor: int, configuration: str, key: str) -> "List[str]":
     if directory_stamp(parts[2].decode("utf-8")) != parts[3].decode("ascii"):
         return []  # the directory was replaced (or removed) since this book was written
     buckets = int(parts[4])
+    if buckets < 1:
+        return []
     table = len(head) - len(parts[5])
     keys_start = table + (buckets + 1) * OFFSET_DIGITS
     bucket = zlib.crc32(key.encode("utf-8")) % buckets

@@ -65,10 +65,15 @@ def test_only_variable_assignments_are_ever_sent(tmp_path):
 
 
 def test_a_garbage_book_is_a_miss(tmp_path):
+    directory = directory_file(tmp_path)
     path = answers.book_path(str(tmp_path), CONFIGURATION)
     os.makedirs(os.path.dirname(path))
+    head = b"itflow-bridge answers 1\n%s\n%s\n%s\n" % (CONFIGURATION.encode(), directory.encode(),
+                                                      answers.directory_stamp(directory).encode())
     for garbage in (b"", b"itflow-bridge answers 1\n", b"\xff" * 100, b"itflow-bridge answers 1\n%s\nx\ny\nz\n"
-                    % CONFIGURATION.encode()):
+                    % CONFIGURATION.encode(), head + b"0\n", head + b"-3\n", head + b"2\nzzzz",
+                    head + b"1\n000000000000000000000040\n5551234567 -1 9\n",
+                    head + b"1\n000000000000000000000040\n5551234567 0 %d\n" % 10 ** 30):
         with open(path, "wb") as handle:
             handle.write(garbage)
         assert answers.lookup(str(tmp_path), CONFIGURATION, "5551234567") == []
