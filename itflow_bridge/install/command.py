@@ -366,7 +366,6 @@ class Installer:
             _report(systemctl("try-restart", UNIT_NAME))
         print("daemon: systemctl enable --now %s%s" % (UNIT_NAME, ", restarted" if restart else ""))
 
-
     def start_sync_timer(self, units_changed: bool) -> None:
         if not systemd_running(self.layout.root):
             print("systemd is not running here: skipped enabling %s; sync from cron instead, e.g. in "
@@ -376,7 +375,7 @@ class Installer:
         if units_changed:
             _report(systemctl("daemon-reload"))
         _report(systemctl("enable", "--now", SYNC_TIMER_NAME))
-        print("local directory: systemctl enable --now %s (first sync within a minute)" % SYNC_TIMER_NAME)
+        print("local directory: systemctl enable --now %s (first sync in a minute or two)" % SYNC_TIMER_NAME)
 
 
 class Uninstaller:

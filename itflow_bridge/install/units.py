@@ -7,8 +7,9 @@ its cache files usable by the Asterisk group (classic scripts, ``check``).
 
 A classic install has no daemon to keep the local directory fresh, so it gets
 ``itflow-bridge-sync.timer``: ``itflow-bridge sync`` every ``[directory]
-sync_interval`` seconds (first 30 s after the timer starts), as the Asterisk
-user, hardened like the daemon.
+sync_interval`` seconds (first 30 s after the timer starts, plus up to a tenth
+of the interval at random, at most a minute), as the Asterisk user, hardened
+like the daemon.
 """
 
 from __future__ import annotations
