@@ -8,6 +8,8 @@ line on stdout.  The first line the child prints is {"url": ..., "api_key": ...}
 
 Requests:
   {"op": "add_contacts", "first_phone": N, "count": C}   -> {"phones": [...]}
+  {"op": "scale", "contacts": C, "locations": L, "vendors": V} -> {"rows": {table: count}}
+      (the sample plus generated rows, as the directory tests build them)
   {"op": "fault", "fault": NAME or null, "delay": S}      -> {}
   {"op": "clear"}                                         -> {}
   {"op": "count", "path": PREFIX, "query": {name: value or null}} -> {"count": N}
@@ -46,10 +48,23 @@ def add_contacts(fake: FaultyITFlow, first_phone: int, count: int) -> List[str]:
     return phones
 
 
+def scale(fake: FaultyITFlow, contacts: int, locations: int, vendors: int) -> Dict[str, int]:
+    """Serve the sample plus generated clients, contacts, locations and vendors (tests/directory_data.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from directory_data import build_dataset
+
+    data = build_dataset(contacts=contacts, locations=locations, vendors=vendors, clients=max(40, contacts // 25))
+    for table in ("clients", "contacts", "locations", "vendors"):
+        fake.data[table] = data[table]
+    return {table: len(data[table]) for table in ("clients", "contacts", "locations", "vendors")}
+
+
 def answer(fake: FaultyITFlow, request: Dict) -> Dict:
     op = request.get("op")
     if op == "add_contacts":
         return {"phones": add_contacts(fake, int(request["first_phone"]), int(request["count"]))}
+    if op == "scale":
+        return {"rows": scale(fake, int(request["contacts"]), int(request["locations"]), int(request["vendors"]))}
     if op == "fault":
         params = {"delay": request["delay"]} if request.get("fault") == "slow" else {}
         fake.set_fault(request.get("fault"), **params)

@@ -227,6 +227,11 @@ class RemoteFake(JsonChild):
     def add_contacts(self, first_phone: int, count: int) -> List[str]:
         return self.call({"op": "add_contacts", "first_phone": first_phone, "count": count})["phones"]
 
+    def scale(self, contacts: int, locations: int, vendors: int) -> Dict[str, int]:
+        """Serve a big dataset: the sample plus generated clients, contacts, locations, vendors."""
+        request = {"op": "scale", "contacts": contacts, "locations": locations, "vendors": vendors}
+        return self.call(request, timeout=120.0)["rows"]
+
     def set_fault(self, fault: Optional[str], delay: float = 0.0) -> None:
         self.call({"op": "fault", "fault": fault, "delay": delay})
 

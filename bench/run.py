@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from classic import classic_cache_hit  # noqa: E402
+from directory import classic_synced, fastagi_synced, listings, sync_and_phonebooks  # noqa: E402
 from figures import (  # noqa: E402
     black_hole, fastagi_cache_hit, memory, peer_comparison, slow_itflow,
 )
@@ -47,7 +48,7 @@ FULL = Plan(fastagi_sessions=2000, classic_runs=40, slow_rounds=3, blackhole_rou
 QUICK = Plan(fastagi_sessions=300, classic_runs=10, slow_rounds=1, blackhole_rounds=1,
              memory_entries=100000, peer_calls=200, loop_seconds=20.0)
 
-FIGURES = ("1", "2", "3", "4", "5", "6", "7")
+FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
 
 
 def figure_steps(plan: Plan, driver: Driver, workdir: Path) -> Dict[str, Callable[[], List[Row]]]:
@@ -59,6 +60,10 @@ def figure_steps(plan: Plan, driver: Driver, workdir: Path) -> Dict[str, Callabl
         "5": lambda: black_hole(driver, workdir / "fig5", plan.blackhole_rounds, plan.loop_seconds),
         "6": lambda: memory(workdir / "fig6", plan.memory_entries),
         "7": lambda: peer_comparison(driver, workdir / "fig7", plan.peer_calls, plan.loop_seconds),
+        "8": lambda: (fastagi_synced(driver, workdir / "fig8a", plan.fastagi_sessions // 2, plan.loop_seconds)
+                      + classic_synced(workdir / "fig8b", plan.classic_runs, plan.loop_seconds)),
+        "9": lambda: listings(driver, workdir / "fig9"),
+        "10,11": lambda: sync_and_phonebooks(workdir / "fig10"),
     }
 
 

@@ -8,14 +8,15 @@ that need ITFlow.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 from .cache import Cache
 from .config import Config
-from .identity import cache_scope
+from .identity import cache_scope, known_generation
 
 if TYPE_CHECKING:
     from .client import ITFlowClient
+    from .directory.store import Directory, DirectoryStore
     from .itflow.base import ITFlowAdapter
     from .services.balance import BalanceService
     from .services.lookup import CallerLookup
@@ -35,6 +36,8 @@ class Bridge:
         self._balance: Optional[BalanceService] = None
         self._verification: Optional[CallerVerification] = None
         self._speech: Optional[SpeechSettings] = None
+        self._directory: Optional[Directory] = None
+        self._stores: "Dict[str, Optional[DirectoryStore]]" = {}
 
     @property
     def client(self) -> "ITFlowClient":
@@ -54,6 +57,34 @@ class Bridge:
         """Which ITFlow this process's cached answers belong to (site, API generation, key); no network."""
         return cache_scope(self.config.itflow, self.cache)
 
+    def directory_store(self) -> "Optional[DirectoryStore]":
+        """Where this ITFlow's local directory is: of the API generation in use, when known; no network."""
+        from .directory.store import DirectoryStore
+
+        itflow = self.config.itflow
+        generation = known_generation(itflow, self.cache)
+        if generation is None:
+            return DirectoryStore.current(self.config.cache.dir, itflow.url, itflow.api_key)
+        store = self._stores.get(generation)  # one SHA-256 per generation, not one per call
+        if store is None:
+            store = self._stores[generation] = DirectoryStore.current(self.config.cache.dir, itflow.url,
+                                                                      itflow.api_key, generation)
+        return store
+
+    def directory(self) -> "Optional[Directory]":
+        """This ITFlow's local directory, None before its first sync (never another ITFlow's)."""
+        if not (self.config.itflow.url and self.config.itflow.api_key):
+            return None
+        store = self.directory_store()
+        if store is None or not store.path.exists():
+            return None
+        with self._lock:
+            if self._directory is None or self._directory.path != store.path:
+                if self._directory is not None:
+                    self._directory.close()
+                self._directory = store.open()
+            return self._directory
+
     @property
     def lookup(self) -> "CallerLookup":
         with self._lock:
@@ -61,7 +92,7 @@ class Bridge:
                 from .services.lookup import CallerLookup
 
                 self._lookup = CallerLookup(self.config.callerid, self.config.cache, self.cache, self.adapter,
-                                            scope=self.scope)
+                                            scope=self.scope, directory=self.directory)
             return self._lookup
 
     @property
@@ -96,4 +127,6 @@ class Bridge:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._directory is not None:
+            self._directory.close()
         self.cache.close()

@@ -69,7 +69,8 @@ class Report:
         return {"ok": self.ok, "generation": self.generation, "checks": [vars(item) for item in self.items]}
 
 
-def run_checks(config: Config) -> Report:
+def run_checks(config: Config, transport: Optional[str] = None) -> Report:
+    """``transport``: how Asterisk reaches the bridge (fastagi | classic); default: as installed, if known."""
     report = Report()
     source = str(config.source) if config.source else "defaults and environment (no config file found)"
     report.add("configuration", PASS, "read from %s" % source)
@@ -83,6 +84,7 @@ def run_checks(config: Config) -> Report:
 
     bridge = Bridge(config)
     _check_cache(bridge, report)
+    _check_directory(bridge, report, transport)
     client = bridge.client
     mode = "detected" if config.itflow.api_mode == "auto" else "configured"
     try:
@@ -137,6 +139,26 @@ def _check_cache(bridge: "Bridge", report: Report) -> None:
             % bridge.config.cache.dir,
             "create the directory and make it writable by the asterisk user, or set [cache] dir",
         )
+
+
+def _check_directory(bridge: "Bridge", report: Report, transport: Optional[str]) -> None:
+    from .directory.service import directory_check
+
+    report.add("local directory", *directory_check(bridge, transport or installed_transport()))
+
+
+def installed_transport() -> Optional[str]:
+    """The transport ``install`` set up here (fastagi | classic); None when unknown or unreadable (not root)."""
+    import json
+    from pathlib import Path
+
+    from .install.plan import MANIFEST, STATE_DIR
+
+    try:
+        transport = json.loads((Path(STATE_DIR) / MANIFEST).read_text(encoding="utf-8")).get("transport")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return transport if transport in ("fastagi", "classic") else None
 
 
 def required_prompts(speech: "SpeechSettings") -> List[str]:

@@ -40,6 +40,8 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     serve.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
     serve.add_argument("--port", type=tcp_port,
                        help="TCP port (default [server] port, 4573; 0: any free port, said in the log)")
+    serve.add_argument("--http-port", type=tcp_port, help="also serve /cnam and /phonebook/<format>.xml on this "
+                       "port (default [directory] http_port; 0: off)")
     serve.set_defaults(handler=cmd_serve)
 
     install = commands.add_parser("install-agi", help="install the classic AGI scripts into agi-bin")
@@ -69,6 +71,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from .agi.fastagi import FastAGIServer
     from .app import Bridge
+    from .directory.daemon import DirectoryServices
     from .routes import routes
 
     config.require_itflow()
@@ -82,6 +85,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         bridge.close()
         raise listen_error(host, port, exc) from None
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
+    directory = DirectoryServices(bridge, http_port=args.http_port).start()  # background sync, HTTP server
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
 
@@ -97,6 +101,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         server.serve_forever()
         for thread in stopping:
             thread.join()
+    directory.stop()
     bridge.close()
     log.info("stopped")
     # Every call has ended; lookup threads still waiting on a hung ITFlow must not hold the exit.

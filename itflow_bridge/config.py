@@ -230,6 +230,16 @@ class ServerSettings:
     allow: "Tuple[Network, ...]" = _setting(_networks("127.0.0.1, ::1"), _networks)
 
 
+def _seconds_or_off(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("use a number of seconds, or 0 for off") from None
+    if value < 0:
+        raise ValueError("use a number of seconds, or 0 for off")
+    return value
+
+
 def _dial_prefix(raw: str) -> str:
     value = raw.strip()
     if not re.fullmatch(r"[0-9*#]*", value):
@@ -255,7 +265,7 @@ def _address_list(raw: str) -> Tuple[str, ...]:
 class DirectorySettings:
     """The local directory, its phonebooks and its HTTP endpoint (``itflow_bridge.directory``)."""
 
-    sync_interval: int = _setting(900, _positive(int))
+    sync_interval: int = _setting(900, _seconds_or_off)  # 0: the daemon does not sync, no timer is installed
     include_archived: bool = _setting(False, _boolean)
     number_format: str = _setting("e164", _choice("e164", "national"))
     dial_prefix: str = _setting("", _dial_prefix)

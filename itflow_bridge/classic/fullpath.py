@@ -102,7 +102,7 @@ class Recorder:
 def _record_for_replay(cache_dir: str, key: str, result: Any, lines: List[str], now: float) -> None:
     """Keep a fresh answer's variable assignments for the fast path to replay."""
     fresh_until = getattr(result, "fresh_until", None)
-    if getattr(result, "source", "") not in ("cache", "itflow") or fresh_until is None:
+    if getattr(result, "source", "") not in ("directory", "cache", "itflow") or fresh_until is None:
         return  # stale, failed or skipped answers are never replayed
     assignments = [line for line in lines if line.startswith(REPLAYABLE)]
     if assignments and fresh_until - now > 1:

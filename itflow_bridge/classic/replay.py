@@ -37,8 +37,11 @@ CALL_FIELDS = ("agi_callerid", "agi_calleridname", "agi_arg_1")
 PRUNE_EVERY = 64  # about one write in this many also removes expired files
 
 
-def replay_key(route: str, env: "Mapping[str, str]", environ: "Mapping[str, str]") -> str:
-    """What makes two calls answer alike: the call's inputs and the configuration in force."""
+def configuration(environ: "Mapping[str, str]") -> str:
+    """The configuration in force: the config file's identity and the ``ITFLOW_*`` environment.
+
+    One line; the API key only as a checksum.  The answer book is keyed by it too.
+    """
     path = environ.get("ITFLOW_BRIDGE_CONFIG") or "/etc/itflow-bridge/itflow-bridge.conf"
     try:
         stat = os.stat(path)
@@ -47,8 +50,14 @@ def replay_key(route: str, env: "Mapping[str, str]", environ: "Mapping[str, str]
         config_id = path + ":absent"
     key_sum = zlib.crc32(environ.get("ITFLOW_API_KEY", "").encode("utf-8", "replace"))
     settings = "|".join(environ.get(name, "") for name in FINGERPRINT_ENV) + "|k%08x" % key_sum
+    return ("%s:%s" % (config_id, settings)).replace("\r", " ").replace("\n", " ")
+
+
+def replay_key(route: str, env: "Mapping[str, str]", environ: "Mapping[str, str]",
+               settings: "Optional[str]" = None) -> str:
+    """What makes two calls answer alike: the call's inputs and the configuration in force."""
     call = "|".join(env.get(name, "") for name in CALL_FIELDS)
-    key = "replay:%s:%s:%s:%s" % (route, config_id, settings, call)
+    key = "replay:%s:%s:%s" % (route, configuration(environ) if settings is None else settings, call)
     return key.replace("\r", " ").replace("\n", " ")
 
 
@@ -85,6 +94,12 @@ def replay(cache_dir: str, key: str, reader: "BinaryIO", writer: "BinaryIO") -> 
     lines = recorded_lines(cache_dir, key)
     if not lines:
         return False
+    send(lines, reader, writer)
+    return True
+
+
+def send(lines: "List[str]", reader: "BinaryIO", writer: "BinaryIO") -> None:
+    """Send AGI command lines, reading Asterisk's reply to each; stop at a dead channel."""
     for line in lines:
         writer.write(line.encode("utf-8") + b"\n")
         writer.flush()
@@ -93,7 +108,6 @@ def replay(cache_dir: str, key: str, reader: "BinaryIO", writer: "BinaryIO") -> 
             reply = reader.readline()
         if not reply.startswith(b"200"):
             break  # EOF or a dead channel: nothing more to say
-    return True
 
 
 def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> None:
@@ -102,8 +116,8 @@ def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> 
     if not commands:
         return
     target = file_for(cache_dir, key)
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(cache_dir, exist_ok=True)
+    shared_folder(os.path.dirname(target))
     text = "\n".join([HEADER, repr(float(fresh_until)), key, *commands]) + "\n"
     temporary = "%s.%d.tmp" % (target, os.getpid())
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o664)
@@ -119,6 +133,19 @@ def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> 
         raise
     if time.time_ns() % PRUNE_EVERY == 0:
         prune(cache_dir)
+
+
+def shared_folder(folder: str) -> None:
+    """Create ``folder`` in the cache directory if missing: read-write for the group whatever the umask.
+
+    Whoever creates it (a classic script as the Asterisk user, a sync as root),
+    the others of the group write there too; the cache's setgid bit is kept.
+    """
+    try:
+        os.mkdir(folder, 0o770)
+    except FileExistsError:
+        return
+    os.chmod(folder, 0o770 | (os.stat(os.path.dirname(folder)).st_mode & 0o2000))
 
 
 def prune(cache_dir: str, now: "Optional[float]" = None) -> int:

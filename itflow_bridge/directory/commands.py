@@ -10,11 +10,17 @@ import argparse
 import json
 import sqlite3
 import sys
+from typing import TYPE_CHECKING, Optional, Tuple
+
+if TYPE_CHECKING:
+    from ..app import Bridge
+    from ..classic.prepare import AnswerBookReport
+    from ..config import Config
 
 from ..exits import Exit, fail
 
 
-def register(commands) -> None:
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     from .phonebook import FORMATS
 
     sync = commands.add_parser("sync", help="copy ITFlow's phone numbers into the local directory")
@@ -26,30 +32,51 @@ def register(commands) -> None:
     phonebook.set_defaults(handler=cmd_phonebook)
 
 
-def cmd_sync(config, args: argparse.Namespace) -> int:
+def cmd_sync(config: "Config", args: argparse.Namespace) -> int:
+    """Sync, then write the classic scripts' answer book from the new directory."""
     from ..app import Bridge
     from .service import store_for
     from .sync import SyncSettings, sync
 
     config.require_itflow()
     bridge = Bridge(config)
+    book = None
     try:
         adapter = bridge.adapter()
         report = sync(adapter, store_for(config, adapter.generation), SyncSettings.from_config(config))
+        book, book_problem = _answer_book(bridge)
     except (OSError, sqlite3.Error) as exc:
         return fail("cannot write the directory in %s: %s" % (config.cache.dir, exc), Exit.FAILURE)
     finally:
         bridge.close()
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        answer = report.to_dict()
+        answer["answer_book"] = {"forms": book.forms, "numbers": book.numbers, "seconds": round(book.seconds, 3)} \
+            if book is not None else None
+        print(json.dumps(answer, ensure_ascii=False))
     else:
         print(report.line())
         for note in report.notes:
             print("note: %s" % note)
+        if book is not None:
+            print(book.line())
+    if book_problem:
+        fail("the directory is synced, but %s" % book_problem, Exit.OK)
     return Exit.OK
 
 
-def cmd_phonebook(config, args: argparse.Namespace) -> int:
+def _answer_book(bridge: "Bridge") -> "Tuple[Optional[AnswerBookReport], str]":
+    """The classic scripts' answer book for the new directory; a failure is said, not fatal."""
+    from ..classic.prepare import prepare_answers
+
+    try:
+        return prepare_answers(bridge), ""
+    except OSError as exc:
+        return None, "the classic scripts' answer book could not be written (%s): a first call from a " \
+                     "synced number takes the full path" % exc
+
+
+def cmd_phonebook(config: "Config", args: argparse.Namespace) -> int:
     from .phonebook import PhonebookOptions, render
     from .service import existing_store
 

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return "itflow-bridge"
 
-    def log_message(self, format: str, *args) -> None:  # no stderr noise per request
+    def log_message(self, format: str, *args: Any) -> None:  # no stderr noise per request
         log.debug("%s %s", self.address_string(), format % args)
 
     def do_HEAD(self) -> None:

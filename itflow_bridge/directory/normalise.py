@@ -32,7 +32,7 @@ def _region_for(country_code: str) -> Optional[str]:
     return None if region in (None, "ZZ") else region
 
 
-def _parse(text: str, region: Optional[str]):
+def _parse(text: str, region: Optional[str]) -> "Optional[phonenumbers.PhoneNumber]":
     try:
         return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -46,12 +46,12 @@ def to_e164(number: Optional[str], country_code: Optional[str], default_region: 
         return digits, False
     region = _region_for(country_code or "") or default_region
     code = digits_only(country_code)
-    readings = [_parse(digits, region)]
+    parses = [_parse(digits, region)]
     if code and digits.startswith(code):  # the country code typed into the number too
-        readings.append(_parse("+" + digits, None))
+        parses.append(_parse("+" + digits, None))
     if not code:
-        readings.append(_parse("+" + digits, None))  # international, missing its "+"
-    readings = [parsed for parsed in readings if parsed is not None]
+        parses.append(_parse("+" + digits, None))  # international, missing its "+"
+    readings = [parsed for parsed in parses if parsed is not None]
     for parsed in readings:
         if phonenumbers.is_valid_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), True

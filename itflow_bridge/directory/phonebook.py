@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from .normalise import dialable
 from .store import DirectoryEntry
@@ -56,7 +56,7 @@ class PhonebookOptions:
     default_region: str = "US"
 
     @classmethod
-    def from_config(cls, config) -> "PhonebookOptions":
+    def from_config(cls, config: Any) -> "PhonebookOptions":
         return cls(number_format=config.directory.number_format, dial_prefix=config.directory.dial_prefix,
                    default_region=config.callerid.default_region)
 
@@ -85,7 +85,7 @@ def clean(text: str) -> str:
 
 def groups(entries: Iterable[DirectoryEntry], options: PhonebookOptions = PhonebookOptions()) -> List[Group]:
     """Cards per group, groups sorted by name (Vendors and Contacts last), cards by name."""
-    by_group: Dict[str, Dict[tuple, Card]] = {}
+    by_group: Dict[str, Dict[Tuple[Any, ...], Card]] = {}
     for entry in entries:
         group = clean(entry.client_name) or (VENDORS_GROUP if entry.kind == "vendor" else OTHERS_GROUP)
         name = clean(entry.name) or clean(entry.client_name) or entry.number

@@ -20,15 +20,21 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import quote
 
 from ..identity import itflow_identity
+
+if TYPE_CHECKING:
+    from ..itflow.models import CallerMatch
 
 FILE_PREFIX = "directory-"
 FILE_SUFFIX = ".sqlite3"
 SCHEMA_VERSION = "1"
 KINDS = ("contact", "location", "vendor", "client")
+GENERATIONS = ("v1", "legacy")
+# meta key: "0" when the API's own caller lookups say a name only (legacy), so answers match them
+CALLER_DETAILS = "caller_details"
 NUMBER_KINDS = ("office", "mobile")
 # Which row answers when several share a number: ITFlow's own legacy lookup order
 # (contact phone, contact mobile, location, vendor); archived rows after live ones.
@@ -86,17 +92,27 @@ class DirectoryEntry:
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
-    def to_caller_match(self):
-        """The ``CallerMatch`` the ITFlow adapters would give for this number."""
+    def to_caller_match(self, name_only: bool = False) -> "CallerMatch":
+        """The ``CallerMatch`` the ITFlow adapters would give for this number.
+
+        A vendor is no client (as in the adapters' own lookups); ``name_only``
+        for an API whose lookups say a name and nothing else (legacy), so that
+        an answer from the directory shows and sets exactly what one from
+        ITFlow would.
+        """
         from ..itflow.models import CallerMatch
 
+        matched = self.digits or self.number.lstrip("+")
+        if name_only:
+            return CallerMatch(name=self.name, kind="unknown", matched_number=matched)
+        client = self.kind in ("contact", "location", "client")
         return CallerMatch(
             name=self.name,
             kind=self.kind if self.kind in ("contact", "location", "vendor") else "unknown",
-            client_id=self.client_id,
-            client_name=self.client_name or None,
+            client_id=self.client_id if client else None,
+            client_name=(self.client_name or None) if client else None,
             contact_name=self.name if self.kind == "contact" else None,
-            matched_number=self.digits or self.number.lstrip("+"),
+            matched_number=matched,
         )
 
 
@@ -134,10 +150,52 @@ class Directory:
         self._lock = threading.Lock()
         self._db: Optional[sqlite3.Connection] = None
         self._stamp: Optional[Tuple[int, int, int]] = None
+        self._name_only = False
 
     @property
     def available(self) -> bool:
         return self.path.exists()
+
+    def find_caller(self, number: str) -> "Optional[CallerMatch]":
+        """What ITFlow's own lookup would answer for this E.164 number (or bare digits), or None."""
+        with self._lock:
+            db = self._connection()
+            if db is None:
+                return None
+            row = db.execute("SELECT * FROM entries WHERE number = ? ORDER BY rank LIMIT 1", (number,)).fetchone()
+            name_only = self._name_only
+        return _entry(row).to_caller_match(name_only) if row is not None else None
+
+    def numbers(self) -> List[str]:
+        """Every number in the directory, once each, in order."""
+        with self._lock:
+            db = self._connection()
+            if db is None:
+                return []
+            return [row[0] for row in db.execute("SELECT DISTINCT number FROM entries ORDER BY number")]
+
+    def callers(self, batch: int = 2000) -> "Iterator[Tuple[str, CallerMatch]]":
+        """(number, what ``find_caller`` answers for it) for every number, in number order, read in batches."""
+        previous = ""
+        while True:
+            with self._lock:
+                db = self._connection()
+                if db is None:
+                    return
+                rows = db.execute("SELECT * FROM entries WHERE number > ? ORDER BY number, rank LIMIT ?",
+                                  (previous, batch)).fetchall()
+                name_only = self._name_only
+            if not rows:
+                return
+            last = rows[-1]["number"]
+            if len(rows) == batch and rows[0]["number"] != last:
+                rows = [row for row in rows if row["number"] != last]  # that number's rows come whole next time
+            else:
+                last = rows[-1]["number"]
+            for row in rows:
+                if row["number"] != previous:
+                    previous = row["number"]
+                    yield previous, _entry(row).to_caller_match(name_only)
 
     def find(self, e164: str) -> Optional[DirectoryEntry]:
         """The best entry for an E.164 number (``+`` and digits), or None. One indexed read."""
@@ -202,9 +260,11 @@ class Directory:
                 db = sqlite3.connect(uri, uri=True, check_same_thread=False)
                 db.row_factory = sqlite3.Row
                 db.execute("SELECT 1 FROM entries LIMIT 1")
+                details = db.execute("SELECT value FROM meta WHERE key = ?", (CALLER_DETAILS,)).fetchone()
             except sqlite3.Error:
                 return None
             self._db, self._stamp = db, stamp
+            self._name_only = details is not None and details[0] == "0"
         return self._db
 
     def _close(self) -> None:
@@ -305,6 +365,21 @@ class DirectoryStore:
     @classmethod
     def for_identity(cls, cache_dir: Union[str, Path], url: str, generation: str, api_key: str) -> "DirectoryStore":
         return cls(directory_path(cache_dir, itflow_identity(url, generation, api_key)))
+
+    @classmethod
+    def current(cls, cache_dir: Union[str, Path], url: str, api_key: str,
+                generation: Optional[str] = None) -> "Optional[DirectoryStore]":
+        """The directory of this site and key: of ``generation`` when known, else the newest synced."""
+        if generation is not None:
+            return cls.for_identity(cache_dir, url, generation, api_key)
+        found = []
+        for index, name in enumerate(GENERATIONS):
+            store = cls.for_identity(cache_dir, url, name, api_key)
+            try:
+                found.append((store.path.stat().st_mtime, -index, store))
+            except OSError:
+                continue
+        return max(found, key=lambda item: item[:2])[2] if found else None
 
     def open(self) -> Directory:
         return Directory(self.path)

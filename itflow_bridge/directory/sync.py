@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import ITFlowNotSupported, ITFlowResponseError
 from .normalise import digits_only, to_e164
-from .store import KINDS, DirectoryEntry, DirectoryStore, iter_batches
+from .store import CALLER_DETAILS, KINDS, DirectoryEntry, DirectoryStore, iter_batches
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +92,19 @@ def sync(adapter: Any, store: DirectoryStore, settings: SyncSettings = SyncSetti
         duration = time.monotonic() - started
         info = writer.commit(duration=duration, generation=generation,
                              extra={"default_region": settings.default_region,
-                                    "include_archived": "1" if settings.include_archived else "0"})
+                                    "include_archived": "1" if settings.include_archived else "0",
+                                    CALLER_DETAILS: "1" if _caller_details(adapter) else "0"})
     report = SyncReport(generation=generation, rows=info.rows, unparsable=info.unparsable, duration=duration,
                         requests=reader.requests, skipped_archived=reader.skipped_archived,
                         path=str(store.path), notes=tuple(reader.notes))
     log.info("%s", report.line())
     return report
+
+
+def _caller_details(adapter: Any) -> bool:
+    """Whether the API's own caller lookups say more than a name (the directory's answers match them)."""
+    capabilities = getattr(adapter, "capabilities", None)
+    return bool(getattr(capabilities, "caller_details", True))
 
 
 def _str(value: Any) -> str:
@@ -202,7 +209,7 @@ class _V1Reader(_Reader):
             return False
         return True
 
-    def _read_all(self, module: str, id_column: str) -> Iterator[dict]:
+    def _read_all(self, module: str, id_column: str) -> Iterator[Dict[str, Any]]:
         """Every row of a module, page by page until a short or empty page.
 
         Our own loop over the adapter's ``read_page`` rather than ``read_all``: a

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Tuple
 
 from ..agi.session import AGISession
 from ..config import CallerIDSettings
@@ -51,16 +51,15 @@ def run_callerid(session: AGISession, lookup: CallerLookup, settings: CallerIDSe
 
     name = None
     if result.status == CallerIDStatus.FOUND and result.match is not None:
-        match = result.match
-        name = display_name(match, settings, result.number or "")
-        session.set_variable("ITFLOW_CLIENT_ID", match.client_id if match.client_id is not None else "")
-        session.set_variable("ITFLOW_CLIENT_NAME", clean_text(match.client_name or "")[:MAX_VARIABLE_CHARS])
-        session.set_variable("ITFLOW_CONTACT_NAME", clean_text(match.contact_name or "")[:MAX_VARIABLE_CHARS])
-    elif result.status == CallerIDStatus.NOTFOUND:
-        name = _name_for_unknown(session, settings, result.number or "")
-    if name is not None:
-        session.set_variable("CALLERID(name)", name)
-    session.set_variable("ITFLOW_CID_STATUS", result.status.value)
+        variables = found_variables(result, settings)
+        name = str(dict(variables)["CALLERID(name)"])
+    else:
+        if result.status == CallerIDStatus.NOTFOUND:
+            name = _name_for_unknown(session, settings, result.number or "")
+        variables = [("CALLERID(name)", name)] if name is not None else []
+        variables.append(("ITFLOW_CID_STATUS", result.status.value))
+    for variable, value in variables:
+        session.set_variable(variable, value)
 
     level = verbose_level
     if level:
@@ -72,6 +71,23 @@ def run_callerid(session: AGISession, lookup: CallerLookup, settings: CallerIDSe
             level,
         )
     return result
+
+
+def found_variables(result: LookupResult, settings: CallerIDSettings) -> List[Tuple[str, object]]:
+    """The channel variables a FOUND answer sets, in the order they are set.
+
+    The classic answer book stores exactly these for every synced number.
+    """
+    match, number = result.match, result.number or ""
+    if match is None:
+        raise ValueError("a FOUND answer names its match")
+    return [
+        ("ITFLOW_CLIENT_ID", match.client_id if match.client_id is not None else ""),
+        ("ITFLOW_CLIENT_NAME", clean_text(match.client_name or "")[:MAX_VARIABLE_CHARS]),
+        ("ITFLOW_CONTACT_NAME", clean_text(match.contact_name or "")[:MAX_VARIABLE_CHARS]),
+        ("CALLERID(name)", display_name(match, settings, number)),
+        ("ITFLOW_CID_STATUS", CallerIDStatus.FOUND.value),
+    ]
 
 
 def _caller_number(session: AGISession) -> Optional[str]:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..exits import Exit, fail
 from .. import __version__
@@ -26,7 +26,13 @@ from . import edits
 from .layout import Layout, detect
 from .plan import Change, Plan, Want
 from .settings import DIALPLAN, new_config, set_values
-from .units import UNIT_DIR, UNIT_NAME, systemctl, systemd_running, unit_text
+from .units import (
+    SYNC_SERVICE_NAME, SYNC_TIMER_NAME, UNIT_DIR, UNIT_NAME, sync_service_text, sync_timer_text, systemctl,
+    systemd_running, unit_text,
+)
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 CONFIG_FILE = "/etc/itflow-bridge/itflow-bridge.conf"
 DEFAULT_FASTAGI_PORT = 4573
@@ -219,6 +225,15 @@ class Installer:
                               content=unit_text(python=sys.executable, user=account.user, group=account.group,
                                                 config=self.args.config_file,
                                                 cache_dir=str(config.cache.dir)).encode()))
+        elif config.directory.sync_interval:  # classic: no daemon keeps the local directory fresh
+            wants.append(Want(UNIT_DIR + "/" + SYNC_SERVICE_NAME, "file", 0o644, 0, 0,
+                              "itflow-bridge sync, as %s, hardened" % account.user,
+                              content=sync_service_text(python=sys.executable, user=account.user,
+                                                        group=account.group, config=self.args.config_file,
+                                                        cache_dir=str(config.cache.dir)).encode()))
+            wants.append(Want(UNIT_DIR + "/" + SYNC_TIMER_NAME, "file", 0o644, 0, 0,
+                              "the local directory's sync every %d s" % config.directory.sync_interval,
+                              content=sync_timer_text(config.directory.sync_interval).encode()))
         return wants
 
     def cache_fixups(self, config) -> List[Change]:
@@ -258,6 +273,7 @@ class Installer:
         stale_paths = {path for path in {record["path"] for record in self.plan.manifest["entries"]} - wanted_paths
                        if not any(wanted.startswith(path + "/") for wanted in wanted_paths)}  # parents stay
         unit_path = UNIT_DIR + "/" + UNIT_NAME
+        timer_path = UNIT_DIR + "/" + SYNC_TIMER_NAME
         print("transport: %s" % transport)
         if self.dry:
             return self.dry_run(config, first, asterisk_wants, stale_paths)
@@ -265,12 +281,14 @@ class Installer:
         for change in first:
             print(change.description)
             change.apply()
-        if not self.check(config):
+        if not self.check(config, transport):
             return Exit.FAILURE
         second = self.plan.changes(asterisk_wants)  # computed now: the files may have changed meanwhile
         stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
         if unit_path in stale_paths and systemd_running(self.layout.root):
             _report(systemctl("disable", "--now", UNIT_NAME))
+        if timer_path in stale_paths and systemd_running(self.layout.root):
+            _report(systemctl("disable", "--now", SYNC_TIMER_NAME))
         for change in second + stale:
             print(change.description)
             change.apply()
@@ -283,6 +301,8 @@ class Installer:
         unit_changed = any(change.description.split(" (")[0].endswith(unit_path) for change in second)
         if transport == "fastagi":
             self.start_daemon(unit_changed, changed or upgraded)
+        elif any(want.path == timer_path for want in asterisk_wants):
+            self.start_sync_timer(bool(second or stale))
         dialplan_files = {self.include_file(), self.layout.asterisk_etc + "/" + edits.DIALPLAN,
                           self.layout.asterisk_etc + "/globals_custom.conf"}
         if any(path in dialplan_files for path in _paths(first + second + stale)) or stale_paths & dialplan_files:
@@ -306,11 +326,11 @@ class Installer:
 
             report = run_checks(trial)
             for item in report.items:
-                if item.name not in ("cache", "balance prompts"):
+                if item.name not in ("cache", "local directory", "balance prompts"):
                     print("  " + item.line().replace("\n", "\n  "))
         return Exit.OK
 
-    def check(self, config) -> bool:
+    def check(self, config: "Config", transport: str) -> bool:
         """``itflow-bridge check`` on what was written (paths inside the target); False stops the install."""
         if self.args.skip_check:
             print("check skipped (--skip-check)")
@@ -321,7 +341,7 @@ class Installer:
             config, cache=dataclasses.replace(config.cache, dir=self.layout.host(str(config.cache.dir))),
             balance=dataclasses.replace(config.balance,
                                         sounds_dir=self.layout.host(str(config.balance.sounds_dir))))
-        report = run_checks(host_config)
+        report = run_checks(host_config, transport)
         print("itflow-bridge check:")
         for item in report.items:
             print("  " + item.line().replace("\n", "\n  "))
@@ -344,6 +364,17 @@ class Installer:
             _report(systemctl("try-restart", UNIT_NAME))
         print("daemon: systemctl enable --now %s%s" % (UNIT_NAME, ", restarted" if restart else ""))
 
+    def start_sync_timer(self, units_changed: bool) -> None:
+        if not systemd_running(self.layout.root):
+            print("systemd is not running here: skipped enabling %s; sync from cron instead, e.g. in "
+                  "/etc/cron.d/itflow-bridge: */15 * * * * %s %s -m itflow_bridge.cli sync"
+                  % (SYNC_TIMER_NAME, self.account.user, sys.executable))
+            return
+        if units_changed:
+            _report(systemctl("daemon-reload"))
+        _report(systemctl("enable", "--now", SYNC_TIMER_NAME))
+        print("local directory: systemctl enable --now %s (first sync in a minute or two)" % SYNC_TIMER_NAME)
+
 
 class Uninstaller:
     def __init__(self, layout: Layout, plan: Plan, args: argparse.Namespace) -> None:
@@ -356,21 +387,23 @@ class Uninstaller:
         config_paths = {self.args.config_file, str(Path(self.args.config_file).parent)}
         keep = (lambda record: record["path"] in config_paths) if self.args.keep_config else (lambda record: False)
         changes = self.plan.undo_changes(keep)
-        unit = any(record["path"].endswith("/" + UNIT_NAME) for record in self.plan.manifest["entries"])
+        recorded = [record["path"] for record in self.plan.manifest["entries"]]
+        units = [name for name in (UNIT_NAME, SYNC_TIMER_NAME) if any(path.endswith("/" + name) for path in recorded)]
         if self.args.dry_run:
             print("dry run: nothing is changed. Would:")
-            if unit:
-                print("  systemctl disable --now %s" % UNIT_NAME)
+            for name in units:
+                print("  systemctl disable --now %s" % name)
             for change in changes:
                 print("  " + change.description)
             return Exit.OK
-        if unit and systemd_running(self.layout.root):
-            _report(systemctl("disable", "--now", UNIT_NAME))
+        if systemd_running(self.layout.root):
+            for name in units:
+                _report(systemctl("disable", "--now", name))
         for change in changes:
             print(change.description)
             change.apply()
         self.plan.forget_state()
-        if unit and systemd_running(self.layout.root):
+        if units and systemd_running(self.layout.root):
             _report(systemctl("daemon-reload"))
         reload_dialplan(self.layout)
         print("uninstalled%s" % (" (config kept: %s)" % self.args.config_file if self.args.keep_config else ""))

@@ -1,9 +1,15 @@
-"""The systemd unit of the FastAGI daemon, and talking to systemd.
+"""The systemd units: the FastAGI daemon, the directory sync timer of classic installs; talking to systemd.
 
 The daemon runs as the Asterisk user with everything it does not need taken
 away: no new privileges, a read-only system except its cache directory, no
 home directories, devices or foreign address families.  ``UMask=0007`` keeps
 its cache files usable by the Asterisk group (classic scripts, ``check``).
+
+A classic install has no daemon to keep the local directory fresh, so it gets
+``itflow-bridge-sync.timer``: ``itflow-bridge sync`` every ``[directory]
+sync_interval`` seconds (first 30 s after the timer starts, plus up to a tenth
+of the interval at random, at most a minute), as the Asterisk user, hardened
+like the daemon.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from pathlib import Path
 from typing import List, Optional
 
 UNIT_NAME = "itflow-bridge.service"
+SYNC_SERVICE_NAME = "itflow-bridge-sync.service"
+SYNC_TIMER_NAME = "itflow-bridge-sync.timer"
 UNIT_DIR = "/etc/systemd/system"
 SYSTEMD_RUNNING = "/run/systemd/system"
 _HOME_DIRS = ("/home/", "/root/", "/run/user/")
@@ -37,6 +45,12 @@ RestartSec=2
 # SIGTERM: stop accepting calls, let calls in progress finish (up to 10 s).
 KillSignal=SIGTERM
 TimeoutStopSec=15
+{hardening}
+[Install]
+WantedBy=multi-user.target
+"""
+
+HARDENING = """\
 UMask=0007
 NoNewPrivileges=yes
 ProtectSystem=strict
@@ -59,18 +73,61 @@ SystemCallArchitectures=native
 SystemCallFilter=@system-service
 CapabilityBoundingSet=
 AmbientCapabilities=
+"""
+
+SYNC_SERVICE_TEMPLATE = """\
+# Written by itflow-bridge install; the next install rewrites it. Started by itflow-bridge-sync.timer.
+[Unit]
+Description=itflow-bridge: copy ITFlow's phone numbers into the local directory
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+User={user}
+Group={group}
+Environment=ITFLOW_BRIDGE_CONFIG={config}
+ExecStart={python} -m itflow_bridge.cli sync
+Nice=10
+TimeoutStartSec=600
+{hardening}"""
+
+SYNC_TIMER_TEMPLATE = """\
+# Written by itflow-bridge install; the next install rewrites it ([directory] sync_interval).
+[Unit]
+Description=itflow-bridge: sync the local directory every {interval} s
+
+[Timer]
+OnActiveSec=30
+OnUnitActiveSec={interval}
+RandomizedDelaySec={jitter}
 
 [Install]
-WantedBy=multi-user.target
+WantedBy=timers.target
 """
+
+
+def _hardening(python: str, cache_dir: str) -> str:
+    # A venv under a home directory stays readable; nothing there is ever writable.
+    protect_home = "read-only" if any((python + "/").startswith(home) for home in _HOME_DIRS) else "yes"
+    return HARDENING.format(cache_dir=cache_dir, protect_home=protect_home)
 
 
 def unit_text(*, python: str, user: str, group: str, config: str, cache_dir: str) -> str:
     """The unit for an installation whose interpreter is ``python`` (the venv's)."""
-    # A venv under a home directory stays readable; nothing there is ever writable.
-    protect_home = "read-only" if any((python + "/").startswith(home) for home in _HOME_DIRS) else "yes"
-    return UNIT_TEMPLATE.format(user=user, group=group, config=config, python=python, cache_dir=cache_dir,
-                                protect_home=protect_home)
+    return UNIT_TEMPLATE.format(user=user, group=group, config=config, python=python,
+                                hardening=_hardening(python, cache_dir))
+
+
+def sync_service_text(*, python: str, user: str, group: str, config: str, cache_dir: str) -> str:
+    """``itflow-bridge sync`` once, as the Asterisk user, hardened like the daemon."""
+    return SYNC_SERVICE_TEMPLATE.format(user=user, group=group, config=config, python=python,
+                                        hardening=_hardening(python, cache_dir))
+
+
+def sync_timer_text(interval: int) -> str:
+    """Start the sync every ``interval`` seconds (a little jitter, so PBXs of one ITFlow spread out)."""
+    return SYNC_TIMER_TEMPLATE.format(interval=interval, jitter=max(1, min(60, interval // 10)))
 
 
 def systemd_running(root: Path) -> bool:

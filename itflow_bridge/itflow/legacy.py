@@ -112,6 +112,7 @@ class LegacyAdapter(ITFlowAdapter):
         balance="works, but the legacy API answers 0 for a client id that does not exist",
         confirms_clients=False,
         verifies_callers=False,
+        caller_details=False,
     )
 
     def __init__(self, http: ITFlowHTTP):

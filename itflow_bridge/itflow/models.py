@@ -81,6 +81,7 @@ class Capabilities:
     balance: str  # how far a balance can be trusted, in words for an admin
     confirms_clients: bool  # False: an unknown client id reads as a zero balance
     verifies_callers: bool  # can list a client's contacts, numbers and PINs
+    caller_details: bool = True  # a caller-ID match says kind, client and contact (False: a name only)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar, cast
 
@@ -153,6 +154,7 @@ class V1Adapter(ITFlowAdapter):
         self.http = http
         self._listings_lock = threading.Lock()
         self._listings: "TTLCache[str, Any]" = TTLCache(maxsize=8, ttl=LISTING_TTL, timer=clock)
+        self._building: "Dict[str, Future[Any]]" = {}  # listings being read now, shared by all who need them
 
     # --- generic reads ------------------------------------------------------
 
@@ -221,11 +223,10 @@ class V1Adapter(ITFlowAdapter):
     def get_client(self, client_id: int, *, timeout: Optional[float] = None) -> Optional[Client]:
         # ITFlow ignores client_id on reads, so the filter is ours, on a cached listing
         # (read again once on a miss, so a client added since is found).
-        client = self._listing("clients", self._build_clients, timeout).get(int(client_id))
-        if client is None:
-            with self._listings_lock:
-                self._listings.pop("clients", None)
-            client = self._listing("clients", self._build_clients, timeout).get(int(client_id))
+        clients, just_read = self._shared_listing("clients", self._build_clients, timeout)
+        client = clients.get(int(client_id))
+        if client is None and not just_read:
+            client = self._listing("clients", self._build_clients, timeout, stale=clients).get(int(client_id))
         return client
 
     def client_contacts(self, client_id: int, *, timeout: Optional[float] = None) -> List[Contact]:
@@ -271,16 +272,43 @@ class V1Adapter(ITFlowAdapter):
     # --- listings reused for LISTING_TTL: clients by id, and phones of locations and
     # vendors (they have no phone filter, so we match on our side)
 
-    def _listing(self, name: str, build: Callable[[Optional[float]], ListingT],
-                 timeout: Optional[float]) -> ListingT:
+    def _listing(self, name: str, build: Callable[[Optional[float]], ListingT], timeout: Optional[float],
+                 stale: Optional[ListingT] = None) -> ListingT:
+        """The cached listing ``name``, else built once however many lookups need it meanwhile.
+
+        Concurrent callers share one build (a shared future): 20 cold misses at
+        once read each listing once, and a failed build fails them all alike
+        instead of each asking ITFlow in turn.  ``stale``: that copy is known
+        to be out of date, so it is read again (once, however many ask).
+        """
+        return self._shared_listing(name, build, timeout, stale)[0]
+
+    def _shared_listing(self, name: str, build: Callable[[Optional[float]], ListingT], timeout: Optional[float],
+                        stale: Optional[ListingT] = None) -> Tuple[ListingT, bool]:
+        """``_listing``, and whether it was read from ITFlow during this call."""
         with self._listings_lock:
             cached = self._listings.get(name)
-        if cached is not None:
-            return cast(ListingT, cached)
-        value = build(timeout)
+            if cached is not None and cached is not stale:
+                return cast(ListingT, cached), False
+            building = self._building.get(name)
+            owner = building is None
+            if building is None:
+                building = self._building[name] = Future()
+                self._listings.pop(name, None)
+        if not owner:
+            return cast(ListingT, building.result()), True
+        try:
+            value = build(timeout)
+        except BaseException as exc:
+            with self._listings_lock:
+                del self._building[name]
+            building.set_exception(exc)
+            raise
         with self._listings_lock:
             self._listings[name] = value
-        return value
+            del self._building[name]
+        building.set_result(value)
+        return value, True
 
     def _build_clients(self, timeout: Optional[float]) -> Dict[int, Client]:
         clients = map(client_from_row, self.read_all("clients", timeout=timeout))

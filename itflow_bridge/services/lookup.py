@@ -1,4 +1,11 @@
-"""Caller lookup within a hard time budget: cache first, one ITFlow request per number.
+"""Caller lookup within a hard time budget: local directory, cache, one ITFlow request per number.
+
+A number in the local directory (``itflow-bridge sync``) is answered from it
+with no HTTP at all, matched by the E.164 forms the caller number stands for
+(then by the digit forms ITFlow would be asked for: ``directory_keys``);
+the directory is only ever the one of this configuration's ITFlow (the
+``directory`` callable says which).  Any other number goes on to the cache and
+ITFlow as before, so a contact added since the last sync is still named.
 
 The ITFlow work runs through ``SingleFlight`` (see ``budget.py``): the call
 waits no longer than its budget, and a late answer still fills the cache.
@@ -16,7 +23,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Protocol
 
 from ..cache import Cache, CacheEntry
 from ..config import CacheSettings, CallerIDSettings
@@ -26,7 +33,7 @@ from ..itflow.models import CallerMatch
 from ..redact import redact
 from ..statuses import CallerIDStatus
 from .budget import SingleFlight
-from .numbers import candidate_numbers, lookup_number
+from .numbers import candidate_numbers, directory_keys, lookup_number
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +48,21 @@ REFRESHING = "itflow:refreshing:"  # + number key: a detached process is asking 
 REFRESH_MARK_TTL = 15.0
 
 
+class LocalDirectory(Protocol):
+    """A local copy of ITFlow's numbers (``itflow_bridge.directory.store.Directory``)."""
+
+    def find_caller(self, number: str) -> Optional[CallerMatch]:
+        """What ITFlow would answer for this E.164 number (or bare digits), or None."""
+
+
 @dataclass(frozen=True)
 class LookupResult:
     status: CallerIDStatus
     number: Optional[str] = None  # the cleaned number looked up
     match: Optional[CallerMatch] = None
-    source: str = ""  # cache | itflow | stale | ""
+    source: str = ""  # directory | cache | itflow | stale | ""
     error: str = ""
-    fresh_until: Optional[float] = None  # wall-clock end of this answer's freshness (cache | itflow)
+    fresh_until: Optional[float] = None  # wall-clock end of this answer's freshness (directory | cache | itflow)
     timed_out: bool = False  # the budget ran out with ITFlow still working on it
 
 
@@ -79,12 +93,14 @@ class CallerLookup:
         *,
         scope: Callable[[], str] = lambda: "",
         flights: Optional[SingleFlight] = None,
+        directory: Callable[[], Optional[LocalDirectory]] = lambda: None,
     ):
         self.settings = settings
         self.cache_settings = cache_settings
         self.cache = cache
         self._adapter = adapter  # returns the ITFlow adapter; may detect the API on first use
         self._scope = scope  # which ITFlow the cached answers belong to (no network)
+        self._directory = directory  # this ITFlow's local directory, None before its first sync
         self.flights = flights or SingleFlight(name="itflow-lookup")
         self._errors = ThrottledLog()
 
@@ -96,6 +112,9 @@ class CallerLookup:
         if number is None:
             return LookupResult(SKIPPED)
 
+        local = self._from_directory(number)
+        if local is not None:
+            return local
         key = self.cache_key(number)
         entry = self.cache.get(key)
         if entry is not None and entry.is_fresh(self.cache.now()):
@@ -115,6 +134,22 @@ class CallerLookup:
             log.exception("caller-ID lookup crashed")
             return _fallback(number, entry, "internal error: %s" % type(exc).__name__)
         return _result(number, fetched.value, "itflow", fetched.fresh_until)
+
+    def _from_directory(self, number: str) -> Optional[LookupResult]:
+        """The local directory's answer, or None (no directory, not in it, or it cannot be read)."""
+        try:
+            directory = self._directory()
+            if directory is None:
+                return None
+            for key in directory_keys(number, self.settings.default_region):
+                match = directory.find_caller(key)
+                if match is not None:
+                    # As fresh as a cached hit: a classic script may replay it that long.
+                    fresh_until = self.cache.now() + self.cache_settings.hit_ttl
+                    return LookupResult(FOUND, number, match, "directory", fresh_until=fresh_until)
+        except Exception as exc:  # a broken directory must not cost the call its lookup
+            self._errors.warning("local directory unreadable, asking ITFlow: %s: %s" % (type(exc).__name__, exc))
+        return None
 
     def refresh(self, raw_number: str) -> LookupResult:
         """Ask ITFlow now, whatever the cache or the cool-down say, and cache the answer.

@@ -9,7 +9,7 @@ or international-prefixed numbers.  ``candidate_numbers`` bridges the two with
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
 if TYPE_CHECKING:
     import phonenumbers
@@ -80,6 +80,72 @@ def candidate_numbers(number: str, region: str, limit: int = 4) -> List[str]:
         if form and form not in result and len(form) <= MAX_DIGITS and int(form) != 0:
             result.append(form)
     return result[:limit]
+
+
+def e164_numbers(number: str, region: str) -> List[str]:
+    """What a cleaned caller number (``lookup_number``) stands for in E.164, most likely first.
+
+    The local directory is keyed by E.164: these are the keys to try, in order.
+    A number without ``+`` also gives its bare digits last, the form a number
+    with no plausible E.164 reading is kept in.
+    """
+    import phonenumbers  # lazy, as for candidate_numbers
+
+    found: List[str] = []
+    for parsed in _interpretations(number, region):
+        text = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if text not in found:
+            found.append(text)
+    if not number.startswith("+") and number not in found:
+        found.append(number)
+    return found
+
+
+def directory_keys(number: str, region: str) -> Iterator[str]:
+    """The local directory's keys to try for a cleaned caller number, in order.
+
+    The E.164 forms first (``e164_numbers``); then the digit forms ITFlow is
+    asked for (``candidate_numbers``), which is how the directory keeps a
+    number that had no E.164 reading (e.g. a UK number stored nationally
+    while the PBX's region is US): as ITFlow itself would find it.
+    """
+    tried = set()
+    for key in e164_numbers(number, region):
+        tried.add(key)
+        yield key
+    for key in candidate_numbers(number, region):
+        if key not in tried:
+            tried.add(key)
+            yield key
+
+
+def caller_forms(e164: str, region: str) -> List[str]:
+    """The forms a trunk may deliver an E.164 number in, to a PBX in ``region``.
+
+    With and without ``+``, after the region's international prefix (``011``,
+    ``00``), and for the region's own numbers nationally, with and without the
+    trunk prefix.  A number kept as bare digits (no E.164 reading) comes as
+    those digits.  Not every form reads back as this number (``lookup`` decides).
+    """
+    import phonenumbers
+
+    if not e164.startswith("+"):
+        return [e164]
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return [e164]
+    digits = e164[1:]
+    forms = [e164, digits]
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is not None:
+        international = metadata.preferred_international_prefix or metadata.international_prefix or ""
+        if international.isdigit():
+            forms.append(international + digits)
+        if parsed.country_code == metadata.country_code:
+            nsn = phonenumbers.national_significant_number(parsed)
+            forms += [nsn, (metadata.national_prefix or "") + nsn]
+    return list(dict.fromkeys(forms))
 
 
 def _interpretations(number: str, region: str) -> "List[phonenumbers.PhoneNumber]":

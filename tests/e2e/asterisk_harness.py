@@ -701,6 +701,7 @@ def bridge_sections(fake, mode: str, cache_dir: str,
         "itflow": {"url": fake.url, "api_key": fake.api_key, "api_mode": mode},
         "cache": {"dir": cache_dir},
         "server": {"log_level": "DEBUG"},
+        "directory": {"sync_interval": "0"},  # calls ask ITFlow; tests of the local directory turn it on
     }
     for name, values in overrides.items():
         sections.setdefault(name, {}).update({key: str(value) for key, value in values.items()})

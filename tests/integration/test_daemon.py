@@ -22,7 +22,8 @@ def free_port():
 @pytest.fixture
 def daemon(fake_itflow, tmp_path):
     conf = tmp_path / "bridge.conf"
-    conf.write_text("[callerid]\nbudget_ms = 3000\n", encoding="utf-8")
+    # No background sync: these calls are about ITFlow's answers (the local directory would name them).
+    conf.write_text("[callerid]\nbudget_ms = 3000\n[directory]\nsync_interval = 0\n", encoding="utf-8")
     port = free_port()
     env = dict(os.environ, ITFLOW_BRIDGE_CONFIG=str(conf), ITFLOW_URL=fake_itflow.url,
                ITFLOW_API_KEY=fake_itflow.api_key, ITFLOW_API_MODE="v1",

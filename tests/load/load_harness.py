@@ -180,7 +180,8 @@ def write_config(path: Path, url: str, api_key: str, cache_dir: Path, budget_ms:
     path.write_text(
         "[itflow]\nurl = %s\napi_key = %s\napi_mode = v1\n\n"
         "[cache]\ndir = %s\nhit_ttl = %d\nmiss_ttl = %d\nstale_grace = %d\n\n"
-        "[callerid]\nbudget_ms = %d\n" % (url, api_key, cache_dir, ttl, ttl, ttl, budget_ms),
+        "[callerid]\nbudget_ms = %d\n\n"
+        "[directory]\nsync_interval = 0\n" % (url, api_key, cache_dir, ttl, ttl, ttl, budget_ms),  # every call asks
         encoding="utf-8",
     )
     return path

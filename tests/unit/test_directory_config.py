@@ -38,7 +38,8 @@ def test_values(tmp_path):
     ("http_port = web", ["http_port", "0 for off"]),
     ("http_allow = everyone", ["http_allow", "'everyone'"]),
     ("http_allow = ", ["http_allow", "at least one"]),
-    ("sync_interval = 0", ["sync_interval", "greater than 0"]),
+    ("sync_interval = -1", ["sync_interval", "0 for off"]),
+    ("sync_interval = often", ["sync_interval", "number of seconds"]),
     ("include_archived = maybe", ["include_archived", "yes or no"]),
     ("http_token = x\nhttp_tokn = y", ["no setting 'http_tokn'"]),
 ])
