@@ -14,6 +14,10 @@ class ConfigError(BridgeError):
     """A configuration value is missing or invalid; the message names the key."""
 
 
+class UsageError(BridgeError, ValueError):
+    """A request refused before anything is sent: a bad id, an unknown module, a missing field."""
+
+
 # --- ITFlow ---------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import copy
 from typing import Any, Dict, List, Mapping, Optional
 
 from itflow_bridge.sample.fake_itflow import load_sample_data
+from itflow_bridge.itflow.v1 import V1Adapter
 
 _SAMPLE = load_sample_data()
 _TEMPLATES = {table: _SAMPLE[table][0] for table in ("clients", "contacts", "locations", "vendors")}
@@ -88,12 +89,11 @@ def empty_dataset() -> Dict[str, List[dict]]:
     return data
 
 
-class StubV1Adapter:
-    """The V1 adapter's ``read_page`` over an in-memory dataset (ITFlow's paging: limit/offset)."""
-
-    generation = "v1"
+class StubV1Adapter(V1Adapter):
+    """The real V1 adapter with ``read_page`` over an in-memory dataset (ITFlow's paging: limit/offset)."""
 
     def __init__(self, data: Mapping[str, List[dict]], fail_on: Optional[str] = None, fail_after_pages: int = 0):
+        super().__init__(http=None)  # read_page below never reaches HTTP
         self.data = data
         self.requests: List[tuple] = []
         self.fail_on = fail_on

@@ -13,12 +13,17 @@ import argparse
 import csv
 import json
 import sys
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, TextIO
 
 from ..exits import Exit, fail
 from ..errors import ConfigError, ITFlowNotFound
 from .registry import CREATE, READ, TIME, APIUsageError
 from .values import Row, to_json_value
+
+if TYPE_CHECKING:
+    from ..client import ITFlowClient
+    from ..config import Config
+    from ..itflow.base import ITFlowAdapter
 
 # The UI's asset types (free text to the API); kept here so registering costs no import of requests.
 ASSET_TYPES = ("Laptop", "Desktop", "Server", "Phone", "Mobile Phone", "Tablet", "Firewall/Router", "Switch",
@@ -27,7 +32,7 @@ ASSET_TYPES = ("Laptop", "Desktop", "Server", "Phone", "Mobile Phone", "Tablet",
 CLI_TIMEOUT = 30.0  # a command line may wait for ITFlow's own timeouts
 
 
-def register(commands) -> None:
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     api = commands.add_parser("api", help="call any ITFlow JSON API function (read, create, update, ...)",
                               description="Call ITFlow's JSON API: MODULE FUNCTION [key=value ...].")
     api.add_argument("module", help="e.g. contacts, tickets, invoices")
@@ -60,21 +65,19 @@ def register(commands) -> None:
 
 
 
-def _client(config):
+def _client(config: "Config") -> "ITFlowClient":
     from ..app import Bridge
 
     config.require_itflow()
     return Bridge(config).client
 
 
-def _features(config):
-    from .features import features_for
-
-    client = _client(config)
-    return features_for(client.adapter(CLI_TIMEOUT), timeout=CLI_TIMEOUT)
+def _adapter(config: "Config") -> "ITFlowAdapter":
+    """The site's adapter: the features legacy /api.php offered are on both generations' adapters."""
+    return _client(config).adapter(CLI_TIMEOUT)
 
 
-def parse_params(items: List[str], stdin=None) -> Dict[str, Any]:
+def parse_params(items: List[str], stdin: Optional[TextIO] = None) -> Dict[str, Any]:
     """``key=value`` pairs (values as text, as a form would send them); ``-`` merges a JSON object from stdin."""
     params: Dict[str, Any] = {}
     for item in items:
@@ -108,7 +111,7 @@ def _body(path: str) -> Dict[str, Any]:
         raise APIUsageError("cannot read %s: %s" % (path, exc.strerror)) from None
 
 
-def cmd_api(config, args: argparse.Namespace) -> int:
+def cmd_api(config: "Config", args: argparse.Namespace) -> int:
     from . import registry
 
     registry.function(args.module, args.function)  # before any configuration or request
@@ -153,8 +156,8 @@ def _cell(value: Any) -> str:
     return "" if value is None else " ".join(str(value).split())
 
 
-def cmd_emails(config, args: argparse.Namespace) -> int:
-    entries = _features(config).contact_emails()
+def cmd_emails(config: "Config", args: argparse.Namespace) -> int:
+    entries = _adapter(config).contact_emails(timeout=CLI_TIMEOUT)
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["client", "contact", "email"])
@@ -166,11 +169,11 @@ def cmd_emails(config, args: argparse.Namespace) -> int:
     return Exit.OK if entries else Exit.NO
 
 
-def cmd_add_asset(config, args: argparse.Namespace) -> int:
+def cmd_add_asset(config: "Config", args: argparse.Namespace) -> int:
     if not args.client_id.isdigit() or int(args.client_id) == 0:
         return fail("client id must be a positive whole number, not %r" % args.client_id)
-    new_id = _features(config).add_asset(int(args.client_id), args.name, type=args.type, make=args.make,
-                                         model=args.model, serial=args.serial, os=args.os)
+    new_id = _adapter(config).add_asset(int(args.client_id), args.name, type=args.type, make=args.make,
+                                        model=args.model, serial=args.serial, os=args.os, timeout=CLI_TIMEOUT)
     if new_id is not None:
         print(new_id)
     else:
@@ -178,6 +181,6 @@ def cmd_add_asset(config, args: argparse.Namespace) -> int:
     return Exit.OK
 
 
-def cmd_api_phonebook(config, args: argparse.Namespace) -> int:
-    sys.stdout.write(_features(config).raw_phonebook())
+def cmd_api_phonebook(config: "Config", args: argparse.Namespace) -> int:
+    sys.stdout.write(_adapter(config).raw_phonebook(timeout=CLI_TIMEOUT))
     return Exit.OK

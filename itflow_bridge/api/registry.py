@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Tuple
 
-from ..errors import BridgeError
+from ..errors import UsageError
 
 # How a create treats client_id: ITFlow refuses one without it ("required"), accepts 0 for a
 # record tied to no client ("optional"), or refuses one that names it ("forbidden": a new
@@ -26,7 +26,7 @@ READ, CREATE, UPDATE, DELETE, ARCHIVE, UNARCHIVE, RESOLVE, TIME = (
 BY_ID = (UPDATE, DELETE, ARCHIVE, UNARCHIVE, RESOLVE)
 
 
-class APIUsageError(BridgeError, ValueError):
+class APIUsageError(UsageError):
     """A call the client refuses before sending anything: unknown module, function, key or filter."""
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
-from ..errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
+from ..errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowError, ITFlowResponseError, ITFlowUnavailable
 from ..http import HTTPResponse, ITFlowHTTP
-from .base import ITFlowAdapter, check_lookup_digits
-from .models import Balance, CallerMatch, Capabilities, ContactEmail, PhonebookEntry
+from .base import ITFlowAdapter, check_lookup_digits, check_new_asset
+from .models import Balance, CallerMatch, Capabilities, ContactEmail, ListingStats, PhonebookEntry, PhoneRecord
 
 PATH = "/api.php"
 
@@ -100,6 +100,10 @@ def _lines(body: str) -> List[str]:
     return [line.strip("\r\n") for line in re.split(r"<br\s*/?>", text) if line.strip()]
 
 
+def _digits(text: str) -> str:
+    return re.sub(r"[^0-9]", "", text or "")
+
+
 def _tag(block: str, name: str) -> str:
     match = re.search(r"<%s>(.*?)</%s>" % (name, name), block, re.DOTALL)
     return match.group(1).strip() if match else ""
@@ -142,6 +146,39 @@ class LegacyAdapter(ITFlowAdapter):
     def phonebook(self, *, timeout: Optional[float] = None) -> List[PhonebookEntry]:
         return parse_phonebook(self._get({"phonebook": ""}, timeout=timeout).text)
 
+    def raw_phonebook(self, *, timeout: Optional[float] = None) -> str:
+        return self._get({"phonebook": ""}, timeout=timeout).text
+
+    def contact_emails(self, *, timeout: Optional[float] = None) -> List[ContactEmail]:
+        return self.primary_contact_emails(timeout=timeout)
+
+    def phone_records(self, stats: ListingStats, *, timeout: Optional[float] = None,
+                      page_size: int = 500, max_rows: int = 200000) -> Iterator[PhoneRecord]:
+        """What /api.php lists: each client's primary contact and every vendor (``phonebook``).
+
+        Where the site also answers ``primary_contact_numbers`` (the same join, with
+        client names and mobiles) the primary contacts gain both.  Other contacts,
+        locations and archived flags are out of this API's reach.
+        """
+        book = self.phonebook(timeout=timeout)
+        stats.requests += 1
+        try:
+            extras = {(row["contact_name"], _digits(row["phone"])): row
+                      for row in self.primary_contact_numbers(timeout=timeout)}
+        except ITFlowError as exc:  # an extra: without it the records just say less
+            stats.notes.append("primary_contact_numbers unavailable (%s): no client names or mobiles"
+                               % type(exc).__name__)
+            extras = {}
+        finally:
+            stats.requests += 1
+        for entry in book:
+            if entry.group == "vendor":
+                yield PhoneRecord(kind="vendor", name=entry.name, numbers=((entry.number, "", "office"),))
+                continue
+            extra = extras.get((entry.name, _digits(entry.number)), {})
+            yield PhoneRecord(kind="contact", name=entry.name, client_name=extra.get("client_name", ""),
+                              numbers=((entry.number, "", "office"), (extra.get("mobile", ""), "", "mobile")))
+
     def primary_contact_emails(self, *, timeout: Optional[float] = None) -> List[ContactEmail]:
         body = self._get({"primary_contact_emails": ""}, timeout=timeout).text
         if not body.strip():  # releases before the rename only know client_emails
@@ -155,12 +192,14 @@ class LegacyAdapter(ITFlowAdapter):
         return parse_contact_numbers(body)
 
     def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "", model: str = "",
-                  serial: str = "", os: str = "", timeout: Optional[float] = None) -> None:
+                  serial: str = "", os: str = "", timeout: Optional[float] = None) -> Optional[int]:
+        check_new_asset(client_id, name)
         params = {"add_asset": name, "client_id": int(client_id), "type": type, "make": make,
                   "model": model, "serial": serial, "os": os}
         body = strip_php_messages(self._get(params, timeout=timeout).text).strip()
         if body != "Asset added!":
             raise ITFlowResponseError("ITFlow did not confirm the new asset")
+        return None  # api.php says "Asset added!" and no id
 
     def probe(self, *, timeout: Optional[float] = None) -> HTTPResponse:
         """A request with the key and no action: 200 and an empty body on a legacy ITFlow."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,28 @@ class ContactEmail:
     client_name: str
     contact_name: str
     email: str
+
+
+@dataclass(frozen=True)
+class PhoneRecord:
+    """A record ITFlow keeps phone numbers for (contact, location, vendor, client): a directory's raw rows.
+
+    ``numbers`` are ``(number as stored, its country code or "", "office" | "mobile")``.
+    """
+
+    kind: str
+    name: str
+    numbers: Tuple[Tuple[str, str, str], ...]
+    record_id: Optional[int] = None
+    client_id: Optional[int] = None
+    client_name: str = ""
+    title: str = ""
+    archived: bool = False  # the record, or the client it belongs to
+
+
+@dataclass
+class ListingStats:
+    """What reading every phone record took: requests made, and what could not be read."""
+
+    requests: int = 0
+    notes: List[str] = field(default_factory=list)

@@ -23,10 +23,20 @@ from ..errors import (
     ITFlowNotSupported,
     ITFlowResponseError,
     ITFlowUnavailable,
+    ITFlowWriteRefused,
 )
 from ..http import HTTPResponse, ITFlowHTTP
-from .base import ITFlowAdapter, check_lookup_digits
-from .models import Balance, CallerMatch, Capabilities, Client, Contact
+from .base import ITFlowAdapter, check_lookup_digits, check_new_asset
+from .models import (
+    Balance,
+    CallerMatch,
+    Capabilities,
+    Client,
+    Contact,
+    ContactEmail,
+    ListingStats,
+    PhoneRecord,
+)
 
 Row = Dict[str, Any]  # one row as ITFlow sends it: column -> string or None
 ListingT = TypeVar("ListingT")
@@ -118,6 +128,12 @@ def _currency_code(value: Any) -> Optional[str]:
     return code if len(code) == 3 and code.isascii() and code.isalpha() else None
 
 
+def _phones(row: Mapping[str, Any], kind: str, which: Tuple[str, ...]) -> Tuple[Tuple[str, str, str], ...]:
+    """``(number, country code, office|mobile)`` of a row's ``{kind}_phone`` / ``{kind}_mobile`` columns."""
+    return tuple((_str(row.get("%s_%s" % (kind, name))), _str(row.get("%s_%s_country_code" % (kind, name))),
+                  "mobile" if name == "mobile" else "office") for name in which)
+
+
 def contact_from_row(row: Mapping[str, Any]) -> Contact:
     return Contact(
         id=_int(row.get("contact_id")) or 0,
@@ -171,22 +187,47 @@ class V1Adapter(ITFlowAdapter):
         return cast(List[Row], data)
 
     def read_all(self, module: str, params: Optional[Mapping[str, Any]] = None, *,
-                 timeout: Optional[float] = None) -> Iterator[Row]:
-        """Every row, page by page, until a short or empty page."""
-        params = dict(params or {})
-        for page in range(MAX_PAGES):
-            rows = self.read_page(module, dict(params, limit=PAGE_SIZE, offset=page * PAGE_SIZE), timeout=timeout)
-            yield from rows
-            if len(rows) < PAGE_SIZE:
-                return
+                 timeout: Optional[float] = None, page_size: int = PAGE_SIZE, max_rows: int = PAGE_SIZE * MAX_PAGES,
+                 id_column: Optional[str] = None, stats: Optional[ListingStats] = None) -> Iterator[Row]:
+        """Every row, page by page, until a short or empty page.
 
-    def create(self, module: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> Row:
+        With ``id_column``, a row seen twice (a row added while paging shifts the
+        offsets) is yielded once.  More than ``max_rows`` rows fail the read
+        rather than truncating it.
+        """
+        params = dict(params or {})
+        seen = set()
+        offset = 0
+        while True:
+            rows = self.read_page(module, dict(params, limit=page_size, offset=offset), timeout=timeout)
+            if stats is not None:
+                stats.requests += 1
+            for row in rows:
+                key = row.get(id_column) if id_column else None
+                if key is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                yield row
+            if len(rows) < page_size:
+                return
+            offset += page_size
+            if offset >= max_rows:
+                raise ITFlowResponseError("ITFlow listed more than %d %s: refusing a truncated listing"
+                                          % (max_rows, module))
+
+    def create(self, module: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> int:
+        """Create a record; answers its new id.  A refusal names the fields sent, never their values."""
         response = self.http.post_json(endpoint(module, "create"), payload, timeout=timeout)
         check_v1_status(response)
         answer = response.json()
         if not is_success(answer):
-            raise ITFlowResponseError("ITFlow did not create the %s: %s" % (module, answer.get("message", "")))
-        return cast(Row, answer)
+            raise ITFlowWriteRefused("ITFlow refused the create: missing or invalid fields (sent %s)"
+                                     % ", ".join(sorted(payload)), keys=sorted(payload))
+        try:
+            return int(answer["data"][0]["insert_id"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ITFlowResponseError("ITFlow created the %s but gave no insert_id" % module) from None
 
     # --- the adapter interface ------------------------------------------------
 
@@ -244,6 +285,58 @@ class V1Adapter(ITFlowAdapter):
             if _int(row.get("location_client_id")) == int(client_id):
                 numbers.append(_str(row.get("location_phone")))
         return [n for n in numbers if n]
+
+    def contact_emails(self, *, timeout: Optional[float] = None) -> List[ContactEmail]:
+        """Every client with its primary contact's name and e-mail (empty when it has none)."""
+        primaries: Dict[Optional[int], Contact] = {}
+        for contact in map(contact_from_row, self.read_all("contacts", timeout=timeout)):
+            if contact.primary:  # archived ones too, as the legacy join does
+                primaries.setdefault(contact.client_id, contact)
+        result = []
+        for client in map(client_from_row, self.read_all("clients", timeout=timeout)):
+            primary = primaries.get(client.id)
+            result.append(ContactEmail(client_name=client.name, contact_name=primary.name if primary else "",
+                                       email=primary.email.strip() if primary else ""))
+        return result
+
+    def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "", model: str = "",
+                  serial: str = "", os: str = "", timeout: Optional[float] = None) -> Optional[int]:
+        check_new_asset(client_id, name)
+        fields = {"asset_name": name, "asset_type": type, "asset_make": make, "asset_model": model,
+                  "asset_serial": serial, "asset_os": os}
+        payload = {key: value for key, value in fields.items() if value}
+        return self.create("assets", dict(payload, client_id=int(client_id)), timeout=timeout)
+
+    def phone_records(self, stats: ListingStats, *, timeout: Optional[float] = None,
+                      page_size: int = 500, max_rows: int = 200000) -> Iterator[PhoneRecord]:
+        """Clients, contacts (phone and mobile), locations and vendors, paged, archived ones flagged."""
+
+        def every(module: str) -> Iterator[Row]:
+            return self.read_all(module, timeout=timeout, page_size=page_size, max_rows=max_rows,
+                                 id_column=module[:-1] + "_id", stats=stats)
+
+        clients: Dict[int, Tuple[str, bool]] = {}
+        for row in every("clients"):
+            client_id = _int(row.get("client_id"))
+            if not client_id:
+                continue
+            clients[client_id] = (_str(row.get("client_name")).strip(), bool(row.get("client_archived_at")))
+            if row.get("client_phone"):  # older schemas kept a phone on the client itself
+                yield PhoneRecord("client", clients[client_id][0], _phones(row, "client", ("phone",)),
+                                  record_id=client_id, client_id=client_id, client_name=clients[client_id][0],
+                                  archived=clients[client_id][1])
+        for module, kind, phones, title in (("contacts", "contact", ("phone", "mobile"), "contact_title"),
+                                            ("locations", "location", ("phone",), "location_description"),
+                                            ("vendors", "vendor", ("phone",), "vendor_description")):
+            for row in every(module):
+                if kind == "vendor" and _int(row.get("vendor_template")):
+                    continue  # a template for new vendors, not a vendor
+                client_id = _int(row.get(kind + "_client_id")) or None  # 0: the MSP's own vendor
+                client_name, client_archived = clients.get(client_id or 0, ("", False))
+                yield PhoneRecord(kind, _str(row.get(kind + "_name")).strip(), _phones(row, kind, phones),
+                                  record_id=_int(row.get(kind + "_id")), client_id=client_id,
+                                  client_name=client_name, title=_str(row.get(title)).strip(),
+                                  archived=bool(row.get(kind + "_archived_at")) or client_archived)
 
     def get_balance(self, client_id: int, *, timeout: Optional[float] = None) -> Optional[Balance]:
         """Sum of the client's unpaid invoices, only when that is the exact balance.

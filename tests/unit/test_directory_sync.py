@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from itflow_bridge.itflow.base import ITFlowAdapter
 from directory_data import StubV1Adapter, build_dataset, client, contact, empty_dataset, location, vendor
 from itflow_bridge.directory.phonebook import FORMATS, render
 from itflow_bridge.directory.store import DirectoryStore
@@ -118,12 +119,16 @@ def test_a_sync_failing_half_way_leaves_the_previous_directory(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["directory.sqlite3"]
 
 
-def test_other_generations_are_refused(tmp_path):
-    class Odd:
-        generation = "soap"
+def test_a_source_that_cannot_list_numbers_is_refused_and_the_old_directory_stays(tmp_path):
+    class NoListings(ITFlowAdapter):
+        generation = "another PSA"
 
-    with pytest.raises(ITFlowNotSupported):
-        sync(Odd(), DirectoryStore(tmp_path / "d.sqlite3"), SyncSettings())
+    store = DirectoryStore(tmp_path / "d.sqlite3")
+    sync(StubV1Adapter(small_dataset()), store, SyncSettings())
+    before = store.path.read_bytes()
+    with pytest.raises(ITFlowNotSupported, match="cannot list phone numbers"):
+        sync(NoListings(), store, SyncSettings())
+    assert store.path.read_bytes() == before
 
 
 def test_report_line_and_metadata(tmp_path):
