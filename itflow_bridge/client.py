@@ -70,7 +70,7 @@ class ITFlowClient:
         if cache is not None and entry is not None and entry.value in ADAPTERS and entry.is_fresh(cache.now()):
             return str(entry.value)
         generation = detect_generation(self.http, timeout)
-        log.info("ITFlow at %s speaks the %s API", self.settings.url, "JSON (/api/v1)" if generation == "v1" else "legacy (/api.php)")
+        log.info("ITFlow at %s speaks the %s API", self.settings.url, ADAPTERS[generation].api_name)
         if self._cache is not None:
             self._cache.put(key, generation, GENERATION_TTL, GENERATION_KEPT)
         return generation

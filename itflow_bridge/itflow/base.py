@@ -43,6 +43,7 @@ class ITFlowAdapter:
     """Base class: one subclass per API generation."""
 
     generation = "unknown"  # a name for people (logs, ``check``), never a branch for code
+    api_name = "unknown"  # the same, in words
     capabilities = Capabilities(caller_names="", balance="", confirms_clients=False, verifies_callers=False)
 
     def lookup_question(self, digits: str) -> str:

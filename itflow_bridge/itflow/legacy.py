@@ -111,6 +111,7 @@ def _tag(block: str, name: str) -> str:
 
 class LegacyAdapter(ITFlowAdapter):
     generation = "legacy"
+    api_name = "legacy (/api.php)"
     capabilities = Capabilities(
         caller_names="contacts, locations and vendors (names only: no client name)",
         balance="works, but the legacy API answers 0 for a client id that does not exist",

@@ -159,6 +159,7 @@ def client_from_row(row: Mapping[str, Any]) -> Client:
 
 class V1Adapter(ITFlowAdapter):
     generation = "v1"
+    api_name = "JSON (/api/v1)"
     capabilities = Capabilities(
         caller_names="contacts with client names, locations and vendors",
         balance="from invoices; unavailable for clients with a part-paid invoice (no payments in the API)",

@@ -1,0 +1,111 @@
+"""The package's structure, checked from its source: layers, no import cycles, no generation tests.
+
+Every ``import`` statement counts, also those inside functions (the lazy ones a
+classic AGI call relies on): a cycle through a lazy import is still a cycle for
+whoever reads the code.
+"""
+
+import ast
+from pathlib import Path
+from typing import Dict, List, Set
+
+PACKAGE = Path(__file__).resolve().parents[2] / "itflow_bridge"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> Set[str]:
+    """Modules of the package that ``path`` imports (anywhere in it; TYPE_CHECKING blocks excluded)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    found: Set[str] = set()
+    type_only = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            type_only.update(id(child) for child in ast.walk(node))
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update("%s.%s" % (target, alias.name) for alias in node.names)
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    return {name for name in found if name in modules and name != module_name(path)}
+
+
+def graph() -> Dict[str, Set[str]]:
+    return {module_name(path): imports_of(path) for path in PACKAGE.rglob("*.py")}
+
+
+def test_there_is_no_import_cycle_in_the_package():
+    edges = graph()
+    # A package's __init__ that merely re-exports is an edge to its children; those are not cycles.
+    state: Dict[str, int] = {}
+    stack: List[str] = []
+    cycles: List[List[str]] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(edges.get(node, ())):
+            if target.startswith(node + "."):
+                continue  # a package importing its own submodule
+            if state.get(target) == 1:
+                cycles.append(stack[stack.index(target):] + [target])
+            elif target not in state:
+                visit(target)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+    assert cycles == []
+
+
+def test_flows_talk_agi_and_never_reach_itflow_the_cache_or_http():
+    for path in (PACKAGE / "flows").glob("*.py"):
+        forbidden = {name for name in imports_of(path)
+                     if name.startswith(("itflow_bridge.itflow", "itflow_bridge.cache", "itflow_bridge.http",
+                                         "itflow_bridge.client"))}
+        assert forbidden == set(), path.name
+
+
+def test_adapters_never_talk_agi():
+    for path in (PACKAGE / "itflow").glob("*.py"):
+        assert not {name for name in imports_of(path) if name.startswith(("itflow_bridge.agi", "itflow_bridge.flows"))}
+
+
+def test_no_code_outside_the_adapters_branches_on_the_api_generation():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if (PACKAGE / "itflow") in path.parents or (PACKAGE / "sample") in path.parents:
+            continue  # the adapters, and the fake ITFlow (which serves generations, it does not use them)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                text = ast.unparse(node)
+                if "generation" in text and any(isinstance(op, (ast.Eq, ast.NotEq, ast.In)) for op in node.ops):
+                    offenders.append("%s: %s" % (path.relative_to(PACKAGE), text))
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "isinstance" and "Adapter" in ast.unparse(node):
+                offenders.append("%s: %s" % (path.relative_to(PACKAGE), ast.unparse(node)))
+    assert offenders == []
+
+
+def test_the_classic_fast_path_imports_only_what_it_can_afford():
+    """Standard library modules a replay may load: each one costs the interpreter's start-up a little."""
+    fast = PACKAGE / "classic" / "fastpath.py"
+    tree = ast.parse(fast.read_text(encoding="utf-8"))
+    top_level = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+    assert top_level <= {"os", "sys"}
