@@ -13,13 +13,18 @@ take the record's id.  Only the functions ITFlow has for a module exist: any
 other name fails before a request, listing the valid ones.
 """
 
+from typing import TYPE_CHECKING
+
 from .registry import MODULES, APIUsageError
 from .values import Row
+
+if TYPE_CHECKING:
+    from .client import ITFlowAPI, ModuleAPI, connect
 
 __all__ = ["ITFlowAPI", "ModuleAPI", "connect", "MODULES", "APIUsageError", "Row"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # The HTTP client (and requests) load on first use: the command line registers without them.
     if name in ("ITFlowAPI", "ModuleAPI", "connect"):
         from . import client

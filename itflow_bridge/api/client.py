@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union, overload
 
 from ..config import ITFlowSettings
 from ..errors import ITFlowMethodError, ITFlowNotFound, ITFlowResponseError, ITFlowWriteRefused
@@ -114,7 +114,7 @@ class ITFlowAPI:
     # --- HTTP ---------------------------------------------------------------------
 
     def _get(self, spec: Module, function: str, params: Mapping[str, Any],
-             body: Optional[Mapping[str, Any]] = None) -> List[dict]:
+             body: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
         response = self.http.get(endpoint(spec.name, function), params, timeout=self.timeout, body=body)
         payload = _checked_json(response)
         if not is_success(payload):
@@ -124,14 +124,14 @@ class ITFlowAPI:
             raise ITFlowResponseError("unexpected JSON from ITFlow: 'data' is not a list of rows")
         return data
 
-    def _post(self, spec: Module, function: str, body: Mapping[str, Any]) -> dict:
+    def _post(self, spec: Module, function: str, body: Mapping[str, Any]) -> Dict[str, Any]:
         response = self.http.post_json(endpoint(spec.name, function), _jsonable(body), timeout=self.timeout)
         payload = _checked_json(response)
         is_success(payload)  # raises on an answer without a valid 'success'
         return payload
 
 
-def _checked_json(response: HTTPResponse) -> dict:
+def _checked_json(response: HTTPResponse) -> Dict[str, Any]:
     if response.status == 405:
         raise ITFlowMethodError("ITFlow refused the request method: %s" % (_message(response) or "HTTP 405"))
     if response.status == 400:
@@ -200,15 +200,45 @@ class ModuleAPI:
 
     # --- reads ------------------------------------------------------------------------
 
+    @overload
+    def read(self, *, client_id: Optional[int] = ..., limit: None = ..., offset: None = ...,
+             **filters: Any) -> Iterator[Row]: ...
+
+    @overload
+    def read(self, *, client_id: Optional[int] = ..., limit: int, offset: Optional[int] = ...,
+             **filters: Any) -> List[Row]: ...
+
+    @overload
+    def read(self, *, client_id: Optional[int] = ..., limit: Optional[int] = ..., offset: int,
+             **filters: Any) -> List[Row]: ...
+
+    @overload
+    def read(self, *, client_id: Optional[int] = ..., limit: Optional[int] = ..., offset: Optional[int] = ...,
+             **filters: Any) -> Union[Iterator[Row], List[Row]]: ...
+
     def read(self, *, client_id: Optional[int] = None, limit: Optional[int] = None,
-             offset: Optional[int] = None, **filters: Any) -> Any:
+             offset: Optional[int] = None, **filters: Any) -> Union[Iterator[Row], List[Row]]:
         """Rows as ``Row``: every row (an iterator, paged transparently) or, with
         ``limit``/``offset``, that one page (a list).  ``client_id`` and id filters
         are applied on our side too, since ITFlow ignores ``client_id`` on reads."""
         self._require(READ)
         return self._rows(READ, client_id, limit, offset, filters)
 
-    def time(self, *, limit: Optional[int] = None, offset: Optional[int] = None, **filters: Any) -> Any:
+    @overload
+    def time(self, *, limit: None = ..., offset: None = ..., **filters: Any) -> Iterator[Row]: ...
+
+    @overload
+    def time(self, *, limit: int, offset: Optional[int] = ..., **filters: Any) -> List[Row]: ...
+
+    @overload
+    def time(self, *, limit: Optional[int] = ..., offset: int, **filters: Any) -> List[Row]: ...
+
+    @overload
+    def time(self, *, limit: Optional[int] = ..., offset: Optional[int] = ...,
+             **filters: Any) -> Union[Iterator[Row], List[Row]]: ...
+
+    def time(self, *, limit: Optional[int] = None, offset: Optional[int] = None,
+             **filters: Any) -> Union[Iterator[Row], List[Row]]:
         """technicians/time: time worked per ticket and technician (``year``, ``month``, ``technician_id``)."""
         self._require(TIME)
         month = filters.get("month")
@@ -223,13 +253,14 @@ class ModuleAPI:
         if not self.spec.has_id_lookup:
             raise APIUsageError("ITFlow's %s/read has no %s filter" % (self.spec.name, self.spec.id_key))
         record_id = _positive_id(record_id, self.spec.id_key)
-        rows = self.read(limit=1, **{self.spec.id_key: record_id}, **filters)
+        # limit=1 makes this one page (a list); mypy cannot tell which overload ``**filters`` selects.
+        rows: List[Row] = self.read(limit=1, **{self.spec.id_key: record_id}, **filters)
         if not rows:
             raise ITFlowNotFound("ITFlow has no %s with %s %d" % (self.spec.name, self.spec.id_key, record_id))
         return rows[0]
 
     def _rows(self, function: str, client_id: Optional[int], limit: Optional[int], offset: Optional[int],
-              filters: Dict[str, Any]) -> Any:
+              filters: Dict[str, Any]) -> Union[Iterator[Row], List[Row]]:
         spec = self.spec
         body = {DECRYPT_KEY: filters.pop(DECRYPT_KEY)} if DECRYPT_KEY in filters else None
         unknown = sorted(set(filters) - set(spec.filters))
@@ -256,10 +287,10 @@ class ModuleAPI:
             return [row for row in map(Row, rows) if _matches(row, checks)]
         return self._all(function, filters, body, checks)
 
-    def _all(self, function: str, filters: Dict[str, Any], body: Optional[dict],
+    def _all(self, function: str, filters: Dict[str, Any], body: Optional[Dict[str, Any]],
              checks: List[Tuple[str, int]]) -> Iterator[Row]:
         size = self._api.page_size
-        previous: Optional[List[dict]] = None
+        previous: Optional[List[Dict[str, Any]]] = None
         for page in range(MAX_PAGES):
             rows = self._api._get(self.spec, function, dict(filters, limit=size, offset=page * size), body)
             if rows == previous:  # a single-row filter ITFlow answers without paging: the same rows again
@@ -273,7 +304,9 @@ class ModuleAPI:
 
     def _checks(self, client_id: Optional[int], filters: Mapping[str, Any]) -> List[Tuple[str, int]]:
         """(column, id) pairs every returned row must have: client_id and the id filters."""
-        checks = [(self.spec.client_column, client_id)] if client_id is not None else []
+        client_column = self.spec.client_column
+        # No client column: ``_rows`` refuses client_id (and no row could have a None column anyway).
+        checks = [(client_column, client_id)] if client_id is not None and client_column is not None else []
         for name, value in filters.items():
             column = self.spec.filter_columns.get(name, name)
             if column.endswith("_id") and name != "technician_id":
@@ -372,7 +405,7 @@ class ModuleAPI:
             raise APIUsageError("give client_id: ITFlow cannot look up %s by id" % spec.name)
         extra = {DECRYPT_KEY: fields[DECRYPT_KEY]} if DECRYPT_KEY in fields else {}
         row = self.get(record_id, **extra)
-        owner = row.get(spec.client_column)
+        owner = row.get(spec.client_column) if spec.client_column is not None else None
         return owner if isinstance(owner, int) else 0
 
     def _client_lead(self, client_id: int) -> int:

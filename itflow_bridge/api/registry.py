@@ -11,7 +11,7 @@ filter would return every row).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..errors import UsageError
 
@@ -90,7 +90,7 @@ _TICKET_FIELDS = (
 
 
 def _module(name: str, functions: str, id_key: str, client_column: Optional[str], filters: str = "",
-            **kwargs) -> Module:
+            **kwargs: Any) -> Module:
     return Module(name, tuple(functions.split()), id_key, client_column, tuple(filters.split()), **kwargs)
 
 

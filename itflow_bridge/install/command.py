@@ -17,14 +17,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
 from ..exits import Exit, fail
 from .. import __version__
 from ..errors import ConfigError
 from . import edits
 from .layout import Layout, detect
-from .plan import Change, Plan, Want
+from .plan import Change, Plan, Record, Want
 from .settings import DIALPLAN, new_config, set_values
 from .units import (
     SYNC_SERVICE_NAME, SYNC_TIMER_NAME, UNIT_DIR, UNIT_NAME, sync_service_text, sync_timer_text, systemctl,
@@ -39,7 +39,7 @@ DEFAULT_FASTAGI_PORT = 4573
 TRANSPORTS = ("fastagi", "classic")
 
 
-def register(commands) -> None:
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = commands.add_parser(
         "install", help="set the bridge up on this PBX (idempotent; --dry-run, --uninstall)",
         description="Install itflow-bridge on a FreePBX or plain Asterisk PBX. Run as root.")
@@ -67,7 +67,7 @@ def register(commands) -> None:
     parser.set_defaults(handler=cmd_install)
 
 
-def cmd_install(config, args: argparse.Namespace) -> int:
+def cmd_install(config: "Config", args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         return fail("install must run as root (it writes Asterisk's files and chowns them)")
     layout = detect(Path(args.prefix), asterisk_etc=args.asterisk_etc, agi_dir=args.agi_dir,
@@ -79,7 +79,7 @@ def cmd_install(config, args: argparse.Namespace) -> int:
     return Installer(layout, plan, args, getattr(args, "cache_dir", None)).run()
 
 
-def _namer(layout: Layout):
+def _namer(layout: Layout) -> Callable[[int, int], str]:
     account = layout.account
 
     def names(uid: int, gid: int) -> str:
@@ -134,7 +134,7 @@ class Installer:
         key = key or getpass.getpass("ITFlow API key (not shown): ").strip()
         return url, key
 
-    def load(self, data: bytes):
+    def load(self, data: bytes) -> "Config":
         """The Config this file gives (the product's own validation), read from a private copy."""
         from ..config import load_config
 
@@ -146,7 +146,7 @@ class Installer:
 
     # --- what the PBX should have --------------------------------------------------------
 
-    def bridge_wants(self, config, data: bytes) -> List[Want]:
+    def bridge_wants(self, config: "Config", data: bytes) -> List[Want]:
         layout, account = self.layout, self.account
         uid, gid = account.uid, account.gid
         wants = [
@@ -182,21 +182,21 @@ class Installer:
                           content=DIALPLAN.read_bytes()))
         return wants
 
-    def languages(self, config) -> List[str]:
+    def languages(self, config: "Config") -> List[str]:
         return list(dict.fromkeys(self.args.language or [config.balance.language]))
 
     def include_file(self) -> str:
         name = "extensions_custom.conf" if self.layout.freepbx else "extensions.conf"
         return self.layout.asterisk_etc + "/" + name
 
-    def agi_global(self, transport: str, config) -> Optional[str]:
+    def agi_global(self, transport: str, config: "Config") -> Optional[str]:
         if transport == "classic":
             return self.layout.agi_dir
         if config.server.port != DEFAULT_FASTAGI_PORT:
             return "agi://127.0.0.1:%d" % config.server.port
         return None  # the dialplan's default: the daemon on 127.0.0.1:4573
 
-    def asterisk_wants(self, transport: str, config) -> List[Want]:
+    def asterisk_wants(self, transport: str, config: "Config") -> List[Want]:
         layout, account = self.layout, self.account
         value = self.agi_global(transport, config)
         wants = []
@@ -236,7 +236,7 @@ class Installer:
                               content=sync_timer_text(config.directory.sync_interval).encode()))
         return wants
 
-    def cache_fixups(self, config) -> List[Change]:
+    def cache_fixups(self, config: "Config") -> List[Change]:
         """Files already in the cache dir (an earlier version, a manual install) made the group's, read-write."""
         directory = self.layout.host(str(config.cache.dir))
         gid = self.account.gid
@@ -293,7 +293,7 @@ class Installer:
             print(change.description)
             change.apply()
         upgraded = self.plan.manifest.get("version") != __version__
-        self.plan.manifest.update(transport=transport, version=__version__)
+        self.plan.manifest.update({"transport": transport, "version": __version__})
         self.plan.save()
         changed = bool(first or second or stale)
         if not changed:
@@ -310,7 +310,8 @@ class Installer:
         print_next_steps(self.layout)
         return Exit.OK
 
-    def dry_run(self, config, first: List[Change], asterisk_wants: List[Want], stale_paths) -> int:
+    def dry_run(self, config: "Config", first: List[Change], asterisk_wants: List[Want],
+                stale_paths: Set[str]) -> int:
         second = self.plan.changes(asterisk_wants)
         stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
         changes = first + second + stale
@@ -385,7 +386,8 @@ class Uninstaller:
             print("nothing to uninstall: no install manifest in %s" % self.plan.manifest_path)
             return Exit.OK
         config_paths = {self.args.config_file, str(Path(self.args.config_file).parent)}
-        keep = (lambda record: record["path"] in config_paths) if self.args.keep_config else (lambda record: False)
+        keep: Callable[[Record], bool] = (
+            (lambda record: record["path"] in config_paths) if self.args.keep_config else (lambda record: False))
         changes = self.plan.undo_changes(keep)
         recorded = [record["path"] for record in self.plan.manifest["entries"]]
         units = [name for name in (UNIT_NAME, SYNC_TIMER_NAME) if any(path.endswith("/" + name) for path in recorded)]

@@ -18,13 +18,49 @@ import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, List, Optional, TypedDict
 
 from .layout import resolve_in
 
 STATE_DIR = "/var/lib/itflow-bridge"
 MANIFEST = "install-manifest.json"
 BACKUPS = "backup"
+
+
+class _BeforeBase(TypedDict):
+    mode: int
+    uid: int
+    gid: int
+
+
+class Before(_BeforeBase, total=False):
+    """A path's owner and mode before the first change; a file's also its backup and that backup's hash."""
+
+    backup: str
+    sha256: str
+
+
+class _RecordBase(TypedDict):
+    path: str
+    kind: str  # "file" or "dir"
+    before: Optional[Before]  # None: the installer created the path
+
+
+class Record(_RecordBase, total=False):
+    """One manifest entry: a path the installer changed and how to undo that."""
+
+    purge: bool
+
+
+class _ManifestBase(TypedDict):
+    entries: List[Record]
+
+
+class Manifest(_ManifestBase, total=False):
+    """The install manifest (JSON in the state directory)."""
+
+    transport: str
+    version: str
 
 
 @dataclass
@@ -69,11 +105,11 @@ class Plan:
     def manifest_path(self) -> Path:
         return self.host(self.state_dir + "/" + MANIFEST)
 
-    def _load(self) -> dict:
+    def _load(self) -> Manifest:
         try:
-            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            data: Manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            data = {}
+            data = {"entries": []}
         data.setdefault("entries", [])
         return data
 
@@ -81,7 +117,7 @@ class Plan:
     def installed(self) -> bool:
         return bool(self.manifest["entries"])
 
-    def entry(self, path: str) -> Optional[dict]:
+    def entry(self, path: str) -> Optional[Record]:
         return next((item for item in self.manifest["entries"] if item["path"] == path), None)
 
     def save(self) -> bool:
@@ -120,7 +156,7 @@ class Plan:
                 verb = "create directory"
         else:
             same_bytes = current is not None and stat.S_ISREG(current.st_mode) and path.read_bytes() == want.content
-            if same_bytes and _same_owner_mode(current, want):
+            if same_bytes and current is not None and _same_owner_mode(current, want):
                 return None
             verb = "set owner/mode of" if same_bytes else ("update" if current is not None else "create")
         description = "%s %s (%s): %s" % (verb, want.path, who, want.what)
@@ -142,7 +178,7 @@ class Plan:
 
     def _make_parents(self, path: str) -> None:
         """Create missing parent directories (0755 root), each recorded so that uninstall removes it."""
-        missing = []
+        missing: List[str] = []
         parent = os.path.dirname(path)
         while parent not in ("/", "") and not self.host(parent).exists():
             missing.append(parent)
@@ -152,13 +188,13 @@ class Plan:
             self.host(directory).mkdir()
             os.chmod(self.host(directory), 0o755)
 
-    def _record(self, want: Want) -> dict:
+    def _record(self, want: Want) -> Record:
         """What to undo: nothing existed (remove it), or what it was (restore it)."""
         path = self.host(want.path)
-        record = {"path": want.path, "kind": want.kind, "before": None, "purge": want.purge}
+        record: Record = {"path": want.path, "kind": want.kind, "before": None, "purge": want.purge}
         if os.path.lexists(path):
             info = os.lstat(path)
-            before = {"mode": stat.S_IMODE(info.st_mode), "uid": info.st_uid, "gid": info.st_gid}
+            before: Before = {"mode": stat.S_IMODE(info.st_mode), "uid": info.st_uid, "gid": info.st_gid}
             if want.kind == "file":
                 backup = self.state_dir + "/" + BACKUPS + want.path
                 host_backup = self.host(backup)
@@ -166,17 +202,18 @@ class Plan:
                 os.chmod(self.host(self.state_dir), 0o700)
                 data = path.read_bytes()
                 _atomic_write(host_backup, data, 0o600, 0, 0)
-                before.update(backup=backup, sha256=hashlib.sha256(data).hexdigest())
+                before["backup"] = backup
+                before["sha256"] = hashlib.sha256(data).hexdigest()
             record["before"] = before
         return record
 
     # --- undoing -----------------------------------------------------------------------
 
-    def undo_changes(self, keep: Callable[[dict], bool] = lambda record: False) -> List[Change]:
+    def undo_changes(self, keep: Callable[[Record], bool] = lambda record: False) -> List[Change]:
         """Changes that put back every recorded path except those ``keep`` selects, newest first."""
         return [self._undo(record) for record in reversed(self.manifest["entries"]) if not keep(record)]
 
-    def _undo(self, record: dict) -> Change:
+    def _undo(self, record: Record) -> Change:
         before = record["before"]
         if before is None:
             verb = "remove directory" if record["kind"] == "dir" else "remove"
@@ -191,7 +228,7 @@ class Plan:
                 record["path"], owner_mode(before["uid"], before["gid"], before["mode"]))
         return Change(description, lambda: self._restore(record))
 
-    def _restore(self, record: dict) -> None:
+    def _restore(self, record: Record) -> None:
         path = self.host(record["path"])
         before = record["before"]
         if before is None:

@@ -42,14 +42,14 @@ def set_values(text: str, values: Values) -> str:
             lines[index] = "%s = %s\n" % (key.group(1), pending.pop((section, key.group(1))))
         if line.strip() and not line.lstrip().startswith(("#", ";")):
             last_in_section[section] = index
-    for (name, key), value in pending.items():  # settings the file does not have yet
+    for (name, setting), value in pending.items():  # settings the file does not have yet
         if name in last_in_section:
             at = last_in_section[name] + 1
-            lines.insert(at, "%s = %s\n" % (key, value))
+            lines.insert(at, "%s = %s\n" % (setting, value))
             last_in_section = {s: i + 1 if i >= at else i for s, i in last_in_section.items()}
             last_in_section[name] = at
         else:
-            lines += ["\n", "[%s]\n" % name, "%s = %s\n" % (key, value)]
+            lines += ["\n", "[%s]\n" % name, "%s = %s\n" % (setting, value)]
             last_in_section[name] = len(lines) - 1
     return "".join(lines)
 
