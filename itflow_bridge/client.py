@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Dict, Optional, Type
 
 from .cache import Cache
 from .config import ITFlowSettings
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 GENERATION_TTL = 86400.0  # detected again after a day...
 GENERATION_KEPT = 30 * 86400.0  # ...but remembered meanwhile: cached answers are filed under it
-ADAPTERS = {"legacy": LegacyAdapter, "v1": V1Adapter}
+ADAPTERS: Dict[str, Type[ITFlowAdapter]] = {"legacy": LegacyAdapter, "v1": V1Adapter}
 
 
 class ITFlowClient:

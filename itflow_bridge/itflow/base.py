@@ -10,10 +10,13 @@ question raises ``ITFlowNotSupported`` rather than guessing.
 from __future__ import annotations
 
 import re
-from typing import Iterator, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
 from ..errors import ITFlowNotSupported, UsageError
 from .models import Balance, CallerMatch, Capabilities, Client, Contact, ContactEmail, ListingStats, PhoneRecord
+
+if TYPE_CHECKING:
+    from ..http import ITFlowHTTP
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
@@ -45,6 +48,9 @@ class ITFlowAdapter:
     generation = "unknown"  # a name for people (logs, ``check``), never a branch for code
     api_name = "unknown"  # the same, in words
     capabilities = Capabilities(caller_names="", balance="", confirms_clients=False, verifies_callers=False)
+
+    def __init__(self, http: "ITFlowHTTP") -> None:
+        self.http = http
 
     def lookup_question(self, digits: str) -> str:
         """The form in which two numbers are the same question to this API (default: the digits).
