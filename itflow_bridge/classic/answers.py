@@ -28,10 +28,9 @@ A key goes to bucket ``zlib.crc32(key) % buckets``.
 """
 
 import os
-import time
 import zlib
 
-from .replay import send, shared_folder
+from .replay import send, shared_folder, sweep
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -184,32 +183,13 @@ def write_book(cache_dir: str, configuration: str, directory_path: str,
 
 def remove_outdated(cache_dir: str, keep: str) -> int:
     """Remove books (other than ``keep``) whose directory file changed or is gone; returns how many."""
-    folder = os.path.join(cache_dir, SUBDIR)
-    removed = 0
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
-    for name in names:
-        path = os.path.join(folder, name)
-        if path == keep:
-            continue
-        try:
-            if name.endswith(".tmp"):  # another writer's, unless left behind long ago
-                if os.stat(path).st_mtime < time.time() - 600:
-                    os.unlink(path)
-                    removed += 1
-                continue
-            with open(path, "rb") as handle:
-                head = handle.read(HEADER_MAX).split(b"\n", 4)
-            current = (len(head) > 4 and head[0] == HEADER.encode()
-                       and directory_stamp(head[2].decode("utf-8")) == head[3].decode("ascii"))
-            if not current:
-                os.unlink(path)
-                removed += 1
-        except (OSError, UnicodeDecodeError):
-            continue
-    return removed
+
+    def outdated(head: bytes) -> bool:
+        lines = head.split(b"\n", 4)
+        return not (len(lines) > 4 and lines[0] == HEADER.encode()
+                    and directory_stamp(lines[2].decode("utf-8")) == lines[3].decode("ascii"))
+
+    return sweep(os.path.join(cache_dir, SUBDIR), outdated, HEADER_MAX, temporary_age=600, keep=keep)
 
 
 def answer(cache_dir: str, configuration: str, env: "Mapping[str, str]", reader: "BinaryIO",

@@ -27,7 +27,7 @@ import zlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, List, Mapping, Optional
+    from typing import BinaryIO, Callable, List, Mapping, Optional
 
 HEADER = "itflow-bridge replay 1"
 SUBDIR = "replay"
@@ -151,7 +151,19 @@ def shared_folder(folder: str) -> None:
 def prune(cache_dir: str, now: "Optional[float]" = None) -> int:
     """Remove replay files whose freshness has passed (and stray temporaries); returns how many."""
     now = time.time() if now is None else now
-    folder = os.path.join(cache_dir, SUBDIR)
+
+    def expired(head: bytes) -> bool:
+        lines = head.split(b"\n")
+        return len(lines) < 2 or float(lines[1]) <= now
+
+    return sweep(os.path.join(cache_dir, SUBDIR), expired, 256, temporary_age=60, now=now)
+
+
+def sweep(folder: str, outdated: "Callable[[bytes], bool]", head_bytes: int, *, temporary_age: float,
+          keep: str = "", now: "Optional[float]" = None) -> int:
+    """Remove the files of ``folder`` whose first ``head_bytes`` are ``outdated`` (or unreadable), and
+    temporaries (``*.tmp``) older than ``temporary_age`` seconds; ``keep`` is spared.  Returns how many."""
+    now = time.time() if now is None else now
     removed = 0
     try:
         names = os.listdir(folder)
@@ -159,14 +171,15 @@ def prune(cache_dir: str, now: "Optional[float]" = None) -> int:
         return 0
     for name in names:
         path = os.path.join(folder, name)
+        if path == keep:
+            continue
         try:
-            if name.endswith(".tmp"):
-                expired = os.stat(path).st_mtime < now - 60
+            if name.endswith(".tmp"):  # another writer's, unless left behind long ago
+                stale = os.stat(path).st_mtime < now - temporary_age
             else:
                 with open(path, "rb") as handle:
-                    head = handle.read(256).split(b"\n")
-                expired = len(head) < 2 or float(head[1]) <= now
-            if expired:
+                    stale = outdated(handle.read(head_bytes))
+            if stale:
                 os.unlink(path)
                 removed += 1
         except (OSError, ValueError):

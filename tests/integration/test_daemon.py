@@ -11,36 +11,15 @@ import time
 import pytest
 
 from itflow_bridge.sample.simulated_asterisk import simulate_call
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serve_process import start_serve, stop
 
 
 @pytest.fixture
 def daemon(fake_itflow, tmp_path):
-    conf = tmp_path / "bridge.conf"
     # No background sync: these calls are about ITFlow's answers (the local directory would name them).
-    conf.write_text("[callerid]\nbudget_ms = 3000\n[directory]\nsync_interval = 0\n", encoding="utf-8")
-    port = free_port()
-    env = dict(os.environ, ITFLOW_BRIDGE_CONFIG=str(conf), ITFLOW_URL=fake_itflow.url,
-               ITFLOW_API_KEY=fake_itflow.api_key, ITFLOW_API_MODE="v1",
-               ITFLOW_BRIDGE_CACHE_DIR=str(tmp_path / "cache"))
-    proc = subprocess.Popen([sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    proc, port, _ = start_serve(fake_itflow, tmp_path, '[callerid]\nbudget_ms = 3000\n[directory]\nsync_interval = 0\n')
     yield proc, port
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    stop(proc)
 
 
 def test_serves_calls(daemon):
@@ -72,6 +51,6 @@ def test_refuses_to_start_without_itflow_settings(tmp_path):
     conf.write_text("", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ITFLOW")}
     env["ITFLOW_BRIDGE_CONFIG"] = str(conf)
-    out = subprocess.run([sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(free_port())],
+    out = subprocess.run([sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", "0"],
                          capture_output=True, text=True, env=env, timeout=30)
     assert out.returncode == 3 and "[itflow] url is not set" in out.stderr

@@ -1,45 +1,21 @@
 """`itflow-bridge serve` bound to every address serves only the peers in [server] allow."""
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 
 from itflow_bridge.sample.simulated_asterisk import simulate_call
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serve_process import start_serve, stop
 
 
 @pytest.fixture
 def open_daemon(fake_itflow, tmp_path):
     """The daemon on 0.0.0.0 with the default allow-list (127.0.0.1 and ::1)."""
-    conf = tmp_path / "bridge.conf"
-    conf.write_text("[server]\nhost = 0.0.0.0\n", encoding="utf-8")
-    port = free_port()
-    env = dict(os.environ, ITFLOW_BRIDGE_CONFIG=str(conf), ITFLOW_URL=fake_itflow.url,
-               ITFLOW_API_KEY=fake_itflow.api_key, ITFLOW_API_MODE="v1",
-               ITFLOW_BRIDGE_CACHE_DIR=str(tmp_path / "cache"))
-    proc = subprocess.Popen([sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    proc, port, _ = start_serve(fake_itflow, tmp_path, '[server]\nhost = 0.0.0.0\n')
     yield proc, port
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    stop(proc)
 
 
 def _from_127_0_0_2(port: int) -> bytes:
