@@ -30,7 +30,7 @@ A key goes to bucket ``zlib.crc32(key) % buckets``.
 import os
 import zlib
 
-from .replay import send, shared_folder, sweep
+from .replay import send, shared_folder, sweep, write_atomically
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -163,21 +163,7 @@ def write_book(cache_dir: str, configuration: str, directory_path: str,
     target = book_path(cache_dir, configuration)
     os.makedirs(cache_dir, exist_ok=True)
     shared_folder(os.path.dirname(target))
-    temporary = "%s.%d.tmp" % (target, os.getpid())
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o664)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(head.encode("utf-8"))
-            handle.write(b"".join(table))
-            handle.write(b"".join(keys))
-            handle.write(b"".join(area))
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    write_atomically(target, [head.encode("utf-8"), b"".join(table), b"".join(keys), b"".join(area)])
     return target
 
 

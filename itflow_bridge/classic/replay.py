@@ -119,11 +119,19 @@ def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> 
     os.makedirs(cache_dir, exist_ok=True)
     shared_folder(os.path.dirname(target))
     text = "\n".join([HEADER, repr(float(fresh_until)), key, *commands]) + "\n"
+    write_atomically(target, [text.encode("utf-8")])
+    if time.time_ns() % PRUNE_EVERY == 0:
+        prune(cache_dir)
+
+
+def write_atomically(target: str, parts: "List[bytes]") -> None:
+    """Replace ``target`` with ``parts`` in one step (a reader sees the old file or the new one), group-writable."""
     temporary = "%s.%d.tmp" % (target, os.getpid())
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o664)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(text.encode("utf-8"))
+            for part in parts:
+                handle.write(part)
         os.replace(temporary, target)
     except BaseException:
         try:
@@ -131,8 +139,6 @@ def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> 
         except OSError:
             pass
         raise
-    if time.time_ns() % PRUNE_EVERY == 0:
-        prune(cache_dir)
 
 
 def shared_folder(folder: str) -> None:
