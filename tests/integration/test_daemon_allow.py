@@ -8,6 +8,7 @@ import pytest
 
 from itflow_bridge.sample.simulated_asterisk import simulate_call
 from serve_process import start_serve, stop
+from sockets import read_until_closed
 
 
 @pytest.fixture
@@ -26,17 +27,11 @@ def _from_127_0_0_2(port: int) -> bytes:
         connection.connect(("127.0.0.1", port))
         env = ("agi_network: yes\nagi_network_script: itflow-cid.agi\nagi_request: agi://127.0.0.1/itflow-cid.agi\n"
                "agi_channel: SIP/x\nagi_callerid: +15551234567\n\n").encode()
-        received = b""
         try:
             connection.sendall(env)
-            while True:
-                chunk = connection.recv(4096)
-                if not chunk:
-                    break
-                received += chunk
         except ConnectionResetError:
-            pass
-        return received
+            return b""
+        return read_until_closed(connection)
 
 
 def test_a_peer_from_127_0_0_2_gets_nothing_and_is_logged_once(open_daemon, fake_itflow):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from sockets import read_until_closed
+
 TESTS_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS_DIR))  # agi_script
 
@@ -52,20 +54,6 @@ def _wait_until(predicate, timeout=5.0):
             return True
         time.sleep(0.01)
     return predicate()
-
-
-def _recv_until_closed(connection, timeout=5.0):
-    """Read until the server closes (FIN or reset); return everything received."""
-    connection.settimeout(timeout)
-    received = b""
-    while True:
-        try:
-            chunk = connection.recv(4096)
-        except ConnectionResetError:
-            return received
-        if not chunk:
-            return received
-        received += chunk
 
 
 def test_binds_loopback_ephemeral_port(serve):
@@ -193,10 +181,10 @@ def test_connections_beyond_max_sessions_are_closed_at_once(serve):
         assert _wait_until(lambda: server.active_sessions == 1)
         with socket.create_connection(server.server_address, timeout=5) as second:
             second.sendall(env_block(network_script="hold.agi"))
-            assert _recv_until_closed(second, timeout=3) == b""
+            assert read_until_closed(second, timeout=3) == b""
         assert server.active_sessions == 1
         release.set()
-        assert _recv_until_closed(first) == b""
+        assert read_until_closed(first) == b""
     assert _wait_until(lambda: server.active_sessions == 0)
 
 
@@ -205,7 +193,7 @@ def test_idle_peer_is_dropped_after_the_timeout(serve):
     with socket.create_connection(server.server_address, timeout=5) as connection:
         connection.sendall(env_block(network_script="x.agi"))
         started = time.monotonic()
-        assert _recv_until_closed(connection) == b"ANSWER\n"  # never answered
+        assert read_until_closed(connection) == b"ANSWER\n"  # never answered
         assert time.monotonic() - started < 3
     assert _wait_until(lambda: server.active_sessions == 0)
 
@@ -220,7 +208,7 @@ def test_shutdown_waits_for_grace_then_cuts_running_sessions():
         server.shutdown(grace=0.3)
         elapsed = time.monotonic() - started
         assert 0.3 <= elapsed < 3
-        assert _recv_until_closed(connection) == b""
+        assert read_until_closed(connection) == b""
     assert _wait_until(lambda: server.active_sessions == 0)
     with pytest.raises(OSError):
         socket.create_connection(server.server_address, timeout=1).close()

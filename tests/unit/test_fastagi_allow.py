@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sockets import read_until_closed
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # agi_script
 
 from agi_script import FakeAsterisk, call_fastagi  # noqa: E402
@@ -94,18 +96,6 @@ def _connect_from(source: str, address) -> socket.socket:
     return connection
 
 
-def _received_until_closed(connection: socket.socket) -> bytes:
-    received = b""
-    while True:
-        try:
-            chunk = connection.recv(4096)
-        except ConnectionResetError:
-            return received
-        if not chunk:
-            return received
-        received += chunk
-
-
 @pytest.fixture
 def server():
     calls = []
@@ -130,7 +120,7 @@ def test_a_peer_not_listed_is_closed_before_it_sends_anything(server, caplog):
         started = time.monotonic()
         with connection:
             # Nothing sent: the server closes without waiting for an AGI environment.
-            assert _received_until_closed(connection) == b""
+            assert read_until_closed(connection) == b""
         assert time.monotonic() - started < 2.0
         for _ in range(3):  # and with a whole environment sent: still nothing served
             with _connect_from("127.0.0.2", ("127.0.0.1", port)) as again:
@@ -138,7 +128,7 @@ def test_a_peer_not_listed_is_closed_before_it_sends_anything(server, caplog):
                     again.sendall(FakeAsterisk(network_script="cid.agi").env_bytes())
                 except OSError:
                     pass
-                assert _received_until_closed(again) == b""
+                assert read_until_closed(again) == b""
     assert calls == []
     refusals = [r.getMessage() for r in caplog.records if "refused a connection" in r.getMessage()]
     assert len(refusals) == 1 and "127.0.0.2" in refusals[0]
@@ -163,7 +153,7 @@ def test_listed_peers_are_served(server):
 def test_the_default_loopback_bind_refuses_other_127_addresses_too(server):
     instance, calls = server(host="127.0.0.1")
     with _connect_from("127.0.0.2", instance.server_address) as connection:
-        assert _received_until_closed(connection) == b""
+        assert read_until_closed(connection) == b""
     fake = call_fastagi(instance.server_address, FakeAsterisk(script=["200 result=1"], network_script="cid.agi"))
     assert fake.words() == [["SET", "VARIABLE", "SERVED", "1"]]
     assert len(calls) == 1
