@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import socket
 from typing import Iterator, List, Optional
@@ -71,9 +72,24 @@ def environment(values: dict) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def own_logging() -> Iterator[None]:
+    """``main`` sets up logging for its process; give the test process its own back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+
+
 def run_main(argv: List[str]) -> tuple:
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with own_logging(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code: Optional[int] = cli.main(argv)
         except SystemExit as exc:  # argparse's usage errors and --help

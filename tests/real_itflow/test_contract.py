@@ -293,7 +293,7 @@ def test_demo_calls(any_backend, bridges):
         shown = [(number, simulate_call(host, port, "itflow-cid.agi", caller_num=number, caller_name=trunk)
                   .variables.get("CALLERID(name)", trunk)) for number, trunk, _ in CALLS]
         heard = [simulate_call(host, port, "itflow-balance.agi", caller_num="5551234567", dtmf=keys)
-                 .variables.get("ITFLOW_BALANCE_STATUS") for keys, _ in BALANCE_CALLS]
+                 .variables.get("ITFLOW_BALANCE_STATUS") for keys, _, _ in BALANCE_CALLS]
     finally:
         server.shutdown()
     names = {"legacy": ["John Smith", "Jane Doe", "Acme HQ", "Telco Supplies", "Mary O'Brien"],

@@ -127,7 +127,7 @@ def test_a_source_that_cannot_list_numbers_is_refused_and_the_old_directory_stay
     sync(StubV1Adapter(small_dataset()), store, SyncSettings())
     before = store.path.read_bytes()
     with pytest.raises(ITFlowNotSupported, match="cannot list phone numbers"):
-        sync(NoListings(), store, SyncSettings())
+        sync(NoListings(http=None), store, SyncSettings())
     assert store.path.read_bytes() == before
 
 
