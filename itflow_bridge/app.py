@@ -8,6 +8,8 @@ that need ITFlow.
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional
 
 from .cache import Cache
@@ -31,6 +33,7 @@ class Bridge:
         self.cache = cache if cache is not None else Cache(config.cache.dir, max_entries=config.cache.max_entries,
                                                            write_behind=long_running)
         self._lock = threading.RLock()
+        self._seen: Dict[Path, float] = {}  # directory file -> when last seen there
         self._client: Optional[ITFlowClient] = None
         self._lookup: Optional[CallerLookup] = None
         self._balance: Optional[BalanceService] = None
@@ -76,7 +79,7 @@ class Bridge:
         if not (self.config.itflow.url and self.config.itflow.api_key):
             return None
         store = self.directory_store()
-        if store is None or not store.path.exists():
+        if store is None or not self._exists(store.path):
             return None
         with self._lock:
             if self._directory is None or self._directory.path != store.path:
@@ -84,6 +87,19 @@ class Bridge:
                     self._directory.close()
                 self._directory = store.open()
             return self._directory
+
+    def _exists(self, path: Path) -> bool:
+        """Whether the directory file is there; once seen, looked at again at most once a second
+        (every call asks, and a stat costs more than the rest of a cache hit)."""
+        now = time.monotonic()
+        seen = self._seen.get(path)
+        if seen is not None and now - seen < 1.0:
+            return True
+        if path.exists():
+            self._seen[path] = now
+            return True
+        self._seen.pop(path, None)
+        return False
 
     @property
     def lookup(self) -> "CallerLookup":

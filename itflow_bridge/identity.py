@@ -9,6 +9,7 @@ identity can be shown and used in file names, and the key cannot be read back.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import TYPE_CHECKING, Optional
 
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 GENERATION_KEY = "itflow:generation"
 
 
+@functools.lru_cache(maxsize=64)
 def itflow_identity(url: str, generation: str, api_key: str) -> str:
-    """20 hex digits naming one ITFlow site, API generation and key."""
+    """20 hex digits naming one ITFlow site, API generation and key (remembered: every lookup asks)."""
     digest = hashlib.sha256()
     for part in ("itflow-bridge directory", url.strip().rstrip("/"), generation, api_key):
         digest.update(part.encode("utf-8") + b"\0")
