@@ -8,8 +8,9 @@ or international-prefixed numbers.  ``candidate_numbers`` bridges the two with
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import TYPE_CHECKING, Iterator, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
 
 if TYPE_CHECKING:
     import phonenumbers
@@ -89,6 +90,12 @@ def e164_numbers(number: str, region: str) -> List[str]:
     A number without ``+`` also gives its bare digits last, the form a number
     with no plausible E.164 reading is kept in.
     """
+    return list(_e164_numbers(number, region))
+
+
+@functools.lru_cache(maxsize=20000)
+def _e164_numbers(number: str, region: str) -> Tuple[str, ...]:
+    """Remembered: validating a number costs ~100 us (NANP checks some 25 regions), a call repeats."""
     import phonenumbers  # lazy, as for candidate_numbers
 
     found: List[str] = []
@@ -98,7 +105,7 @@ def e164_numbers(number: str, region: str) -> List[str]:
             found.append(text)
     if not number.startswith("+") and number not in found:
         found.append(number)
-    return found
+    return tuple(found)
 
 
 def directory_keys(number: str, region: str) -> Iterator[str]:
@@ -107,10 +114,17 @@ def directory_keys(number: str, region: str) -> Iterator[str]:
     The E.164 forms first (``e164_numbers``); then the digit forms ITFlow is
     asked for (``candidate_numbers``), which is how the directory keeps a
     number that had no E.164 reading (e.g. a UK number stored nationally
-    while the PBX's region is US): as ITFlow itself would find it.
+    while the PBX's region is US): as ITFlow itself would find it.  A number
+    that arrives in E.164 is tried as it is before anything is parsed: the
+    directory holds E.164 keys, and parsing costs more than the read.
     """
     tried = set()
+    if number.startswith("+"):
+        tried.add(number)
+        yield number
     for key in e164_numbers(number, region):
+        if key in tried:
+            continue
         tried.add(key)
         yield key
     for key in candidate_numbers(number, region):
