@@ -12,7 +12,7 @@ from collections import namedtuple
 
 TYPE_CHECKING = False  # typing costs milliseconds a replayed classic call does not have
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional
+    from typing import Iterable, List, Optional
 
 from itflow_bridge.agi.environment import parse_env as parse_env  # part of the wire format's API
 from itflow_bridge.errors import AGIError
