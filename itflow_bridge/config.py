@@ -74,30 +74,30 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
-def _non_negative_int(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError("use a whole number, 0 or more") from None
-    if value < 0:
-        raise ValueError("use a whole number, 0 or more")
-    return value
+def _whole_number(minimum: int, maximum: Optional[int], hint: str) -> Callable[[str], int]:
+    """A parser for whole numbers from ``minimum`` to ``maximum`` (None: no bound); ``hint`` says what to use."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(hint) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(hint)
+        return value
+
+    return parse
+
+
+_non_negative_int = _whole_number(0, None, "use a whole number, 0 or more")
+_seconds_or_off = _whole_number(0, None, "use a number of seconds, or 0 for off")
+_port_or_off = _whole_number(0, 65535, "use a TCP port from 1 to 65535, or 0 for off")
 
 
 def _tcp_port(raw: str) -> int:
     value = _port_or_off(raw)
     if value == 0:
         raise ValueError("use a TCP port from 1 to 65535")
-    return value
-
-
-def _port_or_off(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError("use a TCP port from 1 to 65535, or 0 for off") from None
-    if not 0 <= value <= 65535:
-        raise ValueError("use a TCP port from 1 to 65535, or 0 for off")
     return value
 
 
@@ -228,16 +228,6 @@ class ServerSettings:
     log_level: str = _setting("INFO", _loglevel)
     # FastAGI peers served (addresses or CIDR networks); any other connection is closed unread.
     allow: "Tuple[Network, ...]" = _setting(_networks("127.0.0.1, ::1"), _networks)
-
-
-def _seconds_or_off(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError("use a number of seconds, or 0 for off") from None
-    if value < 0:
-        raise ValueError("use a number of seconds, or 0 for off")
-    return value
 
 
 def _dial_prefix(raw: str) -> str:

@@ -48,13 +48,18 @@ def bridge(fake, tmp_path, mode):
     return Bridge(config_for(fake, tmp_path, mode))
 
 
-def test_v1_sync_pages_through_more_than_a_thousand_contacts(big_fake, tmp_path):
-    b = bridge(big_fake, tmp_path, "v1")
+def synced(fake, tmp_path, mode):
+    """(store, report) of a sync from ``fake`` with the bridge's own settings."""
+    b = bridge(fake, tmp_path, mode)
     try:
-        store = store_for(b.config, "v1")
-        report = sync(b.adapter(), store, SyncSettings.from_config(b.config))
+        store = store_for(b.config, mode)
+        return store, sync(b.adapter(), store, SyncSettings.from_config(b.config))
     finally:
         b.close()
+
+
+def test_v1_sync_pages_through_more_than_a_thousand_contacts(big_fake, tmp_path):
+    store, report = synced(big_fake, tmp_path, "v1")
     contact_reads = [r for r in big_fake.requests if r.path == "/api/v1/contacts/read.php"]
     assert [r.query["offset"] for r in contact_reads] == ["0", "500", "1000", "1500"]
     assert all(r.query["limit"] == "500" for r in contact_reads)
@@ -67,12 +72,7 @@ def test_v1_sync_pages_through_more_than_a_thousand_contacts(big_fake, tmp_path)
 
 
 def test_v1_country_code_columns_locations_and_vendors(big_fake, tmp_path):
-    b = bridge(big_fake, tmp_path, "v1")
-    try:
-        store = store_for(b.config, "v1")
-        sync(b.adapter(), store, SyncSettings.from_config(b.config))
-    finally:
-        b.close()
+    store, _ = synced(big_fake, tmp_path, "v1")
     directory = store.open()
     assert directory.find("+49301234599").name == "Dieter Berlin"  # stored with the trunk 0
     assert directory.find("+49301234598").name == "Dora Berlin"  # stored without it
@@ -89,12 +89,7 @@ def test_v1_country_code_columns_locations_and_vendors(big_fake, tmp_path):
 
 
 def test_legacy_phonebook_sync(fake_itflow_legacy, tmp_path):
-    b = bridge(fake_itflow_legacy, tmp_path, "legacy")
-    try:
-        store = store_for(b.config, "legacy")
-        report = sync(b.adapter(), store, SyncSettings.from_config(b.config))
-    finally:
-        b.close()
+    store, report = synced(fake_itflow_legacy, tmp_path, "legacy")
     assert fake_itflow_legacy.count("/api.php", phonebook=None) == 1
     directory = store.open()
     john = directory.find("+15551234567")  # a primary contact
@@ -108,12 +103,7 @@ def test_legacy_phonebook_sync(fake_itflow_legacy, tmp_path):
 
 
 def test_each_phonebook_format_from_a_synced_directory(fake_itflow, tmp_path):
-    b = bridge(fake_itflow, tmp_path, "v1")
-    try:
-        store = store_for(b.config, "v1")
-        sync(b.adapter(), store, SyncSettings.from_config(b.config))
-    finally:
-        b.close()
+    store, _ = synced(fake_itflow, tmp_path, "v1")
     books = Phonebooks(store.open(), PhonebookOptions())
     for fmt in FORMATS:
         document = books(fmt)
