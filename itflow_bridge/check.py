@@ -33,6 +33,8 @@ AUTH_FIXES = {
     "missing": "set [itflow] api_key (or ITFLOW_API_KEY)",
     "invalid": "the key is wrong or expired: create a new one in ITFlow (Admin > API Keys) and set [itflow] api_key",
     "not_tied_to_user": "this key predates ITFlow's per-user keys: recreate it in ITFlow (Admin > API Keys)",
+    "user_invalid": "the key's user is archived, inactive or gone in ITFlow: create a key for an active user "
+                    "(Admin > API Keys)",
     "forbidden": "give the key's user access to the clients the PBX must know, or create a key with wider access",
 }
 

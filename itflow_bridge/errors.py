@@ -41,7 +41,8 @@ class ITFlowAuthError(ITFlowError):
     """ITFlow refused the API key.
 
     ``reason`` is one of ``missing``, ``invalid`` (wrong or expired),
-    ``not_tied_to_user`` (old key after an upgrade), ``forbidden``.
+    ``not_tied_to_user`` (old key after an upgrade), ``user_invalid`` (its user is
+    archived, inactive or deleted), ``forbidden``.
     """
 
     def __init__(self, message: str, reason: str = "invalid"):

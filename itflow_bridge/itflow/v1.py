@@ -75,7 +75,8 @@ def check_v1_status(response: HTTPResponse) -> None:
     if status == 403:
         raise ITFlowAuthError(
             "ITFlow refused the API key: %s" % (message or "forbidden"),
-            reason="not_tied_to_user" if "not tied to a user" in message else "forbidden",
+            reason=("not_tied_to_user" if "not tied to a user" in message
+                    else "user_invalid" if "user linked to this API key" in message else "forbidden"),
         )
     if status == 404:
         raise ITFlowAPIMissing("no JSON API here: /api/v1 answered HTTP 404")

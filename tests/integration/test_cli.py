@@ -101,6 +101,7 @@ def test_check_all_well(fake_itflow, tmp_path, mode):
 @pytest.mark.parametrize("fault, words", [
     ("bad_key", "recreate" if False else "Admin > API Keys"),
     ("key_not_tied", "predates"),
+    ("key_user_invalid", "create a key for an active user"),
 ])
 def test_check_explains_key_problems(fake_itflow_v1, tmp_path, fault, words):
     fake_itflow_v1.set_fault(fault)

@@ -213,7 +213,7 @@ def test_v1_paging_over_many_pages(v1, bridges, monkeypatch, page_size):
 
 
 @pytest.mark.parametrize("which, reason", [
-    ("wrong", "invalid"), ("expired", "invalid"), ("not_tied", "not_tied_to_user"), ("user_gone", "forbidden"),
+    ("wrong", "invalid"), ("expired", "invalid"), ("not_tied", "not_tied_to_user"), ("user_gone", "user_invalid"),
 ])
 def test_v1_refused_keys(v1, bridges, which, reason):
     key = {"wrong": lambda: v1.wrong_key, "expired": lambda: v1.expired_key,
