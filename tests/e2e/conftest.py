@@ -14,8 +14,8 @@ fresh cache, so no test sees another's cached answers, cool-downs or failure cou
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +31,7 @@ import pytest
 
 from asterisk_harness import AsteriskHarness, bridge_sections
 from asterisk_root import ensure_root
+from itflow_bridge.install.layout import resolve_in
 from itflow_bridge.prompts import install_prompts
 from faulty_itflow import FaultyITFlow
 
@@ -328,21 +329,6 @@ def asterisk_stdout(launcher: Launcher) -> Callable[[], str]:
 # --- prompts -------------------------------------------------------------------------
 
 
-def chroot_path(root: Path, path: str) -> Path:
-    """``path`` resolved inside ``root``, following symlinks as the chroot sees them."""
-    current = Path("/")
-    for part in Path(path).parts[1:]:
-        candidate = current / part
-        for _ in range(40):
-            host = root / str(candidate).lstrip("/")
-            if not host.is_symlink():
-                break
-            target = Path(os.readlink(host))
-            candidate = Path(os.path.normpath(target if target.is_absolute() else candidate.parent / target))
-        current = candidate
-    return root / str(current).lstrip("/")
-
-
 @pytest.fixture(scope="session")
 def prompts(asterisk: AsteriskHarness) -> Iterator[Path]:
     """Our sound files installed where the chroot's Asterisk finds ``itflow/*`` (removed afterwards).
@@ -351,7 +337,7 @@ def prompts(asterisk: AsteriskHarness) -> Iterator[Path]:
     /etc/alternatives) that means nothing on the host, so the files are installed by
     ``install_prompts`` into a staging ``en`` dir and moved into the resolved language dir.
     """
-    language_dir = chroot_path(asterisk.root, f"/{CHROOT_SOUNDS}/en")
+    language_dir = resolve_in(asterisk.root, f"/{CHROOT_SOUNDS}/en")
     target = language_dir / "itflow"
     if target.exists():
         shutil.rmtree(target)

@@ -34,6 +34,8 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
+from install_run import install
+
 from asterisk_harness import (
     AsteriskHarness,
     MODULES,
@@ -217,14 +219,6 @@ def differences(before: Dict[str, Tuple], after: Dict[str, Tuple]) -> List[str]:
         + [f"removed {p}" for p in before.keys() - after.keys()]
         + [f"changed {p}: {before[p]} -> {after[p]}" for p in before.keys() & after.keys() if before[p] != after[p]]
     )
-
-
-def install(root: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ITFLOW_")}
-    result = subprocess.run([sys.executable, "-m", "itflow_bridge.cli", "install", "--prefix", str(root), *args],
-                            capture_output=True, text=True, env=env, timeout=180)
-    assert result.returncode == expect, result.stdout + result.stderr
-    return result
 
 
 def free_port() -> int:

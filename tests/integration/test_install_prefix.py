@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from install_run import install as install_into
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="install chowns files: needs root")
 
@@ -32,6 +32,10 @@ def pbx(tmp_path):
     return root
 
 
+def install(root, *args, expect=0):
+    return install_into(root, *args, expect=expect, timeout=120)
+
+
 def snapshot(root: Path, skip_cache: bool = False) -> dict:
     found = {}
     for directory, dirs, files in os.walk(root):
@@ -44,14 +48,6 @@ def snapshot(root: Path, skip_cache: bool = False) -> dict:
             data = hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(info.st_mode) else ""
             found[relative] = (info.st_mode, info.st_uid, info.st_gid, data)
     return found
-
-
-def install(root: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ITFLOW_")}
-    result = subprocess.run([sys.executable, "-m", "itflow_bridge.cli", "install", "--prefix", str(root), *args],
-                            capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == expect, result.stdout + result.stderr
-    return result
 
 
 def test_plain_asterisk_install_reinstall_uninstall(pbx, fake_itflow):
