@@ -78,8 +78,9 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     bridge = Bridge(config, long_running=True)
     host = args.host or config.server.host
     port = config.server.port if args.port is None else args.port
+    table = routes(bridge)
     try:
-        server = FastAGIServer(routes(bridge), host, port, verbose_level=config.server.verbose_level,
+        server = FastAGIServer(table, host, port, verbose_level=config.server.verbose_level,
                                allow=config.server.allow)
     except (OSError, OverflowError, ValueError) as exc:
         bridge.close()
@@ -97,7 +98,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
     with signal_handlers({signal.SIGTERM: stop, signal.SIGINT: stop}):
         log.info("FastAGI daemon listening on %s:%d (routes: %s)", *server.server_address[:2],
-                 ", ".join(sorted(routes(bridge))))
+                 ", ".join(sorted(table)))
         server.serve_forever()
         for thread in stopping:
             thread.join()
