@@ -105,7 +105,7 @@ def quiet_logs() -> None:
 
 def bridge_config(fake, mode: str, workdir: Path, ini: str = ""):
     """A config against the fake ITFlow: ``ini`` is extra INI text, e.g. a [callerid] budget."""
-    from itflow_bridge.config import load_config
+    from itflow_bridge.core.config import load_config
 
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "bench.conf"

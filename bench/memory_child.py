@@ -39,7 +39,7 @@ def loaded_daemon(workdir: Path):
     """A Bridge with everything a serving daemon has imported and built; returns (bridge, server)."""
     from itflow_bridge.agi.fastagi import FastAGIServer
     from itflow_bridge.app import Bridge
-    from itflow_bridge.config import load_config
+    from itflow_bridge.core.config import load_config
     from itflow_bridge.routes import routes
     from itflow_bridge.services.numbers import candidate_numbers
 
@@ -61,7 +61,7 @@ def loaded_daemon(workdir: Path):
 
 def fill(bridge, entries: int) -> None:
     """``entries`` caller-ID hits stored as lookups store them (CallerMatch dicts, hit TTL)."""
-    from itflow_bridge.itflow.models import CallerMatch
+    from itflow_bridge.core.models import CallerMatch
 
     settings = bridge.config.cache
     client_names: List[str] = ["Client %d" % index for index in range(CLIENTS)]

@@ -27,7 +27,7 @@ from memory_child import status_kb
 def measure(url: str, api_key: str, workdir: Path) -> Dict[str, object]:
     from itflow_bridge.app import Bridge
     from itflow_bridge.classic.prepare import prepare_answers
-    from itflow_bridge.config import load_config
+    from itflow_bridge.core.config import load_config
     from itflow_bridge.directory.phonebook import FORMATS, PhonebookOptions, render
     from itflow_bridge.directory.service import store_for
     from itflow_bridge.directory.sync import SyncSettings, sync

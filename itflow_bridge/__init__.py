@@ -1,17 +1,17 @@
 """itflow-bridge: caller-ID names and spoken balances from ITFlow for FreePBX/Asterisk.
 
 The public API is small: ``load_config``, ``ITFlowClient`` and the exceptions in
-``itflow_bridge.errors``.  Names are imported lazily so that a classic AGI
+``itflow_bridge.core.errors``.  Names are imported lazily so that a classic AGI
 script answering from the cache never pays for importing requests.
 """
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_config": ("itflow_bridge.config", "load_config"),
-    "Config": ("itflow_bridge.config", "Config"),
-    "ITFlowClient": ("itflow_bridge.client", "ITFlowClient"),
-    "Cache": ("itflow_bridge.cache", "Cache"),
+    "load_config": ("itflow_bridge.core.config", "load_config"),
+    "Config": ("itflow_bridge.core.config", "Config"),
+    "ITFlowClient": ("itflow_bridge.itflow.site", "ITFlowClient"),
+    "Cache": ("itflow_bridge.storage.cache", "Cache"),
 }
 
 __all__ = ["__version__", *_LAZY]

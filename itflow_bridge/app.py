@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional
 
-from .cache import Cache
-from .config import Config
-from .identity import cache_scope, known_generation
+from .storage.cache import Cache
+from .core.config import Config
+from .storage.identity import cache_scope, known_generation
 
 if TYPE_CHECKING:
-    from .client import ITFlowClient
-    from .directory.store import Directory, DirectoryStore
+    from .itflow.site import ITFlowClient
+    from .storage.directory_file import Directory, DirectoryStore
     from .itflow.base import ITFlowAdapter
     from .services.balance import BalanceService
     from .services.lookup import CallerLookup
@@ -47,7 +47,7 @@ class Bridge:
         """The ``ITFlowClient`` (imports requests on first use)."""
         with self._lock:
             if self._client is None:
-                from .client import ITFlowClient
+                from .itflow.site import ITFlowClient
 
                 self.config.require_itflow()
                 self._client = ITFlowClient(self.config.itflow, self.cache)
@@ -62,7 +62,7 @@ class Bridge:
 
     def directory_store(self) -> "Optional[DirectoryStore]":
         """Where this ITFlow's local directory is: of the API generation in use, when known; no network."""
-        from .directory.store import DirectoryStore
+        from .storage.directory_file import DirectoryStore
 
         itflow = self.config.itflow
         generation = known_generation(itflow, self.cache)

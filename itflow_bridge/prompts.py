@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Iterable, Mapping, Optional
 
-from itflow_bridge.errors import ConfigError
+from itflow_bridge.core.errors import ConfigError
 
 PACKAGE_SOUNDS_DIR = Path(__file__).resolve().parent / "sounds"
 OUR_PROMPT_DIR = "itflow"

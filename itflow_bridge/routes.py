@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 from .agi.session import AGISession
-from .statuses import BalanceStatus, CallerIDStatus
+from .core.statuses import BalanceStatus, CallerIDStatus
 
 if TYPE_CHECKING:
     from .app import Bridge

@@ -100,7 +100,7 @@ class StubV1Adapter(V1Adapter):
         self.fail_after_pages = fail_after_pages
 
     def read_page(self, module: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> List[dict]:
-        from itflow_bridge.errors import ITFlowUnavailable
+        from itflow_bridge.core.errors import ITFlowUnavailable
 
         self.requests.append((module, dict(params)))
         if module == self.fail_on and sum(1 for m, _ in self.requests if m == module) > self.fail_after_pages:

@@ -9,7 +9,7 @@ import importlib
 
 # Imported on first use: a classic script replaying a cached answer needs only protocol.
 _WHERE = {
-    "run_classic": "classic",
+    "run_classic": "stdio",
     "FastAGIServer": "fastagi",
     "Reply": "protocol",
     "parse_env": "protocol",

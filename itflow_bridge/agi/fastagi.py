@@ -27,7 +27,7 @@ from typing import BinaryIO, Callable, Dict, Mapping, Optional, Sequence, Set, T
 
 from itflow_bridge.agi.access import Network, PeerFilter
 from itflow_bridge.agi.session import AGISession
-from itflow_bridge.errors import AGIHangup
+from itflow_bridge.core.errors import AGIHangup
 
 Handler = Callable[[AGISession], object]  # what it returns is the caller's business
 

@@ -26,7 +26,7 @@ from itflow_bridge.agi.protocol import (
     parse_reply,
     quote,
 )
-from itflow_bridge.errors import AGICommandError, AGIError, AGIHangup
+from itflow_bridge.core.errors import AGICommandError, AGIError, AGIHangup
 
 logger = logging.getLogger("itflow_bridge.agi")
 

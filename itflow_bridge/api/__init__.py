@@ -19,7 +19,7 @@ from .registry import MODULES, APIUsageError
 from .values import Row
 
 if TYPE_CHECKING:
-    from .client import ITFlowAPI, ModuleAPI, connect
+    from .typed import ITFlowAPI, ModuleAPI, connect
 
 __all__ = ["ITFlowAPI", "ModuleAPI", "connect", "MODULES", "APIUsageError", "Row"]
 
@@ -27,7 +27,7 @@ __all__ = ["ITFlowAPI", "ModuleAPI", "connect", "MODULES", "APIUsageError", "Row
 def __getattr__(name: str) -> object:
     # The HTTP client (and requests) load on first use: the command line registers without them.
     if name in ("ITFlowAPI", "ModuleAPI", "connect"):
-        from . import client
+        from . import typed as client
 
         return getattr(client, name)
     raise AttributeError(name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 # How a create treats client_id: ITFlow refuses one without it ("required"), accepts 0 for a
 # record tied to no client ("optional"), or refuses one that names it ("forbidden": a new

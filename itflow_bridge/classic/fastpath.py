@@ -17,9 +17,9 @@ import os
 import sys
 
 from ..agi.environment import parse_env
-from ..paths import cache_dir
-from .answers import answer
-from .replay import configuration, replay, replay_key
+from ..core.paths import cache_dir
+from ..storage.answer_book import answer
+from ..storage.replay import configuration, replay, replay_key
 
 REPLAYED_ROUTES = ("itflow-cid.agi",)
 

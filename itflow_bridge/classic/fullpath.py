@@ -14,8 +14,8 @@ import subprocess
 import sys
 from typing import Any, BinaryIO, Dict, List, Optional, cast
 
-from ..process import exit_now
-from .replay import REPLAYABLE, record, replay_key
+from ..core.process import exit_now
+from ..storage.replay import REPLAYABLE, record, replay_key
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "itflow-bridge %(levelname)s: %(message)s"
@@ -27,11 +27,11 @@ def run_call(route: str, env: Optional[Dict[str, str]] = None) -> int:
         import site
 
         site.main()
-    from ..agi.classic import run_classic
+    from ..agi.stdio import run_classic
     from ..app import Bridge
-    from ..config import load_config
-    from ..errors import ConfigError
-    from ..logs import setup_logging
+    from ..core.config import load_config
+    from ..core.errors import ConfigError
+    from ..core.logs import setup_logging
     from ..routes import failed_handler, routes
 
     bridge = None
@@ -66,7 +66,7 @@ def run_call(route: str, env: Optional[Dict[str, str]] = None) -> int:
 def refresh_main(number: str) -> int:
     """The detached refresher: ask ITFlow for ``number`` without a budget and cache the answer."""
     from ..app import Bridge
-    from ..config import load_config
+    from ..core.config import load_config
 
     bridge = Bridge(load_config())
     bridge.lookup.refresh(number)

@@ -19,8 +19,8 @@ from ..agi.protocol import quote
 from ..flows.callerid import found_variables
 from ..services.lookup import FOUND, LookupResult
 from ..services.numbers import caller_forms, directory_keys, lookup_number
-from .answers import directory_stamp, remove_outdated, write_book
-from .replay import configuration
+from ..storage.answer_book import directory_stamp, remove_outdated, write_book
+from ..storage.replay import configuration
 
 if TYPE_CHECKING:
     from ..app import Bridge

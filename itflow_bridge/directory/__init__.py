@@ -15,8 +15,8 @@ One concept per module:
 * ``daemon``: what ``itflow-bridge serve`` runs beside its calls: the
   background re-sync and the HTTP server.
 * ``commands``: ``itflow-bridge sync`` (which also writes the classic scripts'
-  answer book, ``itflow_bridge.classic.answers``) and ``itflow-bridge phonebook``.
+  answer book, ``itflow_bridge.storage.answer_book``) and ``itflow-bridge phonebook``.
 
-Nothing is imported here, so ``from itflow_bridge.directory.store import
+Nothing is imported here, so ``from itflow_bridge.storage.directory_file import
 Directory`` stays cheap for a classic AGI script.
 """

@@ -22,8 +22,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Optional
 
-from ..errors import BridgeError
-from ..redact import redact
+from ..core.errors import BridgeError
+from ..core.redact import redact
 
 if TYPE_CHECKING:
     from ..app import Bridge

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from .normalise import dialable
-from .store import DirectoryEntry
+from ..storage.directory_file import DirectoryEntry
 
 FORMATS = ("yealink", "grandstream", "cisco", "snom", "fanvil")
 NUMBER_FORMATS = ("e164", "national")

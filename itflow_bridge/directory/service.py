@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
 
 from .http_server import PhonebookDocument
 from .phonebook import CONTENT_TYPE, FORMATS, PhonebookOptions, render
-from .store import Directory, DirectoryInfo, DirectoryStore
+from ..storage.directory_file import Directory, DirectoryInfo, DirectoryStore
 
 if TYPE_CHECKING:
     from ..app import Bridge
-    from ..config import Config
+    from ..core.config import Config
 
 def store_for(config: "Config", generation: str) -> DirectoryStore:
     return DirectoryStore.for_identity(config.cache.dir, config.itflow.url, generation, config.itflow.api_key)

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
 from ..itflow.base import ITFlowAdapter
-from ..itflow.models import ListingStats, PhoneRecord
+from ..core.models import ListingStats, PhoneRecord
 from .normalise import digits_only, to_e164
-from .store import CALLER_DETAILS, KINDS, DirectoryEntry, DirectoryStore, iter_batches
+from ..storage.directory_file import CALLER_DETAILS, KINDS, DirectoryEntry, DirectoryStore, iter_batches
 
 log = logging.getLogger(__name__)
 

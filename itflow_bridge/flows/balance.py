@@ -22,12 +22,12 @@ from decimal import Decimal
 from typing import Callable, Optional
 
 from ..agi.session import AGISession
-from ..config import BalanceSettings
-from ..errors import AGIError, AGIHangup
+from ..core.config import BalanceSettings
+from ..core.errors import AGIError, AGIHangup
 from ..services.balance import BalanceAnswer, BalanceService
 from ..services.speech import SpeechSettings, balance_prompts, currency_words
 from ..services.verification import CallerVerification
-from ..statuses import BalanceOutcome, BalanceStatus
+from ..core.statuses import BalanceOutcome, BalanceStatus
 
 audit = logging.getLogger("itflow_bridge.audit")
 log = logging.getLogger(__name__)

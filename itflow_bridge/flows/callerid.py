@@ -17,11 +17,11 @@ import time
 from typing import Callable, List, Optional, Tuple
 
 from ..agi.session import AGISession
-from ..config import CallerIDSettings
-from ..errors import AGIError
+from ..core.config import CallerIDSettings
+from ..core.errors import AGIError
 from ..services.display import clean_text, display_name, finish, is_meaningful_name
 from ..services.lookup import CallerLookup, LookupResult
-from ..statuses import CallerIDStatus
+from ..core.statuses import CallerIDStatus
 
 log = logging.getLogger(__name__)
 MAX_VARIABLE_CHARS = 255  # a name from ITFlow can be any length; an AGI line cannot

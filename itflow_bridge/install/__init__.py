@@ -6,6 +6,6 @@ bridge's config, ``edits`` changes Asterisk's own files by one line each,
 (printed by ``--dry-run``, undone by ``--uninstall``), and ``command`` runs it.
 """
 
-from .command import register
+from .installer import register
 
 __all__ = ["register"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Tuple
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 ASTERISK_CONF = "asterisk.conf"
 DEFAULT_ETC = "/etc/asterisk"

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterator, List, Optional
 
-from ..errors import ITFlowNotSupported, UsageError
-from .models import Balance, CallerMatch, Capabilities, Client, Contact, ContactEmail, ListingStats, PhoneRecord
+from ..core.errors import ITFlowNotSupported, UsageError
+from ..core.models import Balance, CallerMatch, Capabilities, Client, Contact, ContactEmail, ListingStats, PhoneRecord
 
 if TYPE_CHECKING:
-    from ..http import ITFlowHTTP
+    from .http import ITFlowHTTP
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import ITFlowAPIMissing, ITFlowError
-from ..http import ITFlowHTTP
+from ..core.errors import ITFlowAPIMissing, ITFlowError
+from .http import ITFlowHTTP
 from .v1 import endpoint, is_success
 
 LEGACY_401_TEXTS = ("Missing the API Key.", "Incorrect or expired API Key.")

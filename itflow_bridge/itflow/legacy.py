@@ -13,10 +13,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, Iterator, List, Optional
 
-from ..errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowError, ITFlowResponseError, ITFlowUnavailable
-from ..http import HTTPResponse, ITFlowHTTP
+from ..core.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowError, ITFlowResponseError, ITFlowUnavailable
+from .http import HTTPResponse, ITFlowHTTP
 from .base import ITFlowAdapter, check_lookup_digits, check_new_asset
-from .models import Balance, CallerMatch, Capabilities, ContactEmail, ListingStats, PhonebookEntry, PhoneRecord
+from ..core.models import Balance, CallerMatch, Capabilities, ContactEmail, ListingStats, PhonebookEntry, PhoneRecord
 
 PATH = "/api.php"
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from cachetools import TTLCache
 
-from ..errors import (
+from ..core.errors import (
     ITFlowAPIMissing,
     ITFlowAuthError,
     ITFlowNotSupported,
@@ -25,9 +25,9 @@ from ..errors import (
     ITFlowUnavailable,
     ITFlowWriteRefused,
 )
-from ..http import HTTPResponse, ITFlowHTTP
+from .http import HTTPResponse, ITFlowHTTP
 from .base import ITFlowAdapter, check_lookup_digits, check_new_asset
-from .models import (
+from ..core.models import (
     Balance,
     CallerMatch,
     Capabilities,

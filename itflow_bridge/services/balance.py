@@ -14,11 +14,11 @@ from decimal import Decimal
 from concurrent.futures import Future
 from typing import Callable, Optional
 
-from ..config import BalanceSettings
-from ..errors import BridgeError, ITFlowNotSupported, ITFlowTimeout
+from ..core.config import BalanceSettings
+from ..core.errors import BridgeError, ITFlowNotSupported, ITFlowTimeout
 from ..itflow.base import ITFlowAdapter
-from ..redact import redact
-from ..statuses import BalanceOutcome
+from ..core.redact import redact
+from ..core.statuses import BalanceOutcome
 from .budget import SingleFlight, wait
 
 log = logging.getLogger(__name__)

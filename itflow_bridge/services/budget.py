@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Dict, Optional
 
-from ..errors import ITFlowTimeout
+from ..core.errors import ITFlowTimeout
 
 WORKERS = 128  # ITFlow requests in flight at once; a slow ITFlow must not queue calls
 

@@ -11,8 +11,8 @@ import re
 import unicodedata
 from typing import Optional
 
-from ..config import CallerIDSettings
-from ..itflow.models import CallerMatch
+from ..core.config import CallerIDSettings
+from ..core.models import CallerMatch
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")

@@ -25,13 +25,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Optional, Protocol
 
-from ..cache import Cache, CacheEntry
-from ..config import CacheSettings, CallerIDSettings
-from ..errors import BridgeError, ITFlowTimeout
+from ..storage.cache import Cache, CacheEntry
+from ..core.config import CacheSettings, CallerIDSettings
+from ..core.errors import BridgeError, ITFlowTimeout
 from ..itflow.base import ITFlowAdapter
-from ..itflow.models import CallerMatch
-from ..redact import redact
-from ..statuses import CallerIDStatus
+from ..core.models import CallerMatch
+from ..core.redact import redact
+from ..core.statuses import CallerIDStatus
 from .budget import SingleFlight
 from .numbers import candidate_numbers, directory_keys, lookup_number
 
@@ -49,7 +49,7 @@ REFRESH_MARK_TTL = 15.0
 
 
 class LocalDirectory(Protocol):
-    """A local copy of ITFlow's numbers (``itflow_bridge.directory.store.Directory``)."""
+    """A local copy of ITFlow's numbers (``itflow_bridge.storage.directory_file.Directory``)."""
 
     def find_caller(self, number: str) -> Optional[CallerMatch]:
         """What ITFlow would answer for this E.164 number (or bare digits), or None."""

@@ -24,7 +24,7 @@ from string import ascii_uppercase
 from types import MappingProxyType
 from typing import Mapping, Optional, Sequence
 
-from itflow_bridge.errors import ConfigError
+from itflow_bridge.core.errors import ConfigError
 from itflow_bridge.prompts import prompt_text
 
 SAYABLE_LIMIT = 10**12  # number_prompts says 0 .. 999 999 999 999

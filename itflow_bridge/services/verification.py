@@ -14,11 +14,11 @@ import logging
 import re
 from typing import Callable, List
 
-from ..cache import Cache
-from ..config import BalanceSettings
-from ..errors import BridgeError
+from ..storage.cache import Cache
+from ..core.config import BalanceSettings
+from ..core.errors import BridgeError
 from ..itflow.base import ITFlowAdapter
-from ..redact import redact
+from ..core.redact import redact
 from .numbers import candidate_numbers, lookup_number
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import pytest
 from asterisk_harness import AsteriskHarness, CallResult, rewrite_shebang
 from itflow_bridge.agi import AGISession, FastAGIServer, quote
 from itflow_bridge.agi.protocol import MAX_COMMAND_LINE_BYTES
-from itflow_bridge.errors import AGICommandError, AGIError, AGIHangup
+from itflow_bridge.core.errors import AGICommandError, AGIError, AGIHangup
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from itflow_bridge.agi.protocol import Reply, parse_env, parse_reply, quote
-from itflow_bridge.errors import AGIError
+from itflow_bridge.core.errors import AGIError
 from itflow_bridge.sample.simulated_asterisk import tokenize
 
 ASCII_WHITESPACE = " \t\n\r\f\v"

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from itflow_bridge import cli
-from itflow_bridge.redact import redact
+from itflow_bridge.core.redact import redact
 
 EXIT_CODES = {0, 1, 2, 3}
 KEY = "fuzz-cli-key-7d2c41e0a9"

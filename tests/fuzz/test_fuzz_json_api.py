@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from itflow_bridge.errors import ITFlowError, ITFlowResponseError
-from itflow_bridge.http import HTTPResponse
-from itflow_bridge.itflow.models import Balance, CallerMatch
+from itflow_bridge.core.errors import ITFlowError, ITFlowResponseError
+from itflow_bridge.itflow.http import HTTPResponse
+from itflow_bridge.core.models import Balance, CallerMatch
 from itflow_bridge.itflow.v1 import V1Adapter, is_success
 
 JSON_TYPE = "application/json"

@@ -13,7 +13,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from itflow_bridge.errors import ITFlowResponseError
+from itflow_bridge.core.errors import ITFlowResponseError
 from itflow_bridge.itflow.legacy import parse_balance_body, parse_cid_body, strip_php_messages
 from itflow_bridge.sample.php import php_float_str
 

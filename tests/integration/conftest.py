@@ -7,7 +7,7 @@ from typing import Dict, Iterator, Optional
 import pytest
 
 from itflow_bridge.app import Bridge
-from itflow_bridge.config import load_config
+from itflow_bridge.core.config import load_config
 from itflow_sites import Site, fake_sites, real_site
 
 

@@ -1,6 +1,6 @@
 """What a PBX admin sees in the first hour: true answers, the README's exit codes, one line each.
 
-Every command runs as a real process. The exit-code table is ``itflow_bridge.exits.Exit``
+Every command runs as a real process. The exit-code table is ``itflow_bridge.core.exits.Exit``
 (0 ok, 1 no, 2 failure, 3 configuration error); the README states the same table.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from itflow_bridge.exits import Exit
+from itflow_bridge.core.exits import Exit
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "first-hour-key-5b1e0c9d"

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from itflow_bridge.api import APIUsageError, connect
-from itflow_bridge.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowWriteRefused
+from itflow_bridge.core.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowWriteRefused
 from itflow_bridge.itflow.legacy import LegacyAdapter
 from itflow_bridge.sample.json_api_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
 from real_itflow.harness import KEY_PASSWORD
@@ -250,8 +250,8 @@ def test_write_answers_are_itflows_bytes(site):
 
 @pytest.fixture
 def both(sites):
-    from itflow_bridge.config import ITFlowSettings
-    from itflow_bridge.http import ITFlowHTTP
+    from itflow_bridge.core.config import ITFlowSettings
+    from itflow_bridge.itflow.http import ITFlowHTTP
     from itflow_bridge.itflow.v1 import V1Adapter
 
     https = {generation: ITFlowHTTP(ITFlowSettings(url=site.url, api_key=site.api_key))

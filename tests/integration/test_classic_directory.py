@@ -12,7 +12,7 @@ from itflow_bridge.classic.wrapper import script_text
 
 from test_classic_script import PACKAGE_DIR, run_script
 
-HEAVY = {"requests", "urllib3", "phonenumbers", "sqlite3", "itflow_bridge.config", "itflow_bridge.app"}
+HEAVY = {"requests", "urllib3", "phonenumbers", "sqlite3", "itflow_bridge.core.config", "itflow_bridge.app"}
 # number as a trunk may send it -> the name the phones show (sample data)
 SYNCED = {
     "+15551234567": "Acme Corp - John Smith",

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import itflow_bridge
-from itflow_bridge.cache import Cache
+from itflow_bridge.storage.cache import Cache
 from itflow_bridge.classic.wrapper import script_text
-from itflow_bridge.config import ITFlowSettings
-from itflow_bridge.identity import cache_scope
+from itflow_bridge.core.config import ITFlowSettings
+from itflow_bridge.storage.identity import cache_scope
 from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, environment, tokenize
 
 SCRIPT = Path(__file__).resolve().parents[2] / "agi" / "itflow-cid.agi"
@@ -90,7 +90,7 @@ def test_a_fresh_answer_is_replayed_with_the_standard_library_only(fake_itflow, 
     assert second.variables == first.variables and second.variables["ITFLOW_CID_STATUS"] == "FOUND"
     imported = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
     assert "itflow_bridge.classic.fastpath" in imported
-    assert not imported & {"itflow_bridge.config", "itflow_bridge.routes", "requests", "cachetools", "logging",
+    assert not imported & {"itflow_bridge.core.config", "itflow_bridge.routes", "requests", "cachetools", "logging",
                            "sqlite3", "json", "re", "signal", "configparser", "pathlib", "typing"}
 
 

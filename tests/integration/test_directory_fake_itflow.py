@@ -10,7 +10,7 @@ import pytest
 
 from directory_data import build_dataset, contact, location, vendor
 from itflow_bridge.app import Bridge
-from itflow_bridge.config import load_config
+from itflow_bridge.core.config import load_config
 from itflow_bridge.directory.http_server import make_http_server
 from itflow_bridge.directory.phonebook import FORMATS, PhonebookOptions
 from itflow_bridge.directory.service import Phonebooks, cnam_lookup, existing_store, store_for

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from itflow_bridge.check import run_checks
-from itflow_bridge.errors import ITFlowTLSError
+from itflow_bridge.health import run_checks
+from itflow_bridge.core.errors import ITFlowTLSError
 from itflow_bridge.sample.fake_itflow import FakeITFlow
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from itflow_bridge.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
+from itflow_bridge.core.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from itflow_bridge.errors import ITFlowUnavailable
+from itflow_bridge.core.errors import ITFlowUnavailable
 
 VENDORS, LOCATIONS, CLIENTS = "/api/v1/vendors/read.php", "/api/v1/locations/read.php", "/api/v1/clients/read.php"
 

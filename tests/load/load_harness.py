@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from itflow_bridge.config import ENV_OVERRIDES
+from itflow_bridge.core.config import ENV_OVERRIDES
 from itflow_bridge.sample.fake_itflow import load_sample_data
 from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, simulate_call, tokenize
 from itflow_bridge.services.budget import WORKERS

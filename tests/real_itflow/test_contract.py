@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from itflow_bridge.app import Bridge
-from itflow_bridge.config import load_config
-from itflow_bridge.errors import ITFlowAuthError, ITFlowNotSupported
+from itflow_bridge.core.config import load_config
+from itflow_bridge.core.errors import ITFlowAuthError, ITFlowNotSupported
 from itflow_bridge.itflow import v1 as v1_module
 
 
@@ -282,7 +282,7 @@ def test_cli_check_legacy_mode_on_current_itflow(v1, tmp_path):
 
 def test_demo_calls(any_backend, bridges):
     from itflow_bridge.agi.fastagi import FastAGIServer
-    from itflow_bridge.demo import BALANCE_CALLS, CALLS
+    from itflow_bridge.sample.demo import BALANCE_CALLS, CALLS
     from itflow_bridge.routes import routes
     from itflow_bridge.sample.simulated_asterisk import simulate_call
 

@@ -20,7 +20,7 @@ from agi_script import asterisk_tokenise  # noqa: E402
 
 from itflow_bridge.agi import Reply, parse_env, parse_reply, quote  # noqa: E402
 from itflow_bridge.agi.protocol import MAX_COMMAND_LINE_BYTES, has_unclosed_data  # noqa: E402
-from itflow_bridge.errors import AGIError  # noqa: E402
+from itflow_bridge.core.errors import AGIError  # noqa: E402
 
 
 def _clean(value: str) -> str:

@@ -25,7 +25,7 @@ from agi_script import Close, FakeAsterisk  # noqa: E402
 
 from itflow_bridge.agi import AGISession, DigitsResult, StreamResult, quote  # noqa: E402
 from itflow_bridge.agi.protocol import MAX_COMMAND_LINE_BYTES  # noqa: E402
-from itflow_bridge.errors import AGICommandError, AGIError, AGIHangup  # noqa: E402
+from itflow_bridge.core.errors import AGICommandError, AGIError, AGIHangup  # noqa: E402
 
 DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 USAGE_520 = (

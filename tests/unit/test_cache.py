@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from itflow_bridge.cache import DB_NAME, Cache
+from itflow_bridge.storage.cache import DB_NAME, Cache
 
 
 class Clock:
@@ -33,7 +33,7 @@ def test_fresh_then_stale_then_gone(tmp_path):
 def test_a_new_process_reads_what_another_wrote(tmp_path):
     Cache(tmp_path).put("cid:US:+15551234567", {"name": "John"}, ttl=60)
     code = (
-        "import sys; from itflow_bridge.cache import Cache; "
+        "import sys; from itflow_bridge.storage.cache import Cache; "
         "e = Cache(sys.argv[1]).get('cid:US:+15551234567'); print(e.value['name'])"
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)

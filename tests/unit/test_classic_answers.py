@@ -7,7 +7,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from itflow_bridge.classic import answers
+from itflow_bridge.storage import answer_book as answers
 from itflow_bridge.services.numbers import WITHHELD_WORDS, lookup_number
 
 CONFIGURATION = "/etc/itflow-bridge/itflow-bridge.conf:1:2:3:||||k00000000"

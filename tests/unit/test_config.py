@@ -2,8 +2,8 @@
 
 import pytest
 
-from itflow_bridge.config import load_config
-from itflow_bridge.errors import ConfigError
+from itflow_bridge.core.config import load_config
+from itflow_bridge.core.errors import ConfigError
 
 
 def write(tmp_path, text):

@@ -5,9 +5,9 @@ import time
 import pytest
 
 from itflow_bridge.app import Bridge
-from itflow_bridge.config import CacheSettings, Config, DirectorySettings, ITFlowSettings
+from itflow_bridge.core.config import CacheSettings, Config, DirectorySettings, ITFlowSettings
 from itflow_bridge.directory.service import directory_check
-from itflow_bridge.directory.store import DirectoryEntry
+from itflow_bridge.storage.directory_file import DirectoryEntry
 
 URL, KEY = "https://itflow.example.com", "k3y-0123456789"
 

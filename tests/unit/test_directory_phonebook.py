@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from itflow_bridge.directory.phonebook import FORMATS, PhonebookOptions, groups, render
-from itflow_bridge.directory.store import DirectoryEntry
+from itflow_bridge.storage.directory_file import DirectoryEntry
 
 HOSTILE_CLIENT = 'O\'Brien & Sons <"Plumbing">'
 

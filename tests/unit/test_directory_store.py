@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from itflow_bridge.identity import itflow_identity
-from itflow_bridge.directory.store import (
+from itflow_bridge.storage.identity import itflow_identity
+from itflow_bridge.storage.directory_file import (
     Directory, DirectoryEntry, DirectoryStore, directory_path,
 )
 
@@ -112,7 +112,7 @@ def test_find_needs_only_the_standard_library(tmp_path):
     write(store, [entry("+15551234567", "Acme Corp", kind="location")])
     code = textwrap.dedent("""
         import sys
-        from itflow_bridge.directory.store import Directory
+        from itflow_bridge.storage.directory_file import Directory
         hit = Directory(sys.argv[1]).find("+15551234567")
         heavy = sorted(m for m in ("requests", "phonenumbers", "urllib3", "cachetools") if m in sys.modules)
         print(hit.name, heavy)

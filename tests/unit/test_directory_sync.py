@@ -7,9 +7,9 @@ import pytest
 from itflow_bridge.itflow.base import ITFlowAdapter
 from directory_data import StubV1Adapter, build_dataset, client, contact, empty_dataset, location, vendor
 from itflow_bridge.directory.phonebook import FORMATS, render
-from itflow_bridge.directory.store import DirectoryStore
+from itflow_bridge.storage.directory_file import DirectoryStore
 from itflow_bridge.directory.sync import SyncSettings, sync
-from itflow_bridge.errors import ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
+from itflow_bridge.core.errors import ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
 
 
 def small_dataset():

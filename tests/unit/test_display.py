@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from itflow_bridge.config import CallerIDSettings
-from itflow_bridge.itflow.models import CallerMatch
+from itflow_bridge.core.config import CallerIDSettings
+from itflow_bridge.core.models import CallerMatch
 from itflow_bridge.services.display import display_name, is_meaningful_name
 
 DEFAULT = CallerIDSettings()

@@ -19,8 +19,8 @@ from agi_script import FakeAsterisk, call_fastagi  # noqa: E402
 
 from itflow_bridge.agi import FastAGIServer  # noqa: E402
 from itflow_bridge.agi.access import REFUSAL_LOG_INTERVAL, PeerFilter, parse_networks  # noqa: E402
-from itflow_bridge.config import load_config  # noqa: E402
-from itflow_bridge.errors import ConfigError  # noqa: E402
+from itflow_bridge.core.config import load_config  # noqa: E402
+from itflow_bridge.core.errors import ConfigError  # noqa: E402
 
 
 class Clock:

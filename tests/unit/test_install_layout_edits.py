@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from itflow_bridge.errors import ConfigError
+from itflow_bridge.core.errors import ConfigError
 from itflow_bridge.install import edits
 from itflow_bridge.install.layout import detect, read_asterisk_conf, resolve_in
 from itflow_bridge.install.settings import DIALPLAN, EXAMPLE, set_values

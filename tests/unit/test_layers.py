@@ -78,8 +78,8 @@ def test_there_is_no_import_cycle_in_the_package():
 def test_flows_talk_agi_and_never_reach_itflow_the_cache_or_http():
     for path in (PACKAGE / "flows").glob("*.py"):
         forbidden = {name for name in imports_of(path)
-                     if name.startswith(("itflow_bridge.itflow", "itflow_bridge.cache", "itflow_bridge.http",
-                                         "itflow_bridge.client"))}
+                     if name.startswith(("itflow_bridge.itflow", "itflow_bridge.storage.cache", "itflow_bridge.itflow.http",
+                                         "itflow_bridge.itflow.site"))}
         assert forbidden == set(), path.name
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from itflow_bridge.errors import ITFlowResponseError
+from itflow_bridge.core.errors import ITFlowResponseError
 from itflow_bridge.itflow.legacy import (
     parse_balance_body,
     parse_cid_body,

@@ -8,10 +8,10 @@ import threading
 import time
 from dataclasses import replace
 
-from itflow_bridge.cache import Cache
-from itflow_bridge.config import CacheSettings, CallerIDSettings
-from itflow_bridge.errors import ITFlowUnavailable
-from itflow_bridge.itflow.models import CallerMatch
+from itflow_bridge.storage.cache import Cache
+from itflow_bridge.core.config import CacheSettings, CallerIDSettings
+from itflow_bridge.core.errors import ITFlowUnavailable
+from itflow_bridge.core.models import CallerMatch
 from itflow_bridge.services import lookup as lookup_module
 from itflow_bridge.services.lookup import CallerLookup
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 import pytest
 
 from itflow_bridge.app import Bridge
-from itflow_bridge.cache import Cache
-from itflow_bridge.config import CacheSettings, CallerIDSettings, Config, ITFlowSettings
-from itflow_bridge.directory.store import CALLER_DETAILS, DirectoryEntry, DirectoryStore
-from itflow_bridge.itflow.models import CallerMatch
+from itflow_bridge.storage.cache import Cache
+from itflow_bridge.core.config import CacheSettings, CallerIDSettings, Config, ITFlowSettings
+from itflow_bridge.storage.directory_file import CALLER_DETAILS, DirectoryEntry, DirectoryStore
+from itflow_bridge.core.models import CallerMatch
 from itflow_bridge.services.lookup import CallerLookup
 from itflow_bridge.services.numbers import e164_numbers
 

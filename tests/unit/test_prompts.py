@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from itflow_bridge.errors import ConfigError
+from itflow_bridge.core.errors import ConfigError
 from itflow_bridge.prompts import (
     OUR_PROMPTS,
     PLAYABLE_EXTENSIONS,

@@ -2,7 +2,7 @@
 
 import logging
 
-from itflow_bridge.redact import MASK, install_log_filter, redact, register_secret
+from itflow_bridge.core.redact import MASK, install_log_filter, redact, register_secret
 
 
 def test_registered_secret_is_masked_in_all_forms():

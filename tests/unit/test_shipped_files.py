@@ -3,7 +3,7 @@
 from dataclasses import fields
 from pathlib import Path
 
-from itflow_bridge.config import SECTIONS, load_config
+from itflow_bridge.core.config import SECTIONS, load_config
 from itflow_bridge.classic.wrapper import SCRIPTS, script_text
 
 ROOT = Path(__file__).resolve().parents[2]

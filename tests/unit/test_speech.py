@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from itflow_bridge.errors import ConfigError
+from itflow_bridge.core.errors import ConfigError
 from itflow_bridge.services.speech import (
     DEFAULT_CURRENCY_WORDS,
     CurrencyWords,

@@ -8,11 +8,11 @@ from typing import List, Optional
 
 import pytest
 
-from itflow_bridge.cache import Cache
-from itflow_bridge.config import BalanceSettings
-from itflow_bridge.errors import ITFlowUnavailable
+from itflow_bridge.storage.cache import Cache
+from itflow_bridge.core.config import BalanceSettings
+from itflow_bridge.core.errors import ITFlowUnavailable
 from itflow_bridge.itflow.base import ITFlowAdapter
-from itflow_bridge.itflow.models import Capabilities, Contact
+from itflow_bridge.core.models import Capabilities, Contact
 from itflow_bridge.services.verification import CallerVerification, PinChallenge
 
 

@@ -20,10 +20,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from . import __version__
-from .config import ITFlowSettings
-from .errors import ITFlowResponseError, ITFlowTimeout, ITFlowTLSError, ITFlowUnavailable
-from .redact import redact
+from .. import __version__
+from ..core.config import ITFlowSettings
+from ..core.errors import ITFlowResponseError, ITFlowTimeout, ITFlowTLSError, ITFlowUnavailable
+from ..core.redact import redact
 
 log = logging.getLogger(__name__)
 

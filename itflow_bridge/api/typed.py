@@ -30,9 +30,9 @@ import datetime as _dt
 from decimal import Decimal
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union, overload
 
-from ..config import ITFlowSettings
-from ..errors import ITFlowMethodError, ITFlowNotFound, ITFlowResponseError, ITFlowWriteRefused
-from ..http import HTTPResponse, ITFlowHTTP
+from ..core.config import ITFlowSettings
+from ..core.errors import ITFlowMethodError, ITFlowNotFound, ITFlowResponseError, ITFlowWriteRefused
+from ..itflow.http import HTTPResponse, ITFlowHTTP
 from ..itflow.v1 import check_v1_status, endpoint, is_success
 from . import registry
 from .registry import CREATE, FORBIDDEN, READ, REQUIRED, TIME, APIUsageError, Module

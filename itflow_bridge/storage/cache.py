@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from cachetools import TLRUCache
 
-from .shared_files import create_shared_file
+from .files import create_shared_file
 
 log = logging.getLogger(__name__)
 

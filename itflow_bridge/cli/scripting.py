@@ -15,14 +15,14 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, TextIO
 
-from ..exits import Exit, fail
-from ..errors import ConfigError, ITFlowNotFound
-from .registry import CREATE, READ, TIME, APIUsageError
-from .values import Row, to_json_value
+from ..core.exits import Exit, fail
+from ..core.errors import ConfigError, ITFlowNotFound
+from ..api.registry import CREATE, READ, TIME, APIUsageError
+from ..api.values import Row, to_json_value
 
 if TYPE_CHECKING:
-    from ..client import ITFlowClient
-    from ..config import Config
+    from ..itflow.site import ITFlowClient
+    from ..core.config import Config
     from ..itflow.base import ITFlowAdapter
 
 # The UI's asset types (free text to the API); kept here so registering costs no import of requests.
@@ -112,7 +112,7 @@ def _body(path: str) -> Dict[str, Any]:
 
 
 def cmd_api(config: "Config", args: argparse.Namespace) -> int:
-    from . import registry
+    from ..api import registry
 
     registry.function(args.module, args.function)  # before any configuration or request
     params = parse_params(args.params)

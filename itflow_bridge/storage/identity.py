@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     from .cache import Cache
-    from .config import ITFlowSettings
+    from ..core.config import ITFlowSettings
 
 GENERATION_KEY = "itflow:generation"
 

@@ -19,8 +19,8 @@ import threading
 from typing import BinaryIO, Callable, Dict, Iterator, Optional
 
 from itflow_bridge.agi.session import AGISession
-from itflow_bridge.errors import AGIHangup
-from itflow_bridge.process import signal_handlers
+from itflow_bridge.core.errors import AGIHangup
+from itflow_bridge.core.process import signal_handlers
 
 logger = logging.getLogger("itflow_bridge.agi")
 

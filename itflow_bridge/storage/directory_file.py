@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import quote
 
-from ..identity import itflow_identity
+from .identity import itflow_identity
 
 if TYPE_CHECKING:
-    from ..itflow.models import CallerMatch
+    from ..core.models import CallerMatch
 
 FILE_PREFIX = "directory-"
 FILE_SUFFIX = ".sqlite3"
@@ -100,7 +100,7 @@ class DirectoryEntry:
         an answer from the directory shows and sets exactly what one from
         ITFlow would.
         """
-        from ..itflow.models import CallerMatch
+        from ..core.models import CallerMatch
 
         matched = self.digits or self.number.lstrip("+")
         if name_only:

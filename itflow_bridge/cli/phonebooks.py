@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Optional, Tuple
 if TYPE_CHECKING:
     from ..app import Bridge
     from ..classic.prepare import AnswerBookReport
-    from ..config import Config
+    from ..core.config import Config
 
-from ..exits import Exit, fail
+from ..core.exits import Exit, fail
 
 
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    from .phonebook import FORMATS
+    from ..directory.phonebook import FORMATS
 
     sync = commands.add_parser("sync", help="copy ITFlow's phone numbers into the local directory")
     sync.add_argument("--json", action="store_true", help="print the sync report as JSON")
@@ -35,8 +35,8 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
 def cmd_sync(config: "Config", args: argparse.Namespace) -> int:
     """Sync, then write the classic scripts' answer book from the new directory."""
     from ..app import Bridge
-    from .service import store_for
-    from .sync import SyncSettings, sync
+    from ..directory.service import store_for
+    from ..directory.sync import SyncSettings, sync
 
     config.require_itflow()
     bridge = Bridge(config)
@@ -77,8 +77,8 @@ def _answer_book(bridge: "Bridge") -> "Tuple[Optional[AnswerBookReport], str]":
 
 
 def cmd_phonebook(config: "Config", args: argparse.Namespace) -> int:
-    from .phonebook import PhonebookOptions, render
-    from .service import existing_store
+    from ..directory.phonebook import PhonebookOptions, render
+    from ..directory.service import existing_store
 
     store = existing_store(config)
     if store is None:

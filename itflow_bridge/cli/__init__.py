@@ -1,6 +1,6 @@
 """itflow-bridge: caller-ID names, spoken balances and ITFlow tools for FreePBX/Asterisk.
 
-Exit codes (one table, ``itflow_bridge.exits``): 0 ok, 1 "no" (nobody
+Exit codes (one table, ``itflow_bridge.core.exits``): 0 ok, 1 "no" (nobody
 matches, no such client, balance not knowable), 2 failure, 3 configuration
 error; one line on stderr, never a traceback.
 """
@@ -13,14 +13,14 @@ import logging
 import sys
 from typing import TYPE_CHECKING, List, Optional
 
-from . import __version__
-from .config import Config, load_config
-from .errors import BridgeError
-from .exits import Exit, fail, for_error
-from .logs import setup_logging
+from .. import __version__
+from ..core.config import Config, load_config
+from ..core.errors import BridgeError
+from ..core.exits import Exit, fail, for_error
+from ..core.logs import setup_logging
 
 if TYPE_CHECKING:
-    from .app import Bridge
+    from ..app import Bridge
 
 
 
@@ -48,10 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check the configuration, ITFlow and the API key")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    from . import commands as extra  # serve, demo, install-agi, prompts: kept apart to keep this file short
+    from . import pbx as extra  # serve, demo, install-agi, prompts: kept apart to keep this file short
 
     extra.register(commands)
-    __import__("itflow_bridge.directory.commands", fromlist=["register"]).register(commands)  # sync, phonebook
+    __import__("itflow_bridge.cli.phonebooks", fromlist=["register"]).register(commands)  # sync, phonebook
     return parser
 
 
@@ -78,7 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def bridge_for(config: Config) -> "Bridge":
-    from .app import Bridge
+    from ..app import Bridge
 
     return Bridge(config)
 
@@ -88,9 +88,9 @@ CLI_BUDGET = 30.0
 
 
 def cmd_lookup(config: Config, args: argparse.Namespace) -> int:
-    from .services.display import display_name
-    from .services.lookup import ERROR, FOUND, SKIPPED
-    from .services.numbers import not_a_number_reason
+    from ..services.display import display_name
+    from ..services.lookup import ERROR, FOUND, SKIPPED
+    from ..services.numbers import not_a_number_reason
 
     config.require_itflow()
     bridge = bridge_for(config)
@@ -120,7 +120,7 @@ def cmd_lookup(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_balance(config: Config, args: argparse.Namespace) -> int:
-    from .services.balance import INEXACT, NO_CLIENT, OK
+    from ..services.balance import INEXACT, NO_CLIENT, OK
 
     if not args.client_id.isdigit() or int(args.client_id) == 0 or len(args.client_id) > 18:
         return fail("client id must be a positive whole number, not %r" % args.client_id, Exit.FAILURE)
@@ -154,7 +154,7 @@ def cmd_balance(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
-    from .check import run_checks
+    from ..health import run_checks
 
     report = run_checks(config)
     if args.json:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from .config import Config
-from .errors import (
+from .core.config import Config
+from .core.errors import (
     ITFlowAPIMissing,
     ConfigError,
     ITFlowAuthError,
@@ -19,12 +19,12 @@ from .errors import (
     ITFlowTLSError,
     ITFlowUnavailable,
 )
-from .itflow.models import Capabilities
-from .redact import redact
+from .core.models import Capabilities
+from .core.redact import redact
 
 if TYPE_CHECKING:
     from .app import Bridge
-    from .client import ITFlowClient
+    from .itflow.site import ITFlowClient
     from .services.speech import SpeechSettings
 
 PASS, WARN, FAIL = "ok", "warning", "FAIL"
@@ -126,8 +126,8 @@ def _check_features(capabilities: Capabilities, config: Config, report: Report) 
 
 
 def _check_cache(bridge: "Bridge", report: Report) -> None:
-    from .cache import DB_NAME
-    from .shared_files import write_problem
+    from .storage.cache import DB_NAME
+    from .storage.files import write_problem
 
     problem = write_problem(bridge.config.cache.dir, (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"))
     if problem:

@@ -2,7 +2,7 @@
 
 Callers catch the broad classes (``ITFlowError``, ``AGIError``); the CLI maps
 them to exit codes and one-line messages.  No message ever contains the API key:
-HTTP failures are built from redacted URLs (see ``itflow_bridge.redact``).
+HTTP failures are built from redacted URLs (see ``itflow_bridge.core.redact``).
 """
 
 

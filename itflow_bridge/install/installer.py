@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
-from ..exits import Exit, fail
+from ..core.exits import Exit, fail
 from .. import __version__
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from . import edits
 from .layout import Layout, detect
 from .plan import Change, Plan, Record, Want
@@ -32,7 +32,7 @@ from .units import (
 )
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..core.config import Config
 
 CONFIG_FILE = "/etc/itflow-bridge/itflow-bridge.conf"
 DEFAULT_FASTAGI_PORT = 4573
@@ -136,7 +136,7 @@ class Installer:
 
     def load(self, data: bytes) -> "Config":
         """The Config this file gives (the product's own validation), read from a private copy."""
-        from ..config import load_config
+        from ..core.config import load_config
 
         with tempfile.TemporaryDirectory(prefix="itflow-bridge-install-") as scratch:
             path = Path(scratch) / "itflow-bridge.conf"
@@ -323,7 +323,7 @@ class Installer:
             trial = dataclasses.replace(
                 config, cache=dataclasses.replace(config.cache, dir=Path(scratch)),
                 balance=dataclasses.replace(config.balance, sounds_dir=Path(scratch) / "not-installed-yet"))
-            from ..check import run_checks
+            from ..health import run_checks
 
             report = run_checks(trial)
             for item in report.items:
@@ -336,7 +336,7 @@ class Installer:
         if self.args.skip_check:
             print("check skipped (--skip-check)")
             return True
-        from ..check import run_checks
+        from ..health import run_checks
 
         host_config = dataclasses.replace(
             config, cache=dataclasses.replace(config.cache, dir=self.layout.host(str(config.cache.dir))),

@@ -13,13 +13,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Tuple
 
-from .config import Config
-from .errors import BridgeError, ConfigError
-from .exits import Exit
-from .process import exit_now, signal_handlers
+from ..core.config import Config
+from ..core.errors import BridgeError, ConfigError
+from ..core.exits import Exit
+from ..core.process import exit_now, signal_handlers
 
 if TYPE_CHECKING:
-    from .app import Bridge
+    from ..app import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +56,23 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     prompts.add_argument("--language", help="language folder (default [balance] language, en)")
     prompts.set_defaults(handler=cmd_install_prompts)
 
-    from .install import register as register_install
+    from ..install import register as register_install
 
     register_install(commands)
 
     demo = commands.add_parser("demo", help="simulated calls against an embedded sample ITFlow")
     demo.set_defaults(handler=cmd_demo)
 
-    from .api.commands import register as register_api_commands  # api, emails, add-asset, api-phonebook
+    from .scripting import register as register_api_commands  # api, emails, add-asset, api-phonebook
 
     register_api_commands(commands)
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    from .agi.fastagi import FastAGIServer
-    from .app import Bridge
-    from .directory.daemon import DirectoryServices
-    from .routes import routes
+    from ..agi.fastagi import FastAGIServer
+    from ..app import Bridge
+    from ..directory.daemon import DirectoryServices
+    from ..routes import routes
 
     config.require_itflow()
     bridge = Bridge(config, long_running=True)
@@ -131,7 +131,7 @@ def listen_error(host: str, port: int, exc: BaseException) -> BridgeError:
 
 def _announce_generation(bridge: "Bridge") -> None:
     """Detect the API at start-up so the first call does not pay for it, and say what was found."""
-    from .errors import BridgeError
+    from ..core.errors import BridgeError
 
     try:
         bridge.adapter()
@@ -141,7 +141,7 @@ def _announce_generation(bridge: "Bridge") -> None:
 
 def cmd_install_agi(config: Config, args: argparse.Namespace) -> int:
     """Write the classic AGI scripts into agi-bin with this Python in the shebang (the right venv)."""
-    from .classic.wrapper import installed_scripts
+    from ..classic.wrapper import installed_scripts
 
     dest = existing_asterisk_dir(Path(args.dest), "agi-bin directory", "--dest")
     uid, gid = asterisk_owner(args.owner)
@@ -156,7 +156,7 @@ def cmd_install_agi(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_install_prompts(config: Config, args: argparse.Namespace) -> int:
-    from .prompts import install_prompts
+    from ..prompts import install_prompts
 
     flag = "--sounds-dir" if args.sounds_dir else "[balance] sounds_dir"
     sounds = existing_asterisk_dir(Path(args.sounds_dir) if args.sounds_dir else config.balance.sounds_dir,
@@ -192,6 +192,6 @@ def asterisk_owner(user: str) -> Tuple[int, int]:
 
 
 def cmd_demo(config: Config, args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from ..sample.demo import run_demo
 
     return run_demo()

@@ -12,19 +12,19 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Dict, Optional, Type
 
-from .cache import Cache
-from .config import ITFlowSettings
+from ..storage.cache import Cache
+from ..core.config import ITFlowSettings
 from .http import ITFlowHTTP
-from .itflow.base import ITFlowAdapter
-from .itflow.detect import detect_generation
-from .itflow.legacy import LegacyAdapter
-from .itflow.v1 import V1Adapter
-from .errors import ITFlowError
-from .identity import generation_key
-from .redact import register_secret
+from .base import ITFlowAdapter
+from .detect import detect_generation
+from .legacy import LegacyAdapter
+from .v1 import V1Adapter
+from ..core.errors import ITFlowError
+from ..storage.identity import generation_key
+from ..core.redact import register_secret
 
 if TYPE_CHECKING:
-    from .api import ITFlowAPI
+    from ..api import ITFlowAPI
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class ITFlowClient:
     @property
     def api(self) -> "ITFlowAPI":
         """Typed access to every JSON API module (``itflow_bridge.api.ITFlowAPI``) on this session."""
-        from .api import ITFlowAPI
+        from ..api import ITFlowAPI
 
         return ITFlowAPI(self.http)
 

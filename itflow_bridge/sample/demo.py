@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Tuple
 
-from .sample.simulated_asterisk import simulate_call
+from .simulated_asterisk import simulate_call
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .sample.fake_itflow import FakeITFlow
+    from ..core.config import Config
+    from .fake_itflow import FakeITFlow
 
 # (digits keyed in, one entry per prompt; what it shows on the JSON API; on the legacy API)
 BALANCE_CALLS: List[Tuple[List[str], str, str]] = [
@@ -46,10 +46,10 @@ CALLS: List[Tuple[str, str, str]] = [
 
 
 def run_demo() -> int:
-    from .agi.fastagi import FastAGIServer
-    from .app import Bridge
-    from .routes import routes
-    from .sample.fake_itflow import FakeITFlow
+    from ..agi.fastagi import FastAGIServer
+    from ..app import Bridge
+    from ..routes import routes
+    from .fake_itflow import FakeITFlow
 
     with FakeITFlow() as fake, tempfile.TemporaryDirectory(prefix="itflow-bridge-demo-") as tmp:
         print("Sample ITFlow (both API generations) at %s\n" % fake.url)
@@ -73,7 +73,7 @@ def run_demo() -> int:
 
 
 def demo_config(fake: "FakeITFlow", mode: str, cache_dir: Path) -> "Config":
-    from .config import load_config
+    from ..core.config import load_config
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     empty = cache_dir / "demo.conf"
@@ -102,7 +102,7 @@ def show_call(host: str, port: int, number: str, trunk_name: str, what: str, fak
 
 
 def show_balance_call(host: str, port: int, keys: List[str], what: str) -> None:
-    from .services.speech import transcript
+    from ..services.speech import transcript
 
     call = simulate_call(host, port, "itflow-balance.agi", caller_num="5551234567", dtmf=keys)
     heard = [name for name in call.played if name != "itflow/enter-client-number"]
