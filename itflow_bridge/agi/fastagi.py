@@ -27,6 +27,7 @@ from typing import BinaryIO, Callable, Dict, Mapping, Optional, Sequence, Set, T
 
 from itflow_bridge.agi.access import Network, PeerFilter
 from itflow_bridge.agi.session import AGISession
+from itflow_bridge.core.constants import FASTAGI_PORT
 from itflow_bridge.core.errors import AGIHangup
 
 Handler = Callable[[AGISession], object]  # what it returns is the caller's business
@@ -47,7 +48,7 @@ class FastAGIServer:
         self,
         routes: Mapping[str, Handler],
         host: str = "127.0.0.1",
-        port: int = 4573,
+        port: int = FASTAGI_PORT,
         *,
         verbose_level: int = 1,
         max_sessions: int = 512,

@@ -16,6 +16,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, Iterator, Mapping
 
+from ..core.constants import MAX_DIGITS
+
 _INT_SUFFIXES = (
     "_id", "_count", "_net_terms", "_order", "_primary", "_important", "_billing",
     "_technical", "_favorite", "_lead", "_billable", "_onsite", "_client_visible", "_sla_met",
@@ -28,7 +30,7 @@ _DECIMAL_SUFFIXES = (
     "_percent",
 )
 _DATE_SUFFIXES = ("_date", "_due", "_expire", "_warranty_expire")
-_INT = re.compile(r"-?\d{1,18}")
+_INT = re.compile(r"-?\d{1,%d}" % MAX_DIGITS)
 _DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")

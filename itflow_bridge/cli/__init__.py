@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, List, Optional
 
 from .. import __version__
 from ..core.config import Config, load_config
+from ..core.constants import MAX_DIGITS
 from ..core.errors import BridgeError
 from ..core.exits import Exit, fail, for_error
 from ..core.logs import setup_logging
+from ..core.paths import CONFIG_ENV, DEFAULT_CONFIG
 
 if TYPE_CHECKING:
     from ..app import Bridge
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="itflow-bridge", description=__doc__.splitlines()[0],
         epilog="Exit codes: 0 ok, 1 no (nobody matches, no such client), 2 failure, 3 configuration error.")
     parser.add_argument("--version", action="version", version="itflow-bridge " + __version__)
-    parser.add_argument("--config", help="INI file (default $ITFLOW_BRIDGE_CONFIG or /etc/itflow-bridge/itflow-bridge.conf)")
+    parser.add_argument("--config", help="INI file (default $%s or %s)" % (CONFIG_ENV, DEFAULT_CONFIG))
     parser.add_argument("--url", help="base URL of the ITFlow site (overrides [itflow] url)")
     parser.add_argument("--api-mode", choices=("auto", "legacy", "v1"), help="ITFlow API generation")
     parser.add_argument("--cache-dir", help="directory of the persistent cache")
@@ -122,7 +124,7 @@ def cmd_lookup(config: Config, args: argparse.Namespace) -> int:
 def cmd_balance(config: Config, args: argparse.Namespace) -> int:
     from ..services.balance import INEXACT, NO_CLIENT, OK
 
-    if not args.client_id.isdigit() or int(args.client_id) == 0 or len(args.client_id) > 18:
+    if not args.client_id.isdigit() or int(args.client_id) == 0 or len(args.client_id) > MAX_DIGITS:
         return fail("client id must be a positive whole number, not %r" % args.client_id, Exit.FAILURE)
     config.require_itflow()
     bridge = bridge_for(config)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Tuple
 
 from ..core.config import Config
+from ..core.constants import FASTAGI_PORT
 from ..core.errors import BridgeError, ConfigError
 from ..core.exits import Exit
 from ..core.process import exit_now, signal_handlers
@@ -39,7 +40,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     serve = commands.add_parser("serve", help="run the FastAGI daemon")
     serve.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
     serve.add_argument("--port", type=tcp_port,
-                       help="TCP port (default [server] port, 4573; 0: any free port, said in the log)")
+                       help="TCP port (default [server] port, %d; 0: any free port, said in the log)" % FASTAGI_PORT)
     serve.add_argument("--http-port", type=tcp_port, help="also serve /cnam and /phonebook/<format>.xml on this "
                        "port (default [directory] http_port; 0: off)")
     serve.set_defaults(handler=cmd_serve)

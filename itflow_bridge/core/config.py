@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 from . import paths
+from .constants import CACHE_MAX_ENTRIES, FASTAGI_PORT
 from .errors import ConfigError
 from .redact import register_secret
 
 if TYPE_CHECKING:
     from ..agi.access import Network
 
-DEFAULT_CONFIG_PATH = Path(paths.DEFAULT_CONFIG)
 DEFAULT_CACHE_DIR = Path(paths.DEFAULT_CACHE_DIR)
 API_MODES = ("auto", "legacy", "v1")
 VERIFY_MODES = ("none", "callerid", "pin")
@@ -191,7 +191,7 @@ class CacheSettings:
     hit_ttl: int = _setting(3600, _positive(int))
     miss_ttl: int = _setting(300, _positive(int))
     stale_grace: int = _setting(86400, _non_negative_int)
-    max_entries: int = _setting(20000, _positive(int))  # in memory; sqlite holds every entry
+    max_entries: int = _setting(CACHE_MAX_ENTRIES, _positive(int))  # in memory; sqlite holds every entry
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ class BalanceSettings:
 @dataclass(frozen=True)
 class ServerSettings:
     host: str = _setting("127.0.0.1", _text)
-    port: int = _setting(4573, _tcp_port)
+    port: int = _setting(FASTAGI_PORT, _tcp_port)
     verbose_level: int = _setting(3, _non_negative_int)  # Asterisk verbosity of our VERBOSE lines; 0: none
     log_level: str = _setting("INFO", _loglevel)
     # FastAGI peers served (addresses or CIDR networks); any other connection is closed unread.

@@ -16,8 +16,9 @@ from typing import Optional, Tuple
 
 import phonenumbers
 
+from ..core.constants import MAX_DIGITS
+
 _NON_DIGITS = re.compile(r"[^0-9]")
-MAX_DIGITS = 18
 
 
 def digits_only(value: Optional[str]) -> str:

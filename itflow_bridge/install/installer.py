@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
 from ..core.exits import Exit, fail
 from .. import __version__
+from ..core.constants import FASTAGI_PORT
 from ..core.errors import ConfigError
+from ..core.paths import DEFAULT_CONFIG
 from . import edits
 from .layout import Layout, detect
 from .plan import Change, Plan, Record, Want
@@ -34,8 +36,6 @@ from .units import (
 if TYPE_CHECKING:
     from ..core.config import Config
 
-CONFIG_FILE = "/etc/itflow-bridge/itflow-bridge.conf"
-DEFAULT_FASTAGI_PORT = 4573
 TRANSPORTS = ("fastagi", "classic")
 
 
@@ -47,10 +47,10 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     parser.add_argument("--api-key", dest="install_api_key", help="ITFlow API key (asked for on a terminal)")
     parser.add_argument("--transport", choices=TRANSPORTS,
                         help="how Asterisk reaches the handlers (default: as installed before, else fastagi)")
-    parser.add_argument("--port", type=int, help="FastAGI daemon port ([server] port, default 4573)")
+    parser.add_argument("--port", type=int, help="FastAGI daemon port ([server] port, default %d)" % FASTAGI_PORT)
     parser.add_argument("--language", action="append", help="install the balance prompts for this language "
                         "(repeatable; default [balance] language)")
-    parser.add_argument("--config-file", default=CONFIG_FILE, help="the bridge's config file (default %(default)s)")
+    parser.add_argument("--config-file", default=DEFAULT_CONFIG, help="the bridge's config file (default %(default)s)")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--freepbx", dest="freepbx", action="store_true", default=None, help="treat the PBX as FreePBX")
     kind.add_argument("--asterisk", dest="freepbx", action="store_false", help="treat the PBX as plain Asterisk")
@@ -192,9 +192,9 @@ class Installer:
     def agi_global(self, transport: str, config: "Config") -> Optional[str]:
         if transport == "classic":
             return self.layout.agi_dir
-        if config.server.port != DEFAULT_FASTAGI_PORT:
+        if config.server.port != FASTAGI_PORT:
             return "agi://127.0.0.1:%d" % config.server.port
-        return None  # the dialplan's default: the daemon on 127.0.0.1:4573
+        return None  # the dialplan's default: the daemon on 127.0.0.1:FASTAGI_PORT
 
     def asterisk_wants(self, transport: str, config: "Config") -> List[Want]:
         layout, account = self.layout, self.account
@@ -216,7 +216,7 @@ class Installer:
                 owner_g = _stat(layout.host(globals_file)) or owner
                 wanted = edits.set_plain_global(current or b"", value)
                 what = edits.global_line(value).decode() if value else "no %s (the daemon on 127.0.0.1:%d)" % (
-                    edits.GLOBAL, DEFAULT_FASTAGI_PORT)
+                    edits.GLOBAL, FASTAGI_PORT)
                 if current is not None or wanted:
                     wants.append(Want(globals_file, "file", owner_g[2], owner_g[0], owner_g[1], what, content=wanted))
         if transport == "fastagi":

@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterator, List, Optional
 
+from ..core.constants import MAX_DIGITS
 from ..core.errors import ITFlowNotSupported, UsageError
 from ..core.models import Balance, CallerMatch, Capabilities, Client, Contact, ContactEmail, ListingStats, PhoneRecord
 
 if TYPE_CHECKING:
     from .http import ITFlowHTTP
 
-_DIGITS = re.compile(r"[0-9]{1,18}")
+_DIGITS = re.compile(r"[0-9]{1,%d}" % MAX_DIGITS)
 
 
 def check_lookup_digits(digits: str) -> str:
@@ -26,11 +27,11 @@ def check_lookup_digits(digits: str) -> str:
 
     The legacy API compares ``intval(cid)`` numerically, so an empty or
     non-digit value becomes 0 and matches every contact without a phone; the
-    JSON API matches an empty value against empty fields.  Over 18 digits
-    overflows PHP's int.
+    JSON API matches an empty value against empty fields.  Over ``MAX_DIGITS``
+    digits overflow PHP's int.
     """
     if not isinstance(digits, str) or not _DIGITS.fullmatch(digits) or int(digits) == 0:
-        raise ValueError("a lookup number must be 1 to 18 digits and not zero")
+        raise ValueError("a lookup number must be 1 to %d digits and not zero" % MAX_DIGITS)
     return digits
 
 

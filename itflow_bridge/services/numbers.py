@@ -12,10 +12,11 @@ import functools
 import re
 from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
 
+from ..core.constants import MAX_DIGITS
+
 if TYPE_CHECKING:
     import phonenumbers
 
-MAX_DIGITS = 18  # PHP's intval overflows beyond this
 WITHHELD_WORDS = frozenset(
     {"anonymous", "unknown", "private", "restricted", "withheld", "unavailable", "blocked", "asterisk", "s"}
 )
@@ -26,7 +27,7 @@ def lookup_number(raw: Optional[str], min_digits: int) -> Optional[str]:
     """The caller number cleaned to ``[+]digits``, or None when it must not be looked up.
 
     None for withheld/anonymous/unknown, empty, anything with letters or other
-    symbols, fewer than ``min_digits`` or more than 18 digits, or all zeros.
+    symbols, fewer than ``min_digits`` or more than ``MAX_DIGITS`` digits, or all zeros.
     """
     text = (raw or "").strip()
     if not text or text.lower() in WITHHELD_WORDS or not _ALLOWED.fullmatch(text):

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from cachetools import TLRUCache
 
+from ..core.constants import CACHE_MAX_ENTRIES
 from .files import create_shared_file
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Cache:
     right after the call) before ``put`` returns.
     """
 
-    def __init__(self, directory: Optional[Path], *, max_entries: int = 200000,
+    def __init__(self, directory: Optional[Path], *, max_entries: int = CACHE_MAX_ENTRIES,
                  clock: Callable[[], float] = time.time, write_behind: bool = False):
         self._clock = clock
         self._lock = threading.Lock()

@@ -25,6 +25,8 @@ import os
 import time
 import zlib
 
+from ..core.paths import CONFIG_ENV, DEFAULT_CONFIG
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO, Callable, List, Mapping, Optional
@@ -42,7 +44,7 @@ def configuration(environ: "Mapping[str, str]") -> str:
 
     One line; the API key only as a checksum.  The answer book is keyed by it too.
     """
-    path = environ.get("ITFLOW_BRIDGE_CONFIG") or "/etc/itflow-bridge/itflow-bridge.conf"
+    path = environ.get(CONFIG_ENV) or DEFAULT_CONFIG
     try:
         stat = os.stat(path)
         config_id = "%s:%d:%d:%d" % (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)

@@ -14,7 +14,8 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from itflow_bridge.services.numbers import MAX_DIGITS, candidate_numbers, lookup_number
+from itflow_bridge.core.constants import MAX_DIGITS
+from itflow_bridge.services.numbers import candidate_numbers, lookup_number
 
 ASCII_DIGITS = re.compile(r"[0-9]+")
 
