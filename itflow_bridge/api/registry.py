@@ -22,8 +22,6 @@ REQUIRED, OPTIONAL, FORBIDDEN = "required", "optional", "forbidden"
 
 READ, CREATE, UPDATE, DELETE, ARCHIVE, UNARCHIVE, RESOLVE, TIME = (
     "read", "create", "update", "delete", "archive", "unarchive", "resolve", "time")
-# Functions that act on one existing record, named by its id (plus its client).
-BY_ID = (UPDATE, DELETE, ARCHIVE, UNARCHIVE, RESOLVE)
 
 
 class APIUsageError(UsageError):

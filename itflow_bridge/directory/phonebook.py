@@ -39,7 +39,6 @@ from .normalise import dialable
 from ..storage.directory_file import DirectoryEntry
 
 FORMATS = ("yealink", "grandstream", "cisco", "snom", "fanvil")
-NUMBER_FORMATS = ("e164", "national")
 VENDORS_GROUP = "Vendors"
 OTHERS_GROUP = "Contacts"  # what legacy cannot place under a client
 TITLE = "ITFlow"

@@ -35,7 +35,6 @@ KINDS = ("contact", "location", "vendor", "client")
 GENERATIONS = ("v1", "legacy")
 # meta key: "0" when the API's own caller lookups say a name only (legacy), so answers match them
 CALLER_DETAILS = "caller_details"
-NUMBER_KINDS = ("office", "mobile")
 # Which row answers when several share a number: ITFlow's own legacy lookup order
 # (contact phone, contact mobile, location, vendor); archived rows after live ones.
 RANK = {("contact", "office"): 0, ("contact", "mobile"): 1, ("location", "office"): 2,

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="install chowns files:
 
 EXTENSIONS = b"[general]\nstatic=yes\n\n[globals]\nTRUNK=PJSIP/out\n\n[from-trunk]\nexten => _X.,1,Dial(PJSIP/100)\n"
 STOCK = ["digits/%s" % n for n in (*range(21), *range(30, 100, 10), "hundred", "thousand", "million", "billion")] + [
-    "vm-and", "privacy-incorrect", "please-try-again", "one-moment-please", "vm-goodbye"]
+    "vm-and", "privacy-incorrect", "one-moment-please", "vm-goodbye"]
 
 
 @pytest.fixture

@@ -70,6 +70,11 @@ def test_every_prompt_we_play_is_registered():
     assert unregistered == []
 
 
+def test_every_registered_prompt_is_played():
+    """check and install require every registered prompt: one never played would be a false alarm."""
+    assert set(OUR_PROMPTS) | set(STOCK_PROMPTS) == every_name_the_ivr_may_play()
+
+
 def test_ours_and_stock_do_not_overlap_and_ours_live_under_itflow():
     assert not set(OUR_PROMPTS) & set(STOCK_PROMPTS)
     assert all(name.startswith("itflow/") for name in OUR_PROMPTS)
