@@ -102,10 +102,22 @@ def show_call(host: str, port: int, number: str, trunk_name: str, what: str, fak
 
 
 def show_balance_call(host: str, port: int, keys: List[str], what: str) -> None:
-    from ..services.speech import transcript
-
     call = simulate_call(host, port, "itflow-balance.agi", caller_num="5551234567", dtmf=keys)
     heard = [name for name in call.played if name != "itflow/enter-client-number"]
     print("  keys %-10s %-11s caller hears: %s  <- %s" % (
         " then ".join(k or "nothing" for k in keys), call.variables.get("ITFLOW_BALANCE_STATUS", "?"),
-        transcript(heard), what))
+        heard_text(heard), what))
+
+
+def heard_text(files: List[str]) -> str:
+    """The words of the prompts played, as sentences: a prompt that starts with a capital starts one."""
+    from ..prompts import prompt_text
+
+    sentences: List[str] = []
+    for name in files:
+        text = prompt_text(name) or "[%s]" % name
+        if sentences and not text[:1].isupper():
+            sentences[-1] += " " + text
+        else:
+            sentences.append(text)
+    return " ".join(text if text[-1:] in ".?!" else text + "." for text in sentences)

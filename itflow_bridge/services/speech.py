@@ -22,17 +22,14 @@ from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
 from string import ascii_uppercase
 from types import MappingProxyType
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional
 
 from itflow_bridge.core.errors import ConfigError
-from itflow_bridge.prompts import prompt_text
 
 SAYABLE_LIMIT = 10**12  # number_prompts says 0 .. 999 999 999 999
 MAX_MINOR_DIGITS = 4
 
-_NUMBER_PREFIX = "digits/"
 _SCALES = ((10**9, "digits/billion"), (10**6, "digits/million"), (10**3, "digits/thousand"))
-_SCALE_VALUES = {name[len(_NUMBER_PREFIX):]: value for value, name in _SCALES}
 _LARGEST_SINGLE_PROMPT = 20  # digits/0 .. digits/20 exist; above that tens + units
 
 
@@ -75,7 +72,6 @@ class PromptNames:
     enter_client_number: str = "itflow/enter-client-number"
     enter_pin: str = "itflow/enter-pin"
     invalid: str = "privacy-incorrect"  # stock "invalid" speaks of an extension
-    please_try_again: str = "please-try-again"
     too_many_attempts: str = "itflow/too-many-attempts"
     one_moment: str = "one-moment-please"
     your_balance_is: str = "itflow/your-balance-is"
@@ -182,46 +178,6 @@ def balance_prompts(amount: Decimal, words: CurrencyWords, prompts: PromptNames 
     return [prompts.your_balance_is] + amount_prompts(rounded, words, prompts)
 
 
-def prompts_to_words(files: Sequence[str]) -> str:
-    """The text a caller hears for ``files``; a prompt we have no text for shows as ``[name]``."""
-    return " ".join(_spoken_text(name) for name in files)
-
-
-def transcript(files: Sequence[str]) -> str:
-    """``prompts_to_words`` as sentences: a prompt that starts with a capital starts a new one."""
-    sentences: list[list[str]] = []
-    for name in files:
-        text = _spoken_text(name)
-        if not sentences or text[:1].isupper():
-            sentences.append([text])
-        else:
-            sentences[-1].append(text)
-    return " ".join(_sentence(" ".join(words)) for words in sentences)
-
-
-def _sentence(text: str) -> str:
-    return text if text[-1:] in ".?!" else text + "."
-
-
-def words_to_amount(files: Sequence[str], words: CurrencyWords, prompts: PromptNames = DEFAULT_PROMPTS) -> Decimal:
-    """The amount that ``amount_prompts`` said with ``files`` (for tests and demos).
-
-    Strict: anything ``amount_prompts`` would not have produced raises ValueError
-    (a misplaced "and", "one dollars", "zero cents", leftovers, ...).
-    """
-    reader = _PromptReader(files)
-    negative = reader.take(prompts.a_credit_of)
-    if words.has_units:
-        major, minor = _read_unit_amount(reader, words, prompts)
-    else:
-        major, minor = _read_decimal_amount(reader, words, prompts)
-    reader.expect_end()
-    amount = Decimal(major) + Decimal(minor).scaleb(-words.minor_digits)
-    if negative and not amount:
-        raise ValueError("a credit of zero is never said")
-    return -amount if negative else amount
-
-
 # --- saying -----------------------------------------------------------------
 
 
@@ -270,118 +226,8 @@ def _decimal_prompts(major: int, minor: int, words: CurrencyWords, prompts: Prom
     return said + list(words.spelled_code)
 
 
-def _spoken_text(name: str) -> str:
-    text = prompt_text(name)
-    return f"[{name}]" if text is None else text
-
-
 def _normalise_code(code: Optional[str]) -> str:
     return (code or "").strip().upper()
-
-
-# --- hearing (the inverse, for tests and demos) ------------------------------
-
-
-class _PromptReader:
-    """Walks a prompt list front to back; every complaint names the position."""
-
-    def __init__(self, files: Sequence[str]) -> None:
-        self._files = list(files)
-        self._at = 0
-
-    def peek(self) -> Optional[str]:
-        return self._files[self._at] if self._at < len(self._files) else None
-
-    def take(self, name: str) -> bool:
-        """Consume ``name`` if it comes next."""
-        if self.peek() != name:
-            return False
-        self._at += 1
-        return True
-
-    def next(self) -> str:
-        name = self.peek()
-        if name is None:
-            raise ValueError(f"prompt list ends early at position {self._at}")
-        self._at += 1
-        return name
-
-    def expect(self, name: str) -> None:
-        if not self.take(name):
-            raise ValueError(f"expected {name!r} at position {self._at}, got {self.peek()!r}")
-
-    def expect_end(self) -> None:
-        if self.peek() is not None:
-            raise ValueError(f"unexpected {self.peek()!r} at position {self._at}")
-
-    def number(self) -> int:
-        """Consume a run of ``digits/*`` prompts that ``number_prompts`` would say."""
-        start = self._at
-        while (self.peek() or "").startswith(_NUMBER_PREFIX):
-            self._at += 1
-        run = self._files[start:self._at]
-        value = _number_value(run, start)
-        if number_prompts(value) != run:
-            raise ValueError(f"{run} at position {start} is not how {value} is said")
-        return value
-
-    def digit(self) -> Optional[int]:
-        """Consume one ``digits/0`` .. ``digits/9`` prompt if it comes next."""
-        name = self.peek() or ""
-        word = name[len(_NUMBER_PREFIX):]
-        if not (name.startswith(_NUMBER_PREFIX) and len(word) == 1 and word.isdigit()):
-            return None
-        self._at += 1
-        return int(word)
-
-
-def _number_value(run: list[str], start: int) -> int:
-    if not run:
-        raise ValueError(f"expected a number at position {start}")
-    total = group = 0
-    for name in run:
-        word = name[len(_NUMBER_PREFIX):]
-        if word == "hundred":
-            group *= 100
-        elif word in _SCALE_VALUES:
-            total, group = total + group * _SCALE_VALUES[word], 0
-        elif word.isdigit():
-            group += int(word)
-        else:
-            raise ValueError(f"{name!r} is not part of a number")
-    return total + group
-
-
-def _read_unit_amount(reader: _PromptReader, words: CurrencyWords, prompts: PromptNames) -> tuple[int, int]:
-    count = reader.number()
-    if count and reader.peek() in (words.minor_one, words.minor_many):
-        reader.expect(_unit_word(count, words.minor_one, words.minor_many))
-        return 0, _checked_minor(count, words)
-    reader.expect(_unit_word(count, words.major_one, words.major_many))
-    if not count or not reader.take(prompts.and_):
-        return count, 0
-    minor = reader.number()
-    reader.expect(_unit_word(minor, words.minor_one, words.minor_many))
-    return count, _checked_minor(minor, words)
-
-
-def _checked_minor(minor: int, words: CurrencyWords) -> int:
-    if not 0 < minor < 10**words.minor_digits:
-        raise ValueError(f"{minor} is not a number of minor units")
-    return minor
-
-
-def _read_decimal_amount(reader: _PromptReader, words: CurrencyWords, prompts: PromptNames) -> tuple[int, int]:
-    major = reader.number()
-    fraction = ""
-    if reader.take(prompts.point):
-        while (digit := reader.digit()) is not None:
-            fraction += str(digit)
-        if not fraction or fraction.endswith("0") or len(fraction) > words.minor_digits:
-            raise ValueError(f"'point {fraction}' is not how a fraction is said")
-    for letter in words.spelled_code:
-        reader.expect(letter)
-    return major, int(fraction.ljust(words.minor_digits, "0") or "0")
 
 
 @dataclass(frozen=True)

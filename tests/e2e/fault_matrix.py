@@ -28,7 +28,6 @@ import sys
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -37,7 +36,6 @@ from faulty_itflow import FaultyITFlow
 from itflow_bridge.sample.fake_itflow import LOGIN_PATH, FakeITFlow
 from itflow_bridge.sample.php import php_json_encode
 from itflow_bridge.sample.wire import JSON_TYPE
-from itflow_bridge.services.speech import DEFAULT_PROMPTS, currency_words, words_to_amount
 
 MATRIX_API_KEY = "fmKey7c2e9a41d0b3f6"  # distinctive, so a leak anywhere is found by a plain grep
 RAW_BYTE_MARK = "<0xFF>"  # in fake.data: sent as the byte 0xFF (not UTF-8), as PHP echoes raw bytes
@@ -340,15 +338,6 @@ def sound_seconds(language_dir: Path, name: str) -> float:
 
 def _log_time(stamp: "re.Match[str]") -> float:
     return datetime.strptime(stamp.group("stamp"), "%Y-%m-%d %H:%M:%S.%f").timestamp()
-
-
-def spoken_amount(played: List[str], currency: str) -> Decimal:
-    """The amount the caller heard: the files between the intro and the repeat menu."""
-    intros = (DEFAULT_PROMPTS.your_balance_is, DEFAULT_PROMPTS.credit_of)
-    start = next(index for index, name in enumerate(played) if name in intros)
-    end = played.index(DEFAULT_PROMPTS.repeat_or_menu)
-    amount = words_to_amount(played[start + 1:end], currency_words(currency))
-    return -amount if played[start] == DEFAULT_PROMPTS.credit_of else amount
 
 
 def read_from(path: Path, offset: int) -> str:

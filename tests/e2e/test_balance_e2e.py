@@ -3,7 +3,7 @@
 The caller is the other leg of a Local channel and keys DTMF with SendDTMF; the flow
 runs behind the shipped ``itflow-balance`` context on both transports as shipped.
 What the caller heard is read from Asterisk's own log (every file it started to play),
-and the amount is reconstructed from those files with ``speech.words_to_amount``, so a
+and the amount is reconstructed from those files with ``speech_reading.spoken_amount``, so a
 wrong or missing word fails the test even when the variables are right.
 
 A balance call lasts as long as its prompts (up to 20 s of real audio), so the calls
@@ -21,13 +21,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, Optional
 
 import pytest
 
 from asterisk_harness import AsteriskHarness, CallResult, CallWithRequests
 from faulty_itflow import FaultyITFlow
-from itflow_bridge.services.speech import DEFAULT_PROMPTS, currency_words, words_to_amount
+from itflow_bridge.services.speech import DEFAULT_PROMPTS
+from speech_reading import spoken_amount
 
 pytestmark = pytest.mark.e2e
 
@@ -177,15 +178,6 @@ def calls(asterisk: AsteriskHarness, launcher, prompts: Path, tmp_path_factory) 
 
 
 # --- what the caller heard ---------------------------------------------------------------
-
-
-def spoken_amount(played: List[str], currency: str) -> Decimal:
-    """The amount the caller heard: the files between the intro and the repeat menu."""
-    intros = (DEFAULT_PROMPTS.your_balance_is, DEFAULT_PROMPTS.credit_of)
-    start = next(index for index, name in enumerate(played) if name in intros)
-    end = played.index(DEFAULT_PROMPTS.repeat_or_menu)
-    amount = words_to_amount(played[start + 1:end], currency_words(currency))
-    return -amount if played[start] == DEFAULT_PROMPTS.credit_of else amount
 
 
 def assert_every_prompt_played(outcome: Outcome) -> None:

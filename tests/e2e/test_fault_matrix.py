@@ -54,11 +54,11 @@ from fault_matrix import (
     self_signed_context,
     size_of,
     sound_seconds,
-    spoken_amount,
     steps_after_agi,
 )
 from itflow_bridge.services.lookup import COOL_DOWN
 from itflow_bridge.services.speech import DEFAULT_PROMPTS as PROMPTS
+from speech_reading import spoken_amount
 
 pytestmark = pytest.mark.e2e
 

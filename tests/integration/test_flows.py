@@ -14,7 +14,7 @@ import pytest
 from itflow_bridge.agi.fastagi import FastAGIServer
 from itflow_bridge.routes import routes
 from itflow_bridge.sample.simulated_asterisk import simulate_call
-from itflow_bridge.services.speech import currency_words, words_to_amount
+from speech_reading import spoken_amount
 
 
 @pytest.fixture
@@ -138,12 +138,6 @@ def test_itflow_failures_give_error_and_leave_the_name(fake_itflow, serve, fault
 # --- balance IVR ----------------------------------------------------------------
 
 
-def spoken_amount(call, currency="USD"):
-    start = call.played.index("itflow/your-balance-is") + 1
-    end = call.played.index("itflow/repeat-or-menu")
-    return words_to_amount(call.played[start:end], currency_words(currency))
-
-
 @pytest.mark.parametrize("mode, client, amount, currency", [
     ("v1", "1", "1700.50", "USD"), ("v1", "3", "1150.75", "EUR"), ("v1", "8", "1000000.01", "USD"),
     ("legacy", "1", "1700.50", "USD"), ("legacy", "7", "12.50", "USD"),
@@ -153,7 +147,7 @@ def test_balance_is_spoken_exactly(fake_itflow, serve, mode, client, amount, cur
     call = balance_call(address, [client])
     assert call.variables["ITFLOW_BALANCE_STATUS"] == "OK"
     assert (call.variables["ITFLOW_BALANCE"], call.variables["ITFLOW_CURRENCY"]) == (amount, currency)
-    assert spoken_amount(call, currency) == Decimal(amount)
+    assert spoken_amount(call.played, currency) == Decimal(amount)
 
 
 def test_negative_balance_is_a_credit(fake_itflow, serve):

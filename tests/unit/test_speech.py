@@ -18,10 +18,9 @@ from itflow_bridge.services.speech import (
     balance_prompts,
     currency_words,
     number_prompts,
-    prompts_to_words,
     round_amount,
-    words_to_amount,
 )
+from speech_reading import prompts_to_words, words_to_amount
 
 USD = DEFAULT_CURRENCY_WORDS["USD"]
 EUR = DEFAULT_CURRENCY_WORDS["EUR"]
