@@ -1,4 +1,7 @@
-"""ITFlow's JSON API writes, persisted into the dataset (``FakeITFlow.data``).
+"""ITFlow's JSON API writes for the fake ITFlow, persisted into its dataset (``FakeITFlow.data``).
+
+Tests plug them in with ``FakeITFlow(writes=fake_writes)`` (``FaultyITFlow`` does by
+default); the package's fake (the demo, ``python -m itflow_bridge.sample``) only reads.
 
 Every ``create``/``update``/``delete``/``archive``/``unarchive``/``resolve``
 endpoint of ITFlow 26.08, and ``technicians/time``, re-enacted from its PHP:
@@ -29,13 +32,13 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .json_api import GET_ONLY, POST_ONLY, V1Call, encrypt_credential
-from .php import (
+from itflow_bridge.sample.json_api import GET_ONLY, POST_ONLY, V1Call, encrypt_credential
+from itflow_bridge.sample.php import (
     Dataset, Row, php_empty, php_floatval, php_intval, php_str, php_strip_tags, php_trim, sql_collation_key,
     sql_equal, sql_int, table_rows,
 )
-from .schema import API_USER_ID, DECIMAL_COLUMNS, DEFAULT_USERS, NOW, TABLES, rows_or_default
-from .wire import JSON_TYPE, Reply
+from itflow_bridge.sample.schema import API_USER_ID, DECIMAL_COLUMNS, DEFAULT_USERS, NOW, TABLES, rows_or_default
+from itflow_bridge.sample.wire import JSON_TYPE, Reply
 
 CREATE_FAILED = (
     "Auth success but insert query failed, ensure ALL required variables are provided (and aren't "
@@ -639,6 +642,11 @@ def _technician_time(call: V1Call) -> Reply:
 # --- the hook ------------------------------------------------------------------------------
 
 
+def handles(module: str, script: str) -> bool:
+    """Whether ``/api/v1/<module>/<script>`` is one of the write scripts (or technicians/time)."""
+    return (module, script) in ENDPOINTS
+
+
 def answer(call: V1Call) -> Reply:
     """The reply of a non-read v1 endpoint, after ``validate_api_key.php`` accepted the key."""
     endpoint = (call.module, call.script)
@@ -662,4 +670,4 @@ def answer(call: V1Call) -> Reply:
     return call.json(200, {"success": "True", "count": value})
 
 
-__all__ = ["answer", "ENDPOINTS", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"]
+__all__ = ["answer", "handles", "ENDPOINTS", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"]

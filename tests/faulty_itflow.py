@@ -1,7 +1,8 @@
 """The fake ITFlow with switchable failures, for tests and benchmarks.
 
-``FaultyITFlow`` is ``FakeITFlow`` plus ``set_fault(name, **params)``, one
-failure at a time (None = normal):
+``FaultyITFlow`` is ``FakeITFlow`` with ITFlow's v1 writes plugged in
+(``fake_writes.py``) plus ``set_fault(name, **params)``, one failure at a time
+(None = normal):
 
 * transport failures, which are not ITFlow's doing: ``slow`` (answers after
   ``delay`` seconds), ``blackhole`` (reads the request, never answers),
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Dict, Optional, Tuple
 
+import fake_writes
 from itflow_bridge.sample.fake_itflow import LOGIN_PATH, FakeITFlow
 from itflow_bridge.sample.json_api import KEY_NOT_TIED, KEY_REFUSED, KEY_USER_INVALID, KEY_VALID, V1_PREFIX
 from itflow_bridge.sample.wire import HTML_TYPE, JSON_TYPE, Reply, Request
@@ -38,9 +40,10 @@ HUGE_BODY_SIZE = 5 * 1024 * 1024
 
 
 class FaultyITFlow(FakeITFlow):
-    """``FakeITFlow`` with ``set_fault``; see the module docstring for the faults."""
+    """``FakeITFlow`` with ITFlow's v1 writes (``fake_writes``) and ``set_fault``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("writes", fake_writes)
         super().__init__(*args, **kwargs)
         self._fault: Optional[str] = None
         self._fault_params: Dict[str, Any] = {}

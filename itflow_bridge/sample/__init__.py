@@ -2,9 +2,9 @@
 
 One concern per module: ``php.py`` (PHP and MySQL semantics), ``wire.py``
 (request and reply values), ``legacy_api.py`` (``/api.php``), ``json_api.py``
-(v1 key check and reads), ``json_api_writes.py`` (v1 writes), ``schema.py``
-(ITFlow 26.08's tables and seeded rows), ``fake_itflow.py`` (the HTTP server,
-dataset and request log) and
+(v1 key check and reads), ``schema.py`` (ITFlow 26.08's tables and seeded
+rows), ``fake_itflow.py`` (the HTTP server, dataset and request log; tests plug
+ITFlow's v1 writes into it) and
 ``__main__.py`` (``python -m itflow_bridge.sample``).
 ``simulated_asterisk.py`` plays Asterisk's side of a FastAGI call.
 

@@ -9,8 +9,9 @@ the standard library.  ``python -m itflow_bridge.sample`` serves it.
 This module is the server: the dataset (``data``, tables of ITFlow-shaped rows
 loaded from ``sample_itflow.json``, read afresh by every request), routing to
 the PHP scripts it re-enacts (``legacy_api.py`` for ``/api.php``,
-``json_api.py`` and ``json_api_writes.py`` for ``/api/v1/``), Apache's 404
-page and ITFlow's login page, and a log of every request.  ITFlow's own states
+``json_api.py`` for the reads of ``/api/v1/``), Apache's 404 page and
+ITFlow's login page, and a log of every request.  The v1 write scripts are not
+shipped: tests plug them in (``writes``); without them they answer 404.  ITFlow's own states
 are plain attributes: ``key_state`` (the key refused as unknown or expired,
 not tied to a user, or its user invalid) and ``bool_success``.
 """
@@ -28,10 +29,10 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 from urllib.parse import unquote, urlsplit
 
-from . import json_api, json_api_writes, legacy_api
+from . import json_api, legacy_api
 from .json_api import KEY_REFUSED, KEY_STATES, KEY_VALID, V1_PREFIX
 from .legacy_api import LEGACY_PATH
 from .php import Dataset, php_get, php_intval
@@ -80,7 +81,17 @@ _LOGIN_PAGE = (
 )
 
 
-def _v1_endpoint(path: str) -> Optional[Tuple[str, str]]:
+class WriteEndpoints(Protocol):
+    """v1 scripts beyond ``read.php`` (ITFlow's writes), plugged in by tests."""
+
+    def handles(self, module: str, script: str) -> bool:
+        """Whether ``/api/v1/<module>/<script>`` exists."""
+
+    def answer(self, call: json_api.V1Call) -> Reply:
+        """Its reply, once the key is accepted."""
+
+
+def _v1_endpoint(path: str, writes: Optional[WriteEndpoints]) -> Optional[Tuple[str, str]]:
     """``(module, file)`` when ``path`` names an existing v1 PHP file, else None."""
     if not path.startswith(V1_PREFIX):
         return None
@@ -88,7 +99,7 @@ def _v1_endpoint(path: str) -> Optional[Tuple[str, str]]:
     if len(parts) != 2:
         return None
     module, script = parts
-    if (script == "read.php" and module in json_api.READS) or (module, script) in json_api_writes.ENDPOINTS:
+    if (script == "read.php" and module in json_api.READS) or (writes is not None and writes.handles(module, script)):
         return module, script
     return None
 
@@ -185,13 +196,14 @@ class FakeITFlow:
     archived or disabled: v1 answers 403).  ``bool_success``: the JSON API answers
     ``"success"`` as a JSON boolean.  Both may be changed while the server runs.
     ``decrypt_password``: what unwraps the key's master key, which credentials need.
+    ``writes``: the v1 write scripts, when a test plugs them in.
     """
 
     def __init__(self, data: Optional[Dataset] = None, *, generations: Sequence[str] = GENERATIONS,
                  api_key: str = SAMPLE_API_KEY, php_version: str = "8.2",
                  display_errors: bool = False, key_state: str = KEY_VALID, bool_success: bool = False,
                  decrypt_password: str = SAMPLE_DECRYPT_PASSWORD, host: str = "127.0.0.1", port: int = 0,
-                 tls: Optional[ssl.SSLContext] = None) -> None:
+                 tls: Optional[ssl.SSLContext] = None, writes: Optional[WriteEndpoints] = None) -> None:
         unknown = set(generations) - set(GENERATIONS)
         if unknown or not generations:
             raise ValueError("generations must be a non-empty subset of %s" % (GENERATIONS,))
@@ -203,6 +215,7 @@ class FakeITFlow:
         self.key_state = key_state
         self.bool_success = bool_success
         self.decrypt_password = decrypt_password
+        self.writes = writes
         self.url = ""
         self._host = _loopback_host(host)
         self._port = port
@@ -316,7 +329,7 @@ class FakeITFlow:
             accepted_key = None if self.key_state == KEY_REFUSED else self.api_key
             return legacy_api.answer(self.data, request, accepted_key=accepted_key,
                                      php_version=self.php_version, display_errors=self.display_errors)
-        endpoint = _v1_endpoint(request.path) if "v1" in self.generations else None
+        endpoint = _v1_endpoint(request.path, self.writes) if "v1" in self.generations else None
         if endpoint is not None:
             return self._json_api(request, *endpoint)
         body = _APACHE_404 % (SERVER_SIGNATURE, self._host, self._port)
@@ -328,9 +341,9 @@ class FakeITFlow:
         refused = json_api.authenticate(call, self.api_key, self.key_state)
         if refused is not None:
             return refused
-        if script == "read.php":
+        if script == "read.php" or self.writes is None:  # without writes only read.php is routed here
             return json_api.read(call)
-        return json_api_writes.answer(call)
+        return self.writes.answer(call)
 
 
 def _query_matches(query: Dict[str, str], wanted: Dict[str, Optional[str]]) -> bool:

@@ -5,7 +5,8 @@
 ``json_encode`` bytes, ``"True"``/``"False"`` strings, ``limit``/``offset``
 paging).  ``authenticate`` is ``validate_api_key.php`` with
 ``enforce_api_rbac.php``; ``read`` is ``require_get_method.php`` plus the
-module's ``read.php``.  Writes are in ``json_api_writes.py``.
+module's ``read.php``.  The writes live with the tests, which plug them
+into ``FakeITFlow``.
 
 The key acts as an administrator, so reads see every client (``client_id`` is
 ignored by reads, as in ITFlow).

@@ -1,8 +1,8 @@
 """What one ITFlow PHP script receives and answers, as plain values.
 
 The HTTP server (``fake_itflow.py``) turns each request into a ``Request`` and
-sends back the ``Reply`` a script (``legacy_api.py``, ``json_api.py``,
-``json_api_writes.py``) produced, so the scripts never touch a socket.
+sends back the ``Reply`` a script (``legacy_api.py``, ``json_api.py``, the
+writes tests plug in) produced, so the scripts never touch a socket.
 """
 
 from __future__ import annotations

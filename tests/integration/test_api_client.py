@@ -14,10 +14,10 @@ from decimal import Decimal
 import pytest
 import requests
 
+from fake_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
 from itflow_bridge.api import APIUsageError, connect
 from itflow_bridge.core.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowWriteRefused
 from itflow_bridge.itflow.legacy import LegacyAdapter
-from itflow_bridge.sample.json_api_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
 from real_itflow.harness import KEY_PASSWORD
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+import fake_writes
 from itflow_bridge.sample.fake_itflow import FakeITFlow
 from itflow_bridge.sample.json_api import KEY_NOT_TIED, KEY_USER_INVALID
 
@@ -107,7 +108,7 @@ class Backend:
 def fake_backend(generation: str, variant: str = "") -> Tuple[FakeITFlow, Backend]:
     fake = FakeITFlow(contract_dataset(), generations=(generation,), decrypt_password=KEY_PASSWORD,
                       php_version="8.0" if variant == "php80" else "8.2",
-                      display_errors=variant == "display_errors").start()
+                      display_errors=variant == "display_errors", writes=fake_writes).start()
     backend = Backend("fake", generation, variant, fake.url, fake.api_key, wrong_key="not-" + fake.api_key,
                       expired_key="expired-" + fake.api_key, fake=fake)
     return fake, backend
