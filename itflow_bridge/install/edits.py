@@ -47,12 +47,6 @@ def add_include(data: bytes) -> bytes:
     return _append(data, [MARK, INCLUDE_LINE])
 
 
-def remove_include(data: bytes) -> bytes:
-    lines = _lines(data)
-    kept = [line for line in lines if not _INCLUDE.match(line.rstrip(b"\r\n")) and line.rstrip(b"\r\n") != MARK]
-    return b"".join(kept)
-
-
 def global_line(value: str) -> bytes:
     return ("%s=%s" % (GLOBAL, value)).encode()
 
