@@ -11,9 +11,10 @@ loaded from ``sample_itflow.json``, read afresh by every request), routing to
 the PHP scripts it re-enacts (``legacy_api.py`` for ``/api.php``,
 ``json_api.py`` for the reads of ``/api/v1/``), Apache's 404 page and
 ITFlow's login page, and a log of every request.  The v1 write scripts are not
-shipped: tests plug them in (``writes``); without them they answer 404.  ITFlow's own states
-are plain attributes: ``key_state`` (the key refused as unknown or expired,
-not tied to a user, or its user invalid) and ``bool_success``.
+shipped: tests plug them in (``writes``); without them they answer 404.
+ITFlow's own states are plain attributes: ``key_state`` (the key refused as
+unknown or expired, not tied to a user, or its user invalid) and
+``bool_success``.
 """
 
 from __future__ import annotations
