@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
 import pytest
 
+import itflow_bridge.install
 from itflow_bridge.agi.fastagi import FastAGIServer
 from itflow_bridge.api.values import typed
 from itflow_bridge.core.config import CacheSettings, ServerSettings
@@ -34,3 +37,13 @@ def test_every_layer_takes_max_digits_and_refuses_one_more():
         check_lookup_digits(too_long)
     assert to_e164(too_long, "", "US") == (too_long, False)
     assert typed("client_id", longest) == int(longest) and typed("client_id", too_long) == too_long
+
+
+def test_the_shipped_files_state_the_same_defaults():
+    """The dialplan and the example config cannot import Python: a test keeps them in step."""
+    data = Path(itflow_bridge.install.__file__).parent / "data"
+    dialplan = (data / "extensions_itflow.conf").read_text(encoding="utf-8")
+    example = (data / "itflow-bridge.conf.example").read_text(encoding="utf-8")
+    assert re.findall(r"agi://127\.0\.0\.1:(\d+)", dialplan) == [str(FASTAGI_PORT)] * 3
+    assert re.search(r"^port = (\d+)$", example, re.M).group(1) == str(FASTAGI_PORT)
+    assert re.search(r"^max_entries = (\d+)$", example, re.M).group(1) == str(CACHE_MAX_ENTRIES)
