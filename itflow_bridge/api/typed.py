@@ -31,15 +31,13 @@ from decimal import Decimal
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union, overload
 
 from ..core.config import ITFlowSettings
-from ..core.errors import ITFlowMethodError, ITFlowNotFound, ITFlowResponseError, ITFlowWriteRefused
-from ..itflow.http import HTTPResponse, ITFlowHTTP
-from ..itflow.v1 import check_v1_status, endpoint, is_success
+from ..core.errors import ITFlowNotFound, ITFlowWriteRefused
+from ..itflow.http import ITFlowHTTP
+from ..itflow.v1_reader import ITFLOW_PAGE, PAGE_SIZE, V1Reader, is_success, read_all
 from . import registry
 from .registry import CREATE, FORBIDDEN, READ, REQUIRED, TIME, APIUsageError, Module
 from .values import Row, typed
 
-PAGE_SIZE = 100
-MAX_PAGES = 5000  # a runaway guard: half a million rows
 PAGING = ("limit", "offset")
 DECRYPT_KEY = "api_key_decrypt_password"  # credentials: a secret ITFlow reads only from the body
 
@@ -55,11 +53,13 @@ def connect(url: str, api_key: str, **settings: Any) -> "ITFlowAPI":
 class ITFlowAPI:
     """Every JSON API module as an attribute (``api.contacts``) or item (``api["contacts"]``)."""
 
-    def __init__(self, http: ITFlowHTTP, *, page_size: int = PAGE_SIZE, timeout: Optional[float] = None,
+    def __init__(self, http: ITFlowHTTP, *, page_size: Optional[int] = None, timeout: Optional[float] = None,
                  owns_http: bool = False):
-        if not isinstance(page_size, int) or page_size < 1:
+        if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int)
+                                      or page_size < 1):
             raise APIUsageError("page_size must be a whole number of at least 1")
         self.http = http
+        self.reader = V1Reader(http)
         self.page_size = page_size
         self.timeout = timeout
         self._owns_http = owns_http
@@ -92,7 +92,7 @@ class ITFlowAPI:
                 if any(name in params for name in PAGING):
                     raise APIUsageError("give either limit/offset or all pages, not both")
                 return list(reader(**params))
-            params.setdefault("limit", 50)  # ITFlow's own default page
+            params.setdefault("limit", ITFLOW_PAGE)
             return reader(**params)
         if function == CREATE:
             return api.create(**params)
@@ -111,45 +111,14 @@ class ITFlowAPI:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    # --- HTTP ---------------------------------------------------------------------
+    # --- HTTP, through the JSON API's one reader -----------------------------------------
 
     def _get(self, spec: Module, function: str, params: Mapping[str, Any],
              body: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
-        response = self.http.get(endpoint(spec.name, function), params, timeout=self.timeout, body=body)
-        payload = _checked_json(response)
-        if not is_success(payload):
-            return []
-        data = payload.get("data")
-        if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
-            raise ITFlowResponseError("unexpected JSON from ITFlow: 'data' is not a list of rows")
-        return data
+        return self.reader.read_page(spec.name, params, function=function, body=body, timeout=self.timeout)
 
     def _post(self, spec: Module, function: str, body: Mapping[str, Any]) -> Dict[str, Any]:
-        response = self.http.post_json(endpoint(spec.name, function), _jsonable(body), timeout=self.timeout)
-        payload = _checked_json(response)
-        is_success(payload)  # raises on an answer without a valid 'success'
-        return payload
-
-
-def _checked_json(response: HTTPResponse) -> Dict[str, Any]:
-    if response.status == 405:
-        raise ITFlowMethodError("ITFlow refused the request method: %s" % (_message(response) or "HTTP 405"))
-    if response.status == 400:
-        raise ITFlowResponseError("ITFlow refused the request: %s" % (_message(response) or "HTTP 400"))
-    check_v1_status(response)
-    payload = response.json()
-    if not isinstance(payload, dict):
-        raise ITFlowResponseError("unexpected JSON from ITFlow: not an object")
-    return payload
-
-
-def _message(response: HTTPResponse) -> str:
-    try:
-        payload = response.json()
-    except ITFlowResponseError:
-        return ""
-    message = payload.get("message") if isinstance(payload, dict) else None
-    return message[:200] if isinstance(message, str) else ""
+        return self.reader.post(spec.name, function, _jsonable(body), timeout=self.timeout)
 
 
 def _jsonable(body: Mapping[str, Any]) -> Dict[str, Any]:
@@ -277,7 +246,7 @@ class ModuleAPI:
             client_id = _positive_id(client_id, "client_id")
         checks = self._checks(client_id, filters)
         if limit is not None or offset is not None:
-            limit = 50 if limit is None else limit
+            limit = ITFLOW_PAGE if limit is None else limit
             offset = 0 if offset is None else offset
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise APIUsageError("limit must be a whole number of at least 1 (ITFlow answers 500 to -1)")
@@ -289,18 +258,11 @@ class ModuleAPI:
 
     def _all(self, function: str, filters: Dict[str, Any], body: Optional[Dict[str, Any]],
              checks: List[Tuple[str, int]]) -> Iterator[Row]:
-        size = self._api.page_size
-        previous: Optional[List[Dict[str, Any]]] = None
-        for page in range(MAX_PAGES):
-            rows = self._api._get(self.spec, function, dict(filters, limit=size, offset=page * size), body)
-            if rows == previous:  # a single-row filter ITFlow answers without paging: the same rows again
-                return
-            for row in map(Row, rows):
-                if _matches(row, checks):
-                    yield row
-            if len(rows) < size:
-                return
-            previous = rows
+        pages = read_all(lambda page: self._api._get(self.spec, function, page, body), self.spec.name, filters,
+                         page_size=self._api.page_size)
+        for row in map(Row, pages):
+            if _matches(row, checks):
+                yield row
 
     def _checks(self, client_id: Optional[int], filters: Mapping[str, Any]) -> List[Tuple[str, int]]:
         """(column, id) pairs every returned row must have: client_id and the id filters."""
@@ -331,14 +293,8 @@ class ModuleAPI:
                 raise APIUsageError("a new client has no client_id: leave it out")
         elif client_id is not None:
             body["client_id"] = _positive_id(client_id, "client_id") if client_id != 0 else 0
-        answer = self._api._post(spec, CREATE, body)
-        if not is_success(answer):
-            raise ITFlowWriteRefused(
-                "ITFlow refused the create: missing or invalid fields (sent %s)" % _keys(body), keys=sorted(body))
-        try:
-            return int(answer["data"][0]["insert_id"])
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise ITFlowResponseError("ITFlow created the %s but gave no insert_id" % _singular(spec.name)) from None
+        return self._api.reader.create(spec.name, _jsonable(body), what=_singular(spec.name),
+                                       timeout=self._api.timeout)
 
     def update(self, record_id: int, *, client_id: Optional[int] = None, **fields: Any) -> int:
         """Change fields of one record; answers the count ITFlow reports (1)."""

@@ -10,11 +10,9 @@ import argparse
 import json
 import sqlite3
 import sys
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..app import Bridge
-    from ..classic.prepare import AnswerBookReport
     from ..core.config import Config
 
 from ..core.exits import Exit, fail
@@ -35,20 +33,17 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
 def cmd_sync(config: "Config", args: argparse.Namespace) -> int:
     """Sync, then write the classic scripts' answer book from the new directory."""
     from ..app import Bridge
-    from ..directory.service import store_for
-    from ..directory.sync import SyncSettings, sync
+    from ..directory.refresh import sync_directory
 
     config.require_itflow()
     bridge = Bridge(config)
-    book = None
     try:
-        adapter = bridge.adapter()
-        report = sync(adapter, store_for(config, adapter.generation), SyncSettings.from_config(config))
-        book, book_problem = _answer_book(bridge)
+        outcome = sync_directory(bridge)
     except (OSError, sqlite3.Error) as exc:
         return fail("cannot write the directory in %s: %s" % (config.cache.dir, exc), Exit.FAILURE)
     finally:
         bridge.close()
+    report, book = outcome.report, outcome.book
     if args.json:
         answer = report.to_dict()
         answer["answer_book"] = {"forms": book.forms, "numbers": book.numbers, "seconds": round(book.seconds, 3)} \
@@ -60,20 +55,9 @@ def cmd_sync(config: "Config", args: argparse.Namespace) -> int:
             print("note: %s" % note)
         if book is not None:
             print(book.line())
-    if book_problem:
-        fail("the directory is synced, but %s" % book_problem, Exit.OK)
+    if outcome.book_problem:
+        fail("the directory is synced, but %s" % outcome.book_problem, Exit.OK)
     return Exit.OK
-
-
-def _answer_book(bridge: "Bridge") -> "Tuple[Optional[AnswerBookReport], str]":
-    """The classic scripts' answer book for the new directory; a failure is said, not fatal."""
-    from ..classic.prepare import prepare_answers
-
-    try:
-        return prepare_answers(bridge), ""
-    except OSError as exc:
-        return None, "the classic scripts' answer book could not be written (%s): a first call from a " \
-                     "synced number takes the full path" % exc
 
 
 def cmd_phonebook(config: "Config", args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from ..api.values import Row, to_json_value
 if TYPE_CHECKING:
     from ..itflow.site import ITFlowClient
     from ..core.config import Config
-    from ..itflow.base import ITFlowAdapter
+    from ..itflow.scripting import ScriptFeatures
 
 # The UI's asset types (free text to the API); kept here so registering costs no import of requests.
 ASSET_TYPES = ("Laptop", "Desktop", "Server", "Phone", "Mobile Phone", "Tablet", "Firewall/Router", "Switch",
@@ -72,9 +72,11 @@ def _client(config: "Config") -> "ITFlowClient":
     return Bridge(config).client
 
 
-def _adapter(config: "Config") -> "ITFlowAdapter":
-    """The site's adapter: the features legacy /api.php offered are on both generations' adapters."""
-    return _client(config).adapter(CLI_TIMEOUT)
+def _features(config: "Config") -> "ScriptFeatures":
+    """The site's script features: what legacy /api.php offered, on either API generation."""
+    from ..itflow.scripting import script_features
+
+    return script_features(_client(config).adapter(CLI_TIMEOUT))
 
 
 def parse_params(items: List[str], stdin: Optional[TextIO] = None) -> Dict[str, Any]:
@@ -157,7 +159,7 @@ def _cell(value: Any) -> str:
 
 
 def cmd_emails(config: "Config", args: argparse.Namespace) -> int:
-    entries = _adapter(config).contact_emails(timeout=CLI_TIMEOUT)
+    entries = _features(config).contact_emails(timeout=CLI_TIMEOUT)
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["client", "contact", "email"])
@@ -172,7 +174,7 @@ def cmd_emails(config: "Config", args: argparse.Namespace) -> int:
 def cmd_add_asset(config: "Config", args: argparse.Namespace) -> int:
     if not args.client_id.isdigit() or int(args.client_id) == 0:
         return fail("client id must be a positive whole number, not %r" % args.client_id)
-    new_id = _adapter(config).add_asset(int(args.client_id), args.name, type=args.type, make=args.make,
+    new_id = _features(config).add_asset(int(args.client_id), args.name, type=args.type, make=args.make,
                                         model=args.model, serial=args.serial, os=args.os, timeout=CLI_TIMEOUT)
     if new_id is not None:
         print(new_id)
@@ -182,5 +184,5 @@ def cmd_add_asset(config: "Config", args: argparse.Namespace) -> int:
 
 
 def cmd_api_phonebook(config: "Config", args: argparse.Namespace) -> int:
-    sys.stdout.write(_adapter(config).raw_phonebook(timeout=CLI_TIMEOUT))
+    sys.stdout.write(_features(config).raw_phonebook(timeout=CLI_TIMEOUT))
     return Exit.OK

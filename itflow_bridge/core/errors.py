@@ -30,7 +30,14 @@ class ITFlowUnavailable(ITFlowError):
 
 
 class ITFlowTimeout(ITFlowUnavailable):
-    """ITFlow did not answer within the time allowed."""
+    """ITFlow did not answer in time: an HTTP request timed out (or, as ``BudgetExceeded``, a call's budget ran out)."""
+
+
+class BudgetExceeded(ITFlowTimeout):
+    """A call's time budget ran out before ITFlow's answer came; the request itself goes on.
+
+    A kind of ``ITFlowTimeout``, so code that answers "ITFlow too slow" handles both.
+    """
 
 
 class ITFlowTLSError(ITFlowUnavailable):

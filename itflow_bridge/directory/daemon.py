@@ -3,7 +3,8 @@
 ``DirectoryServices(bridge, http_port).start()`` starts
 
 * a background sync every ``[directory] sync_interval`` seconds (0: none), the
-  first right away but never holding up the daemon's start.  A failed sync is
+  first right away but never holding up the daemon's start; like the ``sync``
+  command it writes the classic scripts' answer book too (``refresh``).  A failed sync is
   logged once (one line per attempt, so once per interval) and leaves the
   previous directory answering: a sync replaces the file only once it has read
   everything.
@@ -62,21 +63,21 @@ class BackgroundSync:
                 return
 
     def sync_once(self) -> bool:
-        """One sync of this ITFlow's directory; False (logged) when it failed."""
-        from .service import store_for
-        from .sync import SyncSettings, sync
+        """One sync of this ITFlow's directory and the answer book; False (logged) when the sync failed."""
+        from .refresh import sync_directory
 
         started = time.monotonic()
-        config = self.bridge.config
         try:
-            adapter = self.bridge.adapter()
-            self.last_report = sync(adapter, store_for(config, adapter.generation), SyncSettings.from_config(config))
+            outcome = sync_directory(self.bridge)
         except Exception as exc:  # any failure: the previous directory keeps answering
             self.failures += 1
             log.warning("directory sync failed after %.1f s (%s: %s); the previous directory keeps answering, "
                         "next try in %d s", time.monotonic() - started, type(exc).__name__, redact(exc),
                         self.interval)
             return False
+        self.last_report = outcome.report
+        if outcome.book_problem:
+            log.warning("the directory is synced, but %s", redact(outcome.book_problem))
         return True
 
 

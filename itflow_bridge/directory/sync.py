@@ -1,8 +1,9 @@
 """Fill the local directory from ITFlow: ``sync(adapter, store, settings) -> SyncReport``.
 
 JSON API (``/api/v1``): clients, contacts (phone and mobile), locations and
-vendors, each read page by page with a large page size (ITFlow's default is
-50) and filtered on our side (read endpoints ignore ``client_id``).  Every
+vendors, each read page by page by the adapter (``itflow/v1_reader``: large
+pages, a runaway guard) and filtered on our side (read endpoints ignore
+``client_id``).  Every
 number becomes E.164 using the row's ``*_country_code`` column when set, else
 ``[callerid] default_region``; numbers with no plausible reading are kept as
 digits and counted.  Archived clients, contacts, locations and vendors are left
@@ -33,16 +34,13 @@ from ..storage.directory_file import CALLER_DETAILS, KINDS, DirectoryEntry, Dire
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 500  # rows per request: ~0.5 MB of JSON for contacts, far below the 2 MB body cap
-MAX_ROWS = 200000  # per module: a runaway guard that fails the sync instead of truncating it
-
 
 @dataclass(frozen=True)
 class SyncSettings:
     default_region: str = "US"
     include_archived: bool = False
-    page_size: int = PAGE_SIZE
-    max_rows: int = MAX_ROWS
+    page_size: Optional[int] = None  # rows per request; None: the adapter's own
+    max_rows: Optional[int] = None  # per kind of record; None: the adapter's own runaway guard
     timeout: Optional[float] = None  # per request; None: the [itflow] timeouts
 
     @classmethod

@@ -1,10 +1,11 @@
 """The small interface every ITFlow API generation is adapted to.
 
-Services and ``check`` depend on this, never on URLs or on which generation
-answers: they ask the adapter (``capabilities``, ``lookup_question``,
+Services, ``check`` and the directory sync depend on this, never on URLs or
+on which generation answers: they ask the adapter (``capabilities``, ``lookup_question``,
 ``verify_key``) instead of testing its name, so another source of the same
 answers needs no change above this layer.  A generation that cannot answer a
-question raises ``ITFlowNotSupported`` rather than guessing.
+question raises ``ITFlowNotSupported`` rather than guessing.  What only
+scripts need (e-mail lists, new assets, the raw phonebook) is in ``scripting``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import re
 from typing import TYPE_CHECKING, Iterator, List, Optional
 
 from ..core.constants import MAX_DIGITS
-from ..core.errors import ITFlowNotSupported, UsageError
-from ..core.models import Balance, CallerMatch, Capabilities, Client, Contact, ContactEmail, ListingStats, PhoneRecord
+from ..core.errors import ITFlowNotSupported
+from ..core.models import Balance, CallerMatch, Capabilities, Client, Contact, ListingStats, PhoneRecord
 
 if TYPE_CHECKING:
     from .http import ITFlowHTTP
@@ -33,14 +34,6 @@ def check_lookup_digits(digits: str) -> str:
     if not isinstance(digits, str) or not _DIGITS.fullmatch(digits) or int(digits) == 0:
         raise ValueError("a lookup number must be 1 to %d digits and not zero" % MAX_DIGITS)
     return digits
-
-
-def check_new_asset(client_id: int, name: str) -> None:
-    """Refuse an asset ITFlow would store wrongly: it needs a real client and a name."""
-    if isinstance(client_id, bool) or not isinstance(client_id, int) or client_id < 1:
-        raise UsageError("client id must be a positive whole number, not %r" % (client_id,))
-    if not name or not name.strip():
-        raise UsageError("an asset needs a name")
 
 
 class ITFlowAdapter:
@@ -81,25 +74,14 @@ class ITFlowAdapter:
         """Every phone number ITFlow holds for the client's contacts and locations."""
         raise ITFlowNotSupported("the %s API cannot list a client's phone numbers" % self.generation)
 
-    # --- whole listings: the local directory, and the features legacy /api.php offered scripts
+    # --- the whole listing the local directory is built from
 
     def phone_records(self, stats: ListingStats, *, timeout: Optional[float] = None,
-                      page_size: int = 500, max_rows: int = 200000) -> Iterator[PhoneRecord]:
+                      page_size: Optional[int] = None, max_rows: Optional[int] = None) -> Iterator[PhoneRecord]:
         """Every record with phone numbers this key may see, archived ones flagged (not left out).
 
-        More than ``max_rows`` of one kind fails rather than returning a truncated listing.
+        ``page_size`` and ``max_rows`` (None: the API's own) shape the paging where
+        the API pages; more than ``max_rows`` of one kind fails rather than
+        returning a truncated listing.
         """
         raise ITFlowNotSupported("the %s API cannot list phone numbers" % self.generation)
-
-    def contact_emails(self, *, timeout: Optional[float] = None) -> List[ContactEmail]:
-        """Client name, primary contact and e-mail for every client (mailing lists)."""
-        raise ITFlowNotSupported("the %s API cannot list contact e-mails" % self.generation)
-
-    def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "", model: str = "",
-                  serial: str = "", os: str = "", timeout: Optional[float] = None) -> Optional[int]:
-        """Add an asset to a client; its new id where the API says it (None otherwise)."""
-        raise ITFlowNotSupported("the %s API cannot add assets" % self.generation)
-
-    def raw_phonebook(self, *, timeout: Optional[float] = None) -> str:
-        """The phonebook XML exactly as ITFlow serves it."""
-        raise ITFlowNotSupported("the %s API has no phonebook (the legacy /api.php served one)" % self.generation)

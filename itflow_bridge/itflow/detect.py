@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..core.errors import ITFlowAPIMissing, ITFlowError
 from .http import ITFlowHTTP
-from .v1 import endpoint, is_success
+from .v1_reader import endpoint, is_success
 
 LEGACY_401_TEXTS = ("Missing the API Key.", "Incorrect or expired API Key.")
 

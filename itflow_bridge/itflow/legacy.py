@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from ..core.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowError, ITFlowResponseError, ITFlowUnavailable
 from .http import HTTPResponse, ITFlowHTTP
-from .base import ITFlowAdapter, check_lookup_digits, check_new_asset
+from .base import ITFlowAdapter, check_lookup_digits
 from ..core.models import Balance, CallerMatch, Capabilities, ContactEmail, ListingStats, PhonebookEntry, PhoneRecord
 
 PATH = "/api.php"
@@ -132,29 +132,23 @@ class LegacyAdapter(ITFlowAdapter):
 
     def find_caller(self, digits: str, *, timeout: Optional[float] = None) -> Optional[CallerMatch]:
         check_lookup_digits(digits)
-        response = self._get({"cid": digits}, timeout=timeout, body_on_500=True)
+        response = self.request({"cid": digits}, timeout=timeout, body_on_500=True)
         name = parse_cid_body(response.text, digits)
         if name is None:
             return None
         return CallerMatch(name=name, kind="unknown", matched_number=digits)
 
     def get_balance(self, client_id: int, *, timeout: Optional[float] = None) -> Optional[Balance]:
-        response = self._get({"account_balance": int(client_id)}, timeout=timeout)
+        response = self.request({"account_balance": int(client_id)}, timeout=timeout)
         amount = parse_balance_body(response.text)
         # ITFlow answers 0 for a client id that does not exist: it cannot be told apart.
         return Balance(client_id=int(client_id), amount=amount, client_confirmed=amount != 0)
 
     def phonebook(self, *, timeout: Optional[float] = None) -> List[PhonebookEntry]:
-        return parse_phonebook(self._get({"phonebook": ""}, timeout=timeout).text)
-
-    def raw_phonebook(self, *, timeout: Optional[float] = None) -> str:
-        return self._get({"phonebook": ""}, timeout=timeout).text
-
-    def contact_emails(self, *, timeout: Optional[float] = None) -> List[ContactEmail]:
-        return self.primary_contact_emails(timeout=timeout)
+        return parse_phonebook(self.request({"phonebook": ""}, timeout=timeout).text)
 
     def phone_records(self, stats: ListingStats, *, timeout: Optional[float] = None,
-                      page_size: int = 500, max_rows: int = 200000) -> Iterator[PhoneRecord]:
+                      page_size: Optional[int] = None, max_rows: Optional[int] = None) -> Iterator[PhoneRecord]:
         """What /api.php lists: each client's primary contact and every vendor (``phonebook``).
 
         Where the site also answers ``primary_contact_numbers`` (the same join, with
@@ -180,33 +174,19 @@ class LegacyAdapter(ITFlowAdapter):
             yield PhoneRecord(kind="contact", name=entry.name, client_name=extra.get("client_name", ""),
                               numbers=((entry.number, "", "office"), (extra.get("mobile", ""), "", "mobile")))
 
-    def primary_contact_emails(self, *, timeout: Optional[float] = None) -> List[ContactEmail]:
-        body = self._get({"primary_contact_emails": ""}, timeout=timeout).text
-        if not body.strip():  # releases before the rename only know client_emails
-            body = self._get({"client_emails": ""}, timeout=timeout).text
-        return parse_contact_emails(body)
-
     def primary_contact_numbers(self, *, timeout: Optional[float] = None) -> List[Dict[str, str]]:
-        body = self._get({"primary_contact_numbers": ""}, timeout=timeout).text
+        body = self.request({"primary_contact_numbers": ""}, timeout=timeout).text
         if not body.strip():
-            body = self._get({"client_numbers": ""}, timeout=timeout).text
+            body = self.request({"client_numbers": ""}, timeout=timeout).text
         return parse_contact_numbers(body)
-
-    def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "", model: str = "",
-                  serial: str = "", os: str = "", timeout: Optional[float] = None) -> Optional[int]:
-        check_new_asset(client_id, name)
-        params = {"add_asset": name, "client_id": int(client_id), "type": type, "make": make,
-                  "model": model, "serial": serial, "os": os}
-        body = strip_php_messages(self._get(params, timeout=timeout).text).strip()
-        if body != "Asset added!":
-            raise ITFlowResponseError("ITFlow did not confirm the new asset")
-        return None  # api.php says "Asset added!" and no id
 
     def probe(self, *, timeout: Optional[float] = None) -> HTTPResponse:
         """A request with the key and no action: 200 and an empty body on a legacy ITFlow."""
-        return self._get({}, timeout=timeout)
+        return self.request({}, timeout=timeout)
 
-    def _get(self, params: Dict[str, Any], *, timeout: Optional[float], body_on_500: bool = False) -> HTTPResponse:
+    def request(self, params: Dict[str, Any], *, timeout: Optional[float],
+                body_on_500: bool = False) -> HTTPResponse:
+        """A GET of /api.php with ``params``, its status checked."""
         response = self.http.get(PATH, params, timeout=timeout)
         check_legacy_status(response, body_on_500=body_on_500)
         return response

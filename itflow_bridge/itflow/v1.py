@@ -1,8 +1,7 @@
 """The JSON API ``/api/v1/{module}/{function}.php`` of current ITFlow.
 
-Quirks this adapter absorbs: ``success`` is the string "True"/"False" (a
-boolean is accepted too, should ITFlow ever fix it); an empty page is a
-"False" answer, not an empty list; read endpoints ignore ``client_id`` so we
+Requests, answers and paging are ``v1_reader``'s (shared with the script
+API).  Quirks this adapter absorbs: read endpoints ignore ``client_id`` so we
 filter ourselves; there is no payments endpoint, so a balance is only exact
 when no unpaid invoice is part-paid.
 """
@@ -17,85 +16,16 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from cachetools import TTLCache
 
-from ..core.errors import (
-    ITFlowAPIMissing,
-    ITFlowAuthError,
-    ITFlowNotSupported,
-    ITFlowResponseError,
-    ITFlowUnavailable,
-    ITFlowWriteRefused,
-)
-from .http import HTTPResponse, ITFlowHTTP
-from .base import ITFlowAdapter, check_lookup_digits, check_new_asset
-from ..core.models import (
-    Balance,
-    CallerMatch,
-    Capabilities,
-    Client,
-    Contact,
-    ContactEmail,
-    ListingStats,
-    PhoneRecord,
-)
+from ..core.errors import ITFlowNotSupported, ITFlowResponseError
+from ..core.models import Balance, CallerMatch, Capabilities, Client, Contact, ListingStats, PhoneRecord
+from .base import ITFlowAdapter, check_lookup_digits
+from .http import ITFlowHTTP
+from .v1_reader import RawRow, V1Reader, read_all
 
-Row = Dict[str, Any]  # one row as ITFlow sends it: column -> string or None
 ListingT = TypeVar("ListingT")
-PAGE_SIZE = 50
-MAX_PAGES = 400  # 20,000 rows: a runaway guard, far above any MSP's client list
 # Invoice statuses that still leave money owed.  Paid, Draft, Cancelled, Non-Billable do not.
 UNPAID_STATUSES = ("sent", "viewed", "partial", "overdue")
 LISTING_TTL = 900.0  # seconds a locations/vendors phone listing is reused
-
-
-def endpoint(module: str, function: str = "read") -> str:
-    return "/api/v1/%s/%s.php" % (module, function)
-
-
-def is_success(payload: Any) -> bool:
-    """Whether a JSON answer says success, whatever type ITFlow used."""
-    if not isinstance(payload, dict) or "success" not in payload:
-        raise ITFlowResponseError("unexpected JSON from ITFlow: no 'success' field")
-    value = payload["success"]
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ITFlowResponseError("unexpected JSON from ITFlow: 'success' is %r" % (value,))
-
-
-def check_v1_status(response: HTTPResponse) -> None:
-    status = response.status
-    if status == 200:
-        return
-    message = _message(response)
-    if status == 401:
-        if not response.body.strip():
-            raise ITFlowAuthError("ITFlow says the API key is missing", reason="missing")
-        raise ITFlowAuthError("ITFlow refused the API key: %s" % (message or "invalid or expired"), reason="invalid")
-    if status == 403:
-        raise ITFlowAuthError(
-            "ITFlow refused the API key: %s" % (message or "forbidden"),
-            reason=("not_tied_to_user" if "not tied to a user" in message
-                    else "user_invalid" if "user linked to this API key" in message else "forbidden"),
-        )
-    if status == 404:
-        raise ITFlowAPIMissing("no JSON API here: /api/v1 answered HTTP 404")
-    if status == 405:
-        raise ITFlowResponseError("ITFlow refused the request method: %s" % (message or "HTTP 405"))
-    if 300 <= status < 400:
-        raise ITFlowResponseError(
-            "ITFlow redirected the API to %s: check [itflow] url" % (response.location or "another page")
-        )
-    raise ITFlowUnavailable("ITFlow answered HTTP %d" % status)
-
-
-def _message(response: HTTPResponse) -> str:
-    try:
-        payload = response.json()
-    except ITFlowResponseError:
-        return ""
-    message = payload.get("message", "") if isinstance(payload, dict) else ""
-    return message[:200] if isinstance(message, str) else ""
 
 
 def _int(value: Any) -> Optional[int]:
@@ -170,66 +100,23 @@ class V1Adapter(ITFlowAdapter):
 
     def __init__(self, http: ITFlowHTTP, *, clock: Callable[[], float] = time.monotonic):
         self.http = http
+        self.reader = V1Reader(http)
         self._listings_lock = threading.Lock()
         self._listings: "TTLCache[str, Any]" = TTLCache(maxsize=8, ttl=LISTING_TTL, timer=clock)
         self._building: "Dict[str, Future[Any]]" = {}  # listings being read now, shared by all who need them
 
-    # --- generic reads ------------------------------------------------------
+    # --- reads, through the JSON API's one reader ------------------------------
 
-    def read_page(self, module: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> List[Row]:
+    def read_page(self, module: str, params: Mapping[str, Any], *, timeout: Optional[float] = None) -> List[RawRow]:
         """One page of rows; an empty list for ITFlow's "no resource" answer."""
-        response = self.http.get(endpoint(module), params, timeout=timeout)
-        check_v1_status(response)
-        payload = response.json()
-        if not is_success(payload):
-            return []
-        data = payload.get("data")
-        if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
-            raise ITFlowResponseError("unexpected JSON from ITFlow: 'data' is not a list of rows")
-        return cast(List[Row], data)
+        return self.reader.read_page(module, params, timeout=timeout)
 
     def read_all(self, module: str, params: Optional[Mapping[str, Any]] = None, *,
-                 timeout: Optional[float] = None, page_size: int = PAGE_SIZE, max_rows: int = PAGE_SIZE * MAX_PAGES,
-                 id_column: Optional[str] = None, stats: Optional[ListingStats] = None) -> Iterator[Row]:
-        """Every row, page by page, until a short or empty page.
-
-        With ``id_column``, a row seen twice (a row added while paging shifts the
-        offsets) is yielded once.  More than ``max_rows`` rows fail the read
-        rather than truncating it.
-        """
-        params = dict(params or {})
-        seen = set()
-        offset = 0
-        while True:
-            rows = self.read_page(module, dict(params, limit=page_size, offset=offset), timeout=timeout)
-            if stats is not None:
-                stats.requests += 1
-            for row in rows:
-                key = row.get(id_column) if id_column else None
-                if key is not None:
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                yield row
-            if len(rows) < page_size:
-                return
-            offset += page_size
-            if offset >= max_rows:
-                raise ITFlowResponseError("ITFlow listed more than %d %s: refusing a truncated listing"
-                                          % (max_rows, module))
-
-    def create(self, module: str, payload: Mapping[str, Any], *, timeout: Optional[float] = None) -> int:
-        """Create a record; answers its new id.  A refusal names the fields sent, never their values."""
-        response = self.http.post_json(endpoint(module, "create"), payload, timeout=timeout)
-        check_v1_status(response)
-        answer = response.json()
-        if not is_success(answer):
-            raise ITFlowWriteRefused("ITFlow refused the create: missing or invalid fields (sent %s)"
-                                     % ", ".join(sorted(payload)), keys=sorted(payload))
-        try:
-            return int(answer["data"][0]["insert_id"])
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise ITFlowResponseError("ITFlow created the %s but gave no insert_id" % module) from None
+                 timeout: Optional[float] = None, page_size: Optional[int] = None, max_rows: Optional[int] = None,
+                 id_column: Optional[str] = None, stats: Optional[ListingStats] = None) -> Iterator[RawRow]:
+        """Every row of ``module``, paged by the reader's rule over ``read_page``."""
+        return read_all(lambda page: self.read_page(module, page, timeout=timeout), module, params,
+                        page_size=page_size, max_rows=max_rows, id_column=id_column, stats=stats)
 
     # --- the adapter interface ------------------------------------------------
 
@@ -288,32 +175,11 @@ class V1Adapter(ITFlowAdapter):
                 numbers.append(_str(row.get("location_phone")))
         return [n for n in numbers if n]
 
-    def contact_emails(self, *, timeout: Optional[float] = None) -> List[ContactEmail]:
-        """Every client with its primary contact's name and e-mail (empty when it has none)."""
-        primaries: Dict[Optional[int], Contact] = {}
-        for contact in map(contact_from_row, self.read_all("contacts", timeout=timeout)):
-            if contact.primary:  # archived ones too, as the legacy join does
-                primaries.setdefault(contact.client_id, contact)
-        result = []
-        for client in map(client_from_row, self.read_all("clients", timeout=timeout)):
-            primary = primaries.get(client.id)
-            result.append(ContactEmail(client_name=client.name, contact_name=primary.name if primary else "",
-                                       email=primary.email.strip() if primary else ""))
-        return result
-
-    def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "", model: str = "",
-                  serial: str = "", os: str = "", timeout: Optional[float] = None) -> Optional[int]:
-        check_new_asset(client_id, name)
-        fields = {"asset_name": name, "asset_type": type, "asset_make": make, "asset_model": model,
-                  "asset_serial": serial, "asset_os": os}
-        payload = {key: value for key, value in fields.items() if value}
-        return self.create("assets", dict(payload, client_id=int(client_id)), timeout=timeout)
-
     def phone_records(self, stats: ListingStats, *, timeout: Optional[float] = None,
-                      page_size: int = 500, max_rows: int = 200000) -> Iterator[PhoneRecord]:
+                      page_size: Optional[int] = None, max_rows: Optional[int] = None) -> Iterator[PhoneRecord]:
         """Clients, contacts (phone and mobile), locations and vendors, paged, archived ones flagged."""
 
-        def every(module: str) -> Iterator[Row]:
+        def every(module: str) -> Iterator[RawRow]:
             return self.read_all(module, timeout=timeout, page_size=page_size, max_rows=max_rows,
                                  id_column=module[:-1] + "_id", stats=stats)
 

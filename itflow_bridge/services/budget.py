@@ -14,13 +14,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Dict, Optional
 
-from ..core.errors import ITFlowTimeout
+from ..core.errors import BudgetExceeded
 
 WORKERS = 128  # ITFlow requests in flight at once; a slow ITFlow must not queue calls
 
 
 def wait(future: "Future[Any]", budget: float, started: Optional[float] = None) -> Any:
-    """The future's result within ``budget`` seconds, else ``ITFlowTimeout`` (the work goes on).
+    """The future's result within ``budget`` seconds, else ``BudgetExceeded`` (the work goes on).
 
     ``started`` (a ``time.monotonic()`` reading) counts the budget from then, not from now.
     """
@@ -28,7 +28,7 @@ def wait(future: "Future[Any]", budget: float, started: Optional[float] = None) 
     try:
         return future.result(timeout=max(remaining, 0.0))
     except FutureTimeout:
-        raise ITFlowTimeout("no answer from ITFlow within %d ms" % (budget * 1000)) from None
+        raise BudgetExceeded("no answer from ITFlow within the call's budget of %d ms" % (budget * 1000)) from None
 
 
 class SingleFlight:
@@ -42,7 +42,7 @@ class SingleFlight:
     def run(self, key: str, work: Callable[[], Any], budget: float, started: Optional[float] = None) -> Any:
         """``work()``'s result, shared by everyone asking for ``key`` meanwhile.
 
-        Raises ``ITFlowTimeout`` once ``budget`` seconds have passed since
+        Raises ``BudgetExceeded`` once ``budget`` seconds have passed since
         ``started`` (default: now; the work goes on), or whatever ``work`` raised.
         """
         return wait(self.start(key, work), budget, started)

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from itflow_bridge.core.errors import ITFlowError, ITFlowResponseError
 from itflow_bridge.itflow.http import HTTPResponse
 from itflow_bridge.core.models import Balance, CallerMatch
-from itflow_bridge.itflow.v1 import V1Adapter, is_success
+from itflow_bridge.itflow.v1 import V1Adapter
+from itflow_bridge.itflow.v1_reader import is_success
 
 JSON_TYPE = "application/json"
 MODULES = ("contacts", "clients", "locations", "vendors", "invoices")
@@ -33,7 +34,8 @@ class CannedHTTP:
         self._default = default
         self.requests = 0
 
-    def get(self, path: str, params: Mapping[str, object], *, timeout: Optional[float] = None) -> HTTPResponse:
+    def get(self, path: str, params: Mapping[str, object], *, timeout: Optional[float] = None,
+            body: Optional[Mapping[str, object]] = None) -> HTTPResponse:
         self.requests += 1
         assert self.requests <= MAX_REQUESTS, "runaway paging"
         module = path.split("/")[3] if path.count("/") >= 4 else ""

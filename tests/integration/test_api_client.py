@@ -17,6 +17,7 @@ import requests
 from fake_writes import CREATE_FAILED, DELETE_FAILED, UPDATE_FAILED
 from itflow_bridge.api import APIUsageError, connect
 from itflow_bridge.core.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowWriteRefused
+from itflow_bridge.itflow import v1_reader
 from itflow_bridge.itflow.legacy import LegacyAdapter
 from real_itflow.harness import KEY_PASSWORD
 
@@ -40,7 +41,8 @@ def posts(fake):
 # --- reads ------------------------------------------------------------------------------
 
 
-def test_read_pages_through_every_row(site, api):
+def test_read_pages_through_every_row(site, api, monkeypatch):
+    monkeypatch.setattr(v1_reader, "PAGE_SIZE", 100)  # the 319 contacts span four pages
     base = site.rows("contacts")[0]
     site.insert("contacts", [dict(base, contact_id=str(1000 + n), contact_email="c%d@x.test" % n,
                                   contact_client_id="6", contact_primary="0") for n in range(250)])
@@ -252,11 +254,12 @@ def test_write_answers_are_itflows_bytes(site):
 def both(sites):
     from itflow_bridge.core.config import ITFlowSettings
     from itflow_bridge.itflow.http import ITFlowHTTP
+    from itflow_bridge.itflow.scripting import script_features
     from itflow_bridge.itflow.v1 import V1Adapter
 
     https = {generation: ITFlowHTTP(ITFlowSettings(url=site.url, api_key=site.api_key))
              for generation, site in sites.items()}
-    yield {"legacy": LegacyAdapter(https["legacy"]), "v1": V1Adapter(https["v1"])}
+    yield {"legacy": script_features(LegacyAdapter(https["legacy"])), "v1": script_features(V1Adapter(https["v1"]))}
     for http in https.values():
         http.close()
 

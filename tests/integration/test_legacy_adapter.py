@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from itflow_bridge.itflow.scripting import script_features
 from itflow_bridge.core.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowResponseError, ITFlowUnavailable
 
 
@@ -68,12 +69,12 @@ def test_unknown_client_answers_zero_and_is_marked_unconfirmed(adapter):
 def test_phonebook_and_emails(adapter):
     names = {(e.name, e.group) for e in adapter.phonebook()}
     assert ("John Smith", "client") in names and ("AT&T", "vendor") in names
-    emails = adapter.primary_contact_emails()
+    emails = script_features(adapter).contact_emails()
     assert any(e.client_name == "O'Brien & Sons - Plumbing" and e.contact_name == "Mary O'Brien" for e in emails)
 
 
 def test_add_asset(fake_itflow_legacy, adapter):
-    adapter.add_asset(1, "PBX phone 12", type="Phone", make="Yealink")
+    assert script_features(adapter).add_asset(1, "PBX phone 12", type="Phone", make="Yealink") is None
     assert fake_itflow_legacy.count("/api.php", add_asset="PBX phone 12", client_id="1") == 1
 
 

@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from itflow_bridge.itflow import v1_reader
+
 from itflow_bridge.core.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowNotSupported, ITFlowResponseError, ITFlowUnavailable
 
 
@@ -35,7 +37,8 @@ def test_success_string_false_is_a_miss(fake_itflow_v1, adapter):
     assert adapter.find_caller("5550009999") is None
 
 
-def test_paging_over_more_than_fifty_rows_with_our_own_client_filter(fake_itflow_v1, adapter):
+def test_paging_over_more_than_fifty_rows_with_our_own_client_filter(fake_itflow_v1, adapter, monkeypatch):
+    monkeypatch.setattr(v1_reader, "PAGE_SIZE", 50)  # client 6's 60 contacts span two pages
     fake_itflow_v1.clear_requests()
     contacts = adapter.client_contacts(6)
     assert len(contacts) == 60 and {c.client_id for c in contacts} == {6}

@@ -20,7 +20,8 @@ import pytest
 from itflow_bridge.app import Bridge
 from itflow_bridge.core.config import load_config
 from itflow_bridge.core.errors import ITFlowAuthError, ITFlowNotSupported
-from itflow_bridge.itflow import v1 as v1_module
+from itflow_bridge.itflow import v1_reader
+from itflow_bridge.itflow.scripting import script_features
 
 
 def make_bridge(backend, tmp_path: Path, mode: str, key: str = "") -> Bridge:
@@ -124,7 +125,7 @@ def test_legacy_phonebook_and_primary_contacts(legacy_82, bridges):
     book = [(entry.name, entry.number, entry.group) for entry in adapter.phonebook()]
     assert ("John Smith", "5551234567", "client") in book and ("AT&T", "5558880000", "vendor") in book
     assert ("Jürgen Müller", "4930123456", "client") in book
-    emails = {(e.client_name, e.contact_name, e.email) for e in adapter.primary_contact_emails()}
+    emails = {(e.client_name, e.contact_name, e.email) for e in script_features(adapter).contact_emails()}
     assert ("O'Brien & Sons - Plumbing", "Mary O'Brien", "mary@obrien.example") in emails
     numbers = adapter.primary_contact_numbers()
     assert {"client_name": "Acme Corp", "contact_name": "John Smith", "phone": "5551234567", "mobile": ""} in numbers
@@ -204,7 +205,7 @@ def test_v1_clients(v1, bridges):
 
 @pytest.mark.parametrize("page_size", [7, 50])
 def test_v1_paging_over_many_pages(v1, bridges, monkeypatch, page_size):
-    monkeypatch.setattr(v1_module, "PAGE_SIZE", page_size)
+    monkeypatch.setattr(v1_reader, "PAGE_SIZE", page_size)
     adapter = bridges(v1, "v1").adapter()
     contacts = list(adapter.read_all("contacts"))
     assert [int(row["contact_id"]) for row in contacts] == list(range(1, 70))
