@@ -222,9 +222,13 @@ def check_offline_resolution(bridge: Path, wheels: Sequence[Path], scratch: Path
     links.mkdir(parents=True)
     for wheel in wheels:
         shutil.copy2(wheel, links / wheel.name)
-    pip("download", "--quiet", "--no-index", "--find-links", str(links), *PURE_WHEELS,
-        "--python-version", minimum_python(bridge), "--dest", str(scratch / "resolved"), str(bridge),
-        isolated=True)
+    try:
+        pip("download", "--quiet", "--no-index", "--find-links", str(links), *PURE_WHEELS,
+            "--python-version", minimum_python(bridge), "--dest", str(scratch / "resolved"), str(bridge),
+            isolated=True)
+    except subprocess.CalledProcessError:
+        raise SystemExit("requirements/pbx.txt does not satisfy the bridge's dependencies: "
+                         "regenerate it with ./run-bundle --lock") from None
 
 
 def main(argv: Sequence[str]) -> int:

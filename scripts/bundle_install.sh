@@ -5,6 +5,8 @@
 # With "--", then runs <venv>/bin/itflow-bridge install ARGS. Installing an older bundle
 # into the same venv downgrades (rollback): every version is pinned exactly.
 set -eu
+# The venv is run by the Asterisk user (daemon, AGI wrappers): readable by all whatever root's umask.
+umask 022
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 VENV=/opt/itflow-bridge/venv

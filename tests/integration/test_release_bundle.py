@@ -83,8 +83,16 @@ def offline_env(**extra: str) -> Dict[str, str]:
 
 
 def install(bundle_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``install.sh ARGS`` with no network, from a shell whose umask lets no one else read."""
     return subprocess.run(no_network_prefix() + ["sh", str(bundle_dir / "install.sh"), *args],
-                          env=offline_env(**env), capture_output=True, text=True, timeout=600)
+                          env=offline_env(**env), capture_output=True, text=True, timeout=600,
+                          preexec_fn=lambda: os.umask(0o077))
+
+
+def readable_by_all(venv: Path) -> bool:
+    """The Asterisk user runs the venv: its interpreter and the installed package must be readable."""
+    package = next((venv / "lib").glob("python3*/site-packages/itflow_bridge/__init__.py"))
+    return all(path.stat().st_mode & 0o004 for path in (package, package.parent, venv / "bin" / "itflow-bridge"))
 
 
 def version_of(venv: Path) -> str:
@@ -121,11 +129,13 @@ def test_installs_offline_upgrades_and_rolls_back(bundles, tmp_path):
     assert first.returncode == 0, first.stdout + first.stderr
     assert "usage: itflow-bridge install" in first.stdout  # the arguments after -- reach install
     assert version_of(venv) == "itflow-bridge " + older
+    assert readable_by_all(venv)
 
     upgrade = install(newer_dir, "--venv", str(venv))
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
     assert "itflow-bridge " + newer in upgrade.stdout
     assert version_of(venv) == "itflow-bridge " + newer
+    assert readable_by_all(venv)
 
     rollback = install(older_dir, "--venv", str(venv))
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
