@@ -35,10 +35,10 @@ INSTALLER = ROOT / "scripts" / "bundle_install.sh"
 # Shipped beside the installer so the bundle carries its licence and history.
 EXTRA_FILES = ("LICENSE", "CHANGELOG.md")
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "itflow-bridge" / "bundle-wheels"
-# One wheel fits every CPU and every supported Python: pure-Python wheels only.
 # Never part of a build: version control, venvs, caches, earlier build output, the tests.
 NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", ".*-venv", "dist", "build", "var", "tests", "__pycache__",
                                     "*.pyc", "*.egg-info", ".pytest_cache", ".mypy_cache", ".hypothesis")
+# One wheel fits every CPU and every supported Python: pure-Python wheels only.
 PURE_WHEELS = ["--only-binary=:all:", "--platform", "any", "--implementation", "py", "--abi", "none"]
 
 LOCK_HEADER = """\
@@ -196,15 +196,19 @@ def build(out: Path, cache: Path, lock_path: Path = LOCK) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         target = out / ("%s-bundle.tar.gz" % top)
         partial = target.with_name(target.name + ".part")
-        with tarfile.open(partial, "w:gz") as tar:
-            add_entry(tar, top, directory=True)
-            add_entry(tar, top + "/install.sh", installer.encode("utf-8"), 0o755)
-            add_entry(tar, top + "/requirements.txt", requirements.encode("utf-8"))
-            for name in EXTRA_FILES:
-                add_entry(tar, "%s/%s" % (top, name), (ROOT / name).read_bytes())
-            add_entry(tar, top + "/wheels", directory=True)
-            for wheel in sorted(wheels, key=lambda p: p.name):
-                add_entry(tar, "%s/wheels/%s" % (top, wheel.name), wheel.read_bytes())
+        try:
+            with tarfile.open(partial, "w:gz") as tar:
+                add_entry(tar, top, directory=True)
+                add_entry(tar, top + "/install.sh", installer.encode("utf-8"), 0o755)
+                add_entry(tar, top + "/requirements.txt", requirements.encode("utf-8"))
+                for name in EXTRA_FILES:
+                    add_entry(tar, "%s/%s" % (top, name), (ROOT / name).read_bytes())
+                add_entry(tar, top + "/wheels", directory=True)
+                for wheel in sorted(wheels, key=lambda p: p.name):
+                    add_entry(tar, "%s/wheels/%s" % (top, wheel.name), wheel.read_bytes())
+        except BaseException:
+            partial.unlink()
+            raise
         partial.replace(target)
     print(target)
     return target
