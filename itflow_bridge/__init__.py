@@ -5,7 +5,7 @@ The public API is small: ``load_config``, ``ITFlowClient`` and the exceptions in
 script answering from the cache never pays for importing requests.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "load_config": ("itflow_bridge.core.config", "load_config"),
