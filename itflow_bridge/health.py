@@ -126,10 +126,9 @@ def _check_features(capabilities: Capabilities, config: Config, report: Report) 
 
 
 def _check_cache(bridge: "Bridge", report: Report) -> None:
-    from .storage.cache import DB_NAME
-    from .storage.files import write_problem
+    from .storage.layout import CACHE_DB_FILES, write_problem
 
-    problem = write_problem(bridge.config.cache.dir, (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"))
+    problem = write_problem(str(bridge.config.cache.dir), CACHE_DB_FILES)
     if problem:
         report.add("cache", WARN, "%s: this user's lookups are not cached" % problem,
                    "itflow-bridge install sets the cache up for the asterisk user, or set [cache] dir")
