@@ -25,7 +25,7 @@ import os
 import time
 import zlib
 
-from ..core.paths import config_file
+from ..core.paths import API_KEY_ENV, SETTING_ENV, config_file
 from .layout import REPLAY, REPLAYABLE, shared_folder, sweep, write_atomically
 
 TYPE_CHECKING = False
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from typing import BinaryIO, List, Mapping, Optional
 
 HEADER = "itflow-bridge replay 1"
-FINGERPRINT_ENV = ("ITFLOW_URL", "ITFLOW_API_MODE", "ITFLOW_BRIDGE_CACHE_DIR")
 CALL_FIELDS = ("agi_callerid", "agi_calleridname", "agi_arg_1")
 PRUNE_EVERY = 64  # about one write in this many also removes expired files
 
@@ -49,8 +48,9 @@ def configuration(environ: "Mapping[str, str]") -> str:
         config_id = "%s:%d:%d:%d" % (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
     except OSError:
         config_id = path + ":absent"
-    key_sum = zlib.crc32(environ.get("ITFLOW_API_KEY", "").encode("utf-8", "replace"))
-    settings = "|".join(environ.get(name, "") for name in FINGERPRINT_ENV) + "|k%08x" % key_sum
+    key_sum = zlib.crc32(environ.get(API_KEY_ENV, "").encode("utf-8", "replace"))
+    plain = [environ.get(name, "") for name in SETTING_ENV if name != API_KEY_ENV]
+    settings = "|".join(plain) + "|k%08x" % key_sum
     return ("%s:%s" % (config_id, settings)).replace("\r", " ").replace("\n", " ")
 
 
