@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional, cast
 
 from ..core.process import exit_now
-from ..storage.layout import REPLAYABLE
+from ..storage.layout import replayable
 from ..storage.replay import record, replay_key
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def _record_for_replay(cache_dir: str, key: str, result: "LookupResult", lines: 
     fresh_until = result.fresh_until
     if result.source not in ("directory", "cache", "itflow") or fresh_until is None:
         return  # stale, failed or skipped answers are never replayed
-    assignments = [line for line in lines if line.startswith(REPLAYABLE)]
+    assignments = replayable(lines)
     if assignments and fresh_until - now > 1:
         try:
             record(cache_dir, key, assignments, fresh_until)

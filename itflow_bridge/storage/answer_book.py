@@ -31,7 +31,7 @@ import os
 import zlib
 
 from .caller_key import caller_key
-from .layout import ANSWERS, REPLAYABLE, shared_folder, sweep, write_atomically
+from .layout import ANSWERS, REPLAYABLE, replayable, shared_folder, sweep, write_atomically
 from .replay import send
 
 TYPE_CHECKING = False
@@ -121,7 +121,7 @@ def write_book(cache_dir: str, configuration: str, directory_path: str,
             continue
         where = by_list.get(id(lines))
         if where is None:
-            commands = [line for line in lines if line.startswith(REPLAYABLE) and "\n" not in line]
+            commands = replayable(lines)
             data = "\n".join(commands).encode("utf-8")
             where = blocks.get(data)
             if where is None:

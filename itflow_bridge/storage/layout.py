@@ -6,20 +6,24 @@ a classic script as whatever user Asterisk runs it as, ``check`` and
 ``install`` as root.  The installer makes the directory the Asterisk user's,
 ``CACHE_DIR_MODE`` 2770 (setgid: whatever is created inside gets its group).
 
-The stores, in the order a caller-ID answer is looked for:
+The stores, in the order a caller-ID answer is looked for (file; what it holds;
+who writes it; when it is no longer used):
 
-==============================  ==================================  ==============================  ===========================================
-file                            holds                               written by                      invalid when
-==============================  ==================================  ==============================  ===========================================
-``answers/<crc><adler>``        the classic fast path's lines for   ``sync`` (after the directory)  the directory file or the configuration
-(``ANSWERS``)                   every form of every synced number                                   changed (checked on every read)
-``replay/<crc><adler>``         the lines of one fresh answer, for  a classic call (full path)      its freshness ends, or the call's inputs
-(``REPLAY``)                    the next identical classic call                                     or the configuration changed
-``directory-<id>.sqlite3``      the local directory of one ITFlow   ``sync`` (daemon or timer)      another sync replaces it; another site,
-(``DIRECTORY_*``)               site, API generation and key                                        API or key uses another file
-``itflow-bridge-cache.sqlite3`` names and misses ITFlow answered,   every lookup that asked ITFlow  each answer's ttl; another identity's
-(``CACHE_DB``, with -wal/-shm)  cool-downs, the detected API                                        answers are never read
-==============================  ==================================  ==============================  ===========================================
+1. ``answers/<crc><adler>`` (``ANSWERS``, ``answer_book``): the classic fast
+   path's lines for every form of every synced number; written by ``sync``
+   right after the directory; misses once the directory file or the
+   configuration changed (checked on every read).
+2. ``replay/<crc><adler>`` (``REPLAY``, ``replay``): the lines of one fresh
+   answer, for the next identical classic call; written by a classic call's
+   full path; misses once its freshness ends or the call's inputs or the
+   configuration changed.
+3. ``directory-<identity>.sqlite3`` (``DIRECTORY_*``, ``directory_file``): the
+   local directory of one ITFlow site, API generation and key; written by
+   ``sync`` (daemon or timer), replaced whole by the next one.
+4. ``itflow-bridge-cache.sqlite3`` and its -wal/-shm (``CACHE_DB``, ``cache``):
+   names and misses ITFlow answered, cool-downs, the detected API; written by
+   every lookup that asked ITFlow; each entry until its ttl, and only for the
+   identity it was stored under.
 
 then ITFlow itself.  The first two are read by the classic fast path only
 (standard library, no sqlite); the daemon starts at the directory.
@@ -27,11 +31,12 @@ then ITFlow itself.  The first two are read by the classic fast path only
 Modes: every file is ``FILE_MODE`` (0660) whoever creates it and whatever
 the umask, and of the directory's group (root chowns it, as root's files would
 otherwise be root's group).  A folder is created 0770 and takes its group and
-setgid bit from the parent: the bridge never chmods a setgid bit (the hardened
-units refuse that with EPERM, and need not: their umask 0007 already leaves
-the group's bits); it only adds the group's bits when a looser umask took them.
+setgid bit from the parent, with no chmod: the hardened units refuse any
+chmod naming a set-id bit (EPERM), and their umask 0007 leaves the group's
+bits anyway.  Only when a looser umask took the group's bits (a classic script,
+a shell) does the folder get them back, its setgid bit kept as it came.
 
-Only ``os`` and ``zlib`` users import this: the classic fast path loads it.
+Standard library only (``os``, ``time``): the classic fast path loads it.
 """
 
 import os
@@ -53,6 +58,11 @@ CACHE_DB_FILES = (CACHE_DB, CACHE_DB + "-wal", CACHE_DB + "-shm")
 TEMPORARY_SUFFIX = ".tmp"
 # Nothing else is ever sent to Asterisk from a file of the cache: a variable assignment cannot run anything.
 REPLAYABLE = "SET VARIABLE "
+
+def replayable(lines: "Iterable[str]") -> "List[str]":
+    """The lines a store may keep: single-line variable assignments, nothing else."""
+    return [line for line in lines if line.startswith(REPLAYABLE) and "\n" not in line]
+
 
 def shared_folder(folder: str) -> None:
     """Create ``folder`` if missing, read-write for the group; never chmods a setgid bit (see above)."""

@@ -26,7 +26,7 @@ import time
 import zlib
 
 from ..core.paths import API_KEY_ENV, SETTING_ENV, config_file
-from .layout import REPLAY, REPLAYABLE, shared_folder, sweep, write_atomically
+from .layout import REPLAY, REPLAYABLE, replayable, shared_folder, sweep, write_atomically
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def send(lines: "List[str]", reader: "BinaryIO", writer: "BinaryIO") -> None:
 
 def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> None:
     """Keep ``lines`` for ``key`` until ``fresh_until`` (wall clock); atomic, readable by every caller."""
-    commands = [line for line in lines if line.startswith(REPLAYABLE) and "\n" not in line]
+    commands = replayable(lines)
     if not commands:
         return
     target = file_for(cache_dir, key)

@@ -30,7 +30,8 @@ def imported_by(statement):
     run = subprocess.run([sys.executable, "-S", "-X", "importtime", "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert run.returncode == 0, run.stderr
-    rows = [line[len("import time:"):].split("|") for line in run.stderr.splitlines() if line.startswith("import time:")]
+    prefix = "import time:"
+    rows = [line[len(prefix):].split("|") for line in run.stderr.splitlines() if line.startswith(prefix)]
     return {row[-1].strip() for row in rows if row[0].strip().isdigit()}  # not the column headings
 
 

@@ -44,8 +44,8 @@ def test_a_store_this_user_cannot_write_is_a_warning_with_its_fix(tmp_path, monk
     items = {item.name: item for item in report.items}
     assert [name for name in items] == ["store: answer book", "store: replay", "store: local directory",
                                         "store: lookup cache"]
-    assert items["store: lookup cache"].status == WARN and "NOT writable by this user" in items["store: lookup cache"].detail
-    assert "install" in items["store: lookup cache"].fix
+    cache = items["store: lookup cache"]
+    assert cache.status == WARN and "NOT writable by this user" in cache.detail and "install" in cache.fix
     assert items["store: replay"].status == PASS
 
 
