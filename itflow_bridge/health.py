@@ -51,9 +51,32 @@ class CheckItem:
 
 
 @dataclass
+class StoreState:
+    """One store of the cache directory as this user finds it (``check`` lists them in lookup order)."""
+
+    store: str
+    path: str
+    exists: bool
+    files: int  # 1 for a file; a folder's files
+    size: int  # bytes
+    age: Optional[float]  # seconds since its newest file was written; None when there is none
+    writable: bool  # this user can write it (or create it, when it does not exist yet)
+
+    def describe(self) -> str:
+        if not self.exists:
+            state = "not written yet"
+        else:
+            count = "%d file%s, " % (self.files, "" if self.files == 1 else "s") if self.path.endswith("/") else ""
+            age = "written %s ago" % _duration(self.age) if self.age is not None else "empty"
+            state = "%s%s, %s" % (count, _size(self.size), age)
+        return "%s: %s; %s by this user" % (self.path, state, "writable" if self.writable else "NOT writable")
+
+
+@dataclass
 class Report:
     items: List[CheckItem] = field(default_factory=list)
     generation: Optional[str] = None
+    stores: List[StoreState] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -68,7 +91,8 @@ class Report:
         self.items.append(CheckItem(name, status, redact(detail), fix))
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"ok": self.ok, "generation": self.generation, "checks": [vars(item) for item in self.items]}
+        return {"ok": self.ok, "generation": self.generation, "checks": [vars(item) for item in self.items],
+                "stores": [vars(state) for state in self.stores]}
 
 
 def run_checks(config: Config, transport: Optional[str] = None) -> Report:
@@ -86,6 +110,7 @@ def run_checks(config: Config, transport: Optional[str] = None) -> Report:
 
     bridge = Bridge(config)
     _check_cache(bridge, report)
+    _list_stores(str(bridge.config.cache.dir), report)
     _check_directory(bridge, report, transport)
     client = bridge.client
     mode = "detected" if config.itflow.api_mode == "auto" else "configured"
@@ -126,10 +151,9 @@ def _check_features(capabilities: Capabilities, config: Config, report: Report) 
 
 
 def _check_cache(bridge: "Bridge", report: Report) -> None:
-    from .storage.cache import DB_NAME
-    from .storage.files import write_problem
+    from .storage.layout import CACHE_DB_FILES, write_problem
 
-    problem = write_problem(bridge.config.cache.dir, (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"))
+    problem = write_problem(str(bridge.config.cache.dir), CACHE_DB_FILES)
     if problem:
         report.add("cache", WARN, "%s: this user's lookups are not cached" % problem,
                    "itflow-bridge install sets the cache up for the asterisk user, or set [cache] dir")
@@ -141,6 +165,62 @@ def _check_cache(bridge: "Bridge", report: Report) -> None:
             % bridge.config.cache.dir,
             "create the directory and make it writable by the asterisk user, or set [cache] dir",
         )
+
+
+def store_states(cache_dir: str, now: Optional[float] = None) -> List[StoreState]:
+    """Every store of the cache directory, in the order a caller-ID answer is looked for."""
+    import os
+    import time
+
+    from .storage.layout import store_paths
+
+    now = time.time() if now is None else now
+    states = []
+    for store, path in store_paths(cache_dir):
+        folder = os.path.isdir(path)
+        files: List[os.stat_result] = []
+        if folder:
+            try:
+                with os.scandir(path) as entries:
+                    files = [entry.stat() for entry in entries if entry.is_file(follow_symlinks=False)]
+            except OSError:
+                files = []
+        elif os.path.isfile(path):
+            files = [os.stat(path)]
+        exists = folder or bool(files)
+        target = path if exists else os.path.dirname(path)  # a missing store is created in the cache directory
+        writable = os.access(target, os.W_OK | (os.X_OK if folder or not exists else 0))
+        newest = max((info.st_mtime for info in files), default=None)
+        states.append(StoreState(store, path + ("/" if folder else ""), exists, len(files),
+                                 sum(info.st_size for info in files),
+                                 None if newest is None else max(0.0, now - newest), writable))
+    return states
+
+
+def _list_stores(cache_dir: str, report: Report) -> None:
+    report.stores = store_states(cache_dir)
+    for state in report.stores:
+        if state.writable:
+            report.add("store: " + state.store, PASS, state.describe())
+        else:
+            report.add("store: " + state.store, WARN, state.describe(),
+                       "itflow-bridge install makes the cache the asterisk group's, read-write")
+
+
+def _duration(seconds: Optional[float]) -> str:
+    value = seconds or 0.0
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if value >= length:
+            return "%d %s" % (value // length, unit)
+    return "%d s" % value
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return "%d bytes" % size
+    if size < 1024 * 1024:
+        return "%.1f KiB" % (size / 1024)
+    return "%.1f MiB" % (size / 1024 / 1024)
 
 
 def _check_directory(bridge: "Bridge", report: Report, transport: Optional[str]) -> None:

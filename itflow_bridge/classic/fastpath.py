@@ -2,9 +2,9 @@
 
 A caller-ID lookup answered from fresh data should cost about what starting
 Python costs.  So this module imports nothing beyond ``os``, ``sys``, ``time``
-and ``zlib`` (through ``replay`` and ``answers``): it reads the AGI
+and ``zlib`` (an integration test holds it to an allow-list): it reads the AGI
 environment, finds the cache directory exactly as ``load_config`` would
-(``paths``), and sends the answer the sync wrote into the answer book for a
+(``core.paths``), and sends the answer the sync wrote into the answer book for a
 synced number (as the full path, which asks the local directory first, would),
 else replays the recorded answer.  Anything else (neither, another route, a
 config file it cannot read with certainty) takes the full path.

@@ -12,10 +12,14 @@ import logging
 import os
 import subprocess
 import sys
-from typing import Any, BinaryIO, Dict, List, Optional, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional, cast
 
 from ..core.process import exit_now
-from ..storage.replay import REPLAYABLE, record, replay_key
+from ..storage.layout import replayable
+from ..storage.replay import record, replay_key
+
+if TYPE_CHECKING:
+    from ..services.lookup import LookupResult
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "itflow-bridge %(levelname)s: %(message)s"
@@ -33,6 +37,7 @@ def run_call(route: str, env: Optional[Dict[str, str]] = None) -> int:
     from ..core.errors import ConfigError
     from ..core.logs import setup_logging
     from ..routes import failed_handler, routes
+    from ..services.lookup import LookupResult
 
     bridge = None
     verbose_level = 1
@@ -48,17 +53,17 @@ def run_call(route: str, env: Optional[Dict[str, str]] = None) -> int:
         log.error("%s", exc)
         handler = failed_handler(route)
     recorder = Recorder(sys.stdout.buffer)
-    outcome: List[Any] = []
+    outcome: List[object] = []
     run_classic(lambda session: outcome.append(handler(session)), stdout=cast(BinaryIO, recorder), env=env,
                 verbose_level=verbose_level)
-    result = outcome[0] if outcome else None
+    # Only the caller-ID handler answers with a lookup; the balance IVR's and a failed start's give nothing.
+    result = outcome[0] if outcome and isinstance(outcome[0], LookupResult) else None
     if bridge is not None and env is not None and result is not None:
         _record_for_replay(str(bridge.config.cache.dir), replay_key(route, env, os.environ), result,
                            recorder.lines, bridge.cache.now())
-    number = getattr(result, "number", None)
-    if getattr(result, "timed_out", False) and bridge is not None and number:
-        bridge.lookup.mark_refreshing(number)
-        _spawn_refresher(number)
+    if result is not None and result.timed_out and bridge is not None and result.number:
+        bridge.lookup.mark_refreshing(result.number)
+        _spawn_refresher(result.number)
     exit_now(0)
     return 0  # not reached
 
@@ -99,12 +104,12 @@ class Recorder:
         self._stream.flush()
 
 
-def _record_for_replay(cache_dir: str, key: str, result: Any, lines: List[str], now: float) -> None:
+def _record_for_replay(cache_dir: str, key: str, result: "LookupResult", lines: List[str], now: float) -> None:
     """Keep a fresh answer's variable assignments for the fast path to replay."""
-    fresh_until = getattr(result, "fresh_until", None)
-    if getattr(result, "source", "") not in ("directory", "cache", "itflow") or fresh_until is None:
+    fresh_until = result.fresh_until
+    if result.source not in ("directory", "cache", "itflow") or fresh_until is None:
         return  # stale, failed or skipped answers are never replayed
-    assignments = [line for line in lines if line.startswith(REPLAYABLE)]
+    assignments = replayable(lines)
     if assignments and fresh_until - now > 1:
         try:
             record(cache_dir, key, assignments, fresh_until)

@@ -16,6 +16,9 @@ DEFAULT_CONFIG = "/etc/itflow-bridge/itflow-bridge.conf"
 DEFAULT_CACHE_DIR = "/var/cache/itflow-bridge"
 CONFIG_ENV = "ITFLOW_BRIDGE_CONFIG"
 CACHE_DIR_ENV = "ITFLOW_BRIDGE_CACHE_DIR"
+API_KEY_ENV = "ITFLOW_API_KEY"
+# Every variable that overrides a setting (``config.ENV_OVERRIDES``): a stored answer depends on each.
+SETTING_ENV = ("ITFLOW_URL", "ITFLOW_API_MODE", CACHE_DIR_ENV, API_KEY_ENV)
 
 
 def config_file(environ: "Mapping[str, str]", explicit: "Optional[str]" = None) -> "Tuple[str, bool]":

@@ -25,6 +25,7 @@ from ..core.constants import FASTAGI_PORT
 from ..core.errors import ConfigError
 from ..core.paths import DEFAULT_CONFIG
 from . import edits
+from ..storage.layout import CACHE_DIR_MODE, files_off_policy
 from .layout import Layout, detect
 from .plan import Change, Plan, Record, Want
 from .settings import DIALPLAN, new_config, set_values
@@ -153,7 +154,7 @@ class Installer:
             Want(str(Path(self.args.config_file).parent), "dir", 0o750, 0, gid, "the bridge's config directory"),
             Want(self.args.config_file, "file", 0o640, 0, gid, "the bridge's config (holds the API key)",
                  content=data, secret=True),
-            Want(str(config.cache.dir), "dir", 0o2770, uid, gid,
+            Want(str(config.cache.dir), "dir", CACHE_DIR_MODE, uid, gid,
                  "the shared cache (setgid: every file in it stays the %s group's)" % account.group, purge=True),
         ]
         if not layout.host(layout.agi_dir).is_dir():
@@ -238,21 +239,15 @@ class Installer:
 
     def cache_fixups(self, config: "Config") -> List[Change]:
         """Files already in the cache dir (an earlier version, a manual install) made the group's, read-write."""
-        directory = self.layout.host(str(config.cache.dir))
         gid = self.account.gid
-        wrong = []
-        if directory.is_dir():
-            for path in sorted(directory.iterdir()):
-                info = path.lstat()
-                if stat.S_ISREG(info.st_mode) and (info.st_gid != gid or info.st_mode & 0o060 != 0o060):
-                    wrong.append(path)
+        wrong = files_off_policy(str(self.layout.host(str(config.cache.dir))), gid)
         if not wrong:
             return []
 
         def fix() -> None:
             for path in wrong:
                 os.chown(path, -1, gid)
-                os.chmod(path, stat.S_IMODE(path.lstat().st_mode) | 0o060)
+                os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | 0o060)  # a file: no set-id bit
 
         return [Change("make %d existing file(s) in %s read-write for group %s"
                        % (len(wrong), config.cache.dir, self.account.group), fix)]

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
 
 from ..core.constants import MAX_DIGITS
+from ..storage.caller_key import NUMBER_CHARACTERS, caller_key
 
 if TYPE_CHECKING:
     import phonenumbers
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 WITHHELD_WORDS = frozenset(
     {"anonymous", "unknown", "private", "restricted", "withheld", "unavailable", "blocked", "asterisk", "s"}
 )
-_ALLOWED = re.compile(r"\+?[0-9 ().\-/]+")
 
 
 def lookup_number(raw: Optional[str], min_digits: int) -> Optional[str]:
@@ -29,13 +29,13 @@ def lookup_number(raw: Optional[str], min_digits: int) -> Optional[str]:
     None for withheld/anonymous/unknown, empty, anything with letters or other
     symbols, fewer than ``min_digits`` or more than ``MAX_DIGITS`` digits, or all zeros.
     """
-    text = (raw or "").strip()
-    if not text or text.lower() in WITHHELD_WORDS or not _ALLOWED.fullmatch(text):
-        return None
-    digits = re.sub(r"[^0-9]", "", text)
+    key = caller_key(raw)  # the answer book's keys: one cleaning for the full and the fast path
+    if key is None:
+        return None  # withheld words too: none of them is made of digits and separators
+    digits = key.lstrip("+")
     if not (min_digits <= len(digits) <= MAX_DIGITS) or int(digits) == 0:
         return None
-    return ("+" if text.startswith("+") else "") + digits
+    return key
 
 
 def not_a_number_reason(raw: Optional[str], min_digits: int) -> str:
@@ -45,7 +45,7 @@ def not_a_number_reason(raw: Optional[str], min_digits: int) -> str:
         return "it is empty"
     if text.lower() in WITHHELD_WORDS:
         return "a withheld or anonymous caller is never looked up"
-    if not _ALLOWED.fullmatch(text):
+    if not set(text[1:] if text.startswith("+") else text) <= NUMBER_CHARACTERS or text == "+":
         return "only digits, a leading + and the separators ( ) . - / and space are allowed"
     digits = re.sub(r"[^0-9]", "", text)
     if len(digits) < min_digits:

@@ -30,40 +30,23 @@ A key goes to bucket ``zlib.crc32(key) % buckets``.
 import os
 import zlib
 
-from .replay import send, shared_folder, sweep, write_atomically
+from .caller_key import caller_key
+from .layout import ANSWERS, REPLAYABLE, replayable, shared_folder, sweep, write_atomically
+from .replay import send
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO, Dict, List, Mapping, Optional, Tuple
 
 HEADER = "itflow-bridge answers 1"
-SUBDIR = "answers"
-REPLAYABLE = "SET VARIABLE "
 OFFSET_DIGITS = 12
 HEADER_MAX = 65536
 KEYS_PER_BUCKET = 4
-_NUMBER_CHARACTERS = frozenset("0123456789 ().-/")
-_DIGITS = frozenset("0123456789")
 
 
 def book_path(cache_dir: str, configuration: str) -> str:
     data = configuration.encode("utf-8", "replace")
-    return os.path.join(cache_dir, SUBDIR, "%08x%08x" % (zlib.crc32(data), zlib.adler32(data)))
-
-
-def caller_key(raw: "Optional[str]") -> "Optional[str]":
-    """The caller number as ``lookup_number`` cleans it (``[+]digits``), without its length rules.
-
-    Standard library only; the book holds only keys ``lookup_number`` accepts
-    with the configured ``min_digits``, so those rules need no repeating here.
-    """
-    text = (raw or "").strip()
-    plus = text.startswith("+")
-    body = text[1:] if plus else text
-    if not body or not all(character in _NUMBER_CHARACTERS for character in body):
-        return None
-    digits = "".join(character for character in body if character in _DIGITS)
-    return ("+" if plus else "") + digits if digits else None
+    return os.path.join(cache_dir, ANSWERS, "%08x%08x" % (zlib.crc32(data), zlib.adler32(data)))
 
 
 def call_number(env: "Mapping[str, str]") -> "Optional[str]":
@@ -138,7 +121,7 @@ def write_book(cache_dir: str, configuration: str, directory_path: str,
             continue
         where = by_list.get(id(lines))
         if where is None:
-            commands = [line for line in lines if line.startswith(REPLAYABLE) and "\n" not in line]
+            commands = replayable(lines)
             data = "\n".join(commands).encode("utf-8")
             where = blocks.get(data)
             if where is None:
@@ -163,7 +146,7 @@ def write_book(cache_dir: str, configuration: str, directory_path: str,
     target = book_path(cache_dir, configuration)
     os.makedirs(cache_dir, exist_ok=True)
     shared_folder(os.path.dirname(target))
-    write_atomically(target, [head.encode("utf-8"), b"".join(table), b"".join(keys), b"".join(area)])
+    write_atomically(target, [head.encode("utf-8"), b"".join(table), b"".join(keys), b"".join(area)], durable=True)
     return target
 
 
@@ -175,7 +158,7 @@ def remove_outdated(cache_dir: str, keep: str) -> int:
         return not (len(lines) > 4 and lines[0] == HEADER.encode()
                     and directory_stamp(lines[2].decode("utf-8")) == lines[3].decode("ascii"))
 
-    return sweep(os.path.join(cache_dir, SUBDIR), outdated, HEADER_MAX, temporary_age=600, keep=keep)
+    return sweep(os.path.join(cache_dir, ANSWERS), outdated, HEADER_MAX, temporary_age=600, keep=keep)
 
 
 def answer(cache_dir: str, configuration: str, env: "Mapping[str, str]", reader: "BinaryIO",

@@ -22,11 +22,10 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 from cachetools import TLRUCache
 
 from ..core.constants import CACHE_MAX_ENTRIES
-from .files import create_shared_file
+from .layout import CACHE_DB, create_shared_file
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "itflow-bridge-cache.sqlite3"
 BUSY_TIMEOUT_MS = 200  # never hold a call up behind another process's write
 PRUNE_EVERY = 500  # writes between purges of long-dead rows
 WRITE_BEHIND_SECONDS = 0.25  # the daemon's batches: a crash loses at most this much of the cache
@@ -80,7 +79,7 @@ class Cache:
         self._stop = threading.Event()
         self._writer: Optional[threading.Thread] = None
         if directory is not None:
-            self._open(Path(directory) / DB_NAME)
+            self._open(Path(directory) / CACHE_DB)
         if write_behind and self._db is not None:
             self._writer = threading.Thread(target=self._write_behind, name="cache-writer", daemon=True)
             self._writer.start()
@@ -197,7 +196,7 @@ class Cache:
     def _open(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            create_shared_file(path)  # usable by every process sharing the directory, whoever creates it
+            create_shared_file(str(path))  # usable by every process sharing the directory, whoever creates it
             db = _connect(path)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")

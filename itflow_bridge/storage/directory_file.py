@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,12 +23,11 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional,
 from urllib.parse import quote
 
 from .identity import itflow_identity
+from .layout import DIRECTORY_PREFIX, DIRECTORY_SUFFIX, install_file, temporary_for
 
 if TYPE_CHECKING:
     from ..core.models import CallerMatch
 
-FILE_PREFIX = "directory-"
-FILE_SUFFIX = ".sqlite3"
 SCHEMA_VERSION = "1"
 KINDS = ("contact", "location", "vendor", "client")
 GENERATIONS = ("v1", "legacy")
@@ -65,7 +63,7 @@ _INDEX = "CREATE INDEX entries_by_number ON entries (number, rank)"
 
 
 def directory_path(cache_dir: Union[str, Path], identity: str) -> Path:
-    return Path(cache_dir) / ("%s%s%s" % (FILE_PREFIX, identity, FILE_SUFFIX))
+    return Path(cache_dir) / ("%s%s%s" % (DIRECTORY_PREFIX, identity, DIRECTORY_SUFFIX))
 
 
 @dataclass(frozen=True)
@@ -278,7 +276,7 @@ class DirectoryWriter:
     def __init__(self, path: Path):
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, suffix=".tmp", dir=str(path.parent))
+        tmp, fd = temporary_for(str(path))  # the cache's file mode and group, like every store
         os.close(fd)
         self.tmp_path = Path(tmp)
         self._db = sqlite3.connect(str(self.tmp_path))
@@ -311,11 +309,7 @@ class DirectoryWriter:
             self._db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
             self._db.commit()
             self._db.close()
-            with open(self.tmp_path, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.chmod(self.tmp_path, 0o640)
-            os.replace(self.tmp_path, self.path)
-            _fsync_directory(self.path.parent)
+            install_file(str(self.tmp_path), str(self.path), durable=True)
         except BaseException:
             self.abort()
             raise
@@ -340,19 +334,6 @@ class DirectoryWriter:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.abort()  # a no-op after commit
-
-
-def _fsync_directory(path: Path) -> None:
-    try:
-        fd = os.open(str(path), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class DirectoryStore:

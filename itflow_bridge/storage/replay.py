@@ -25,16 +25,14 @@ import os
 import time
 import zlib
 
-from ..core.paths import CONFIG_ENV, DEFAULT_CONFIG
+from ..core.paths import API_KEY_ENV, SETTING_ENV, config_file
+from .layout import REPLAY, REPLAYABLE, replayable, shared_folder, sweep, write_atomically
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Callable, List, Mapping, Optional
+    from typing import BinaryIO, List, Mapping, Optional
 
 HEADER = "itflow-bridge replay 1"
-SUBDIR = "replay"
-REPLAYABLE = "SET VARIABLE "  # nothing else is ever written back to Asterisk from a file
-FINGERPRINT_ENV = ("ITFLOW_URL", "ITFLOW_API_MODE", "ITFLOW_BRIDGE_CACHE_DIR")
 CALL_FIELDS = ("agi_callerid", "agi_calleridname", "agi_arg_1")
 PRUNE_EVERY = 64  # about one write in this many also removes expired files
 
@@ -44,14 +42,15 @@ def configuration(environ: "Mapping[str, str]") -> str:
 
     One line; the API key only as a checksum.  The answer book is keyed by it too.
     """
-    path = environ.get(CONFIG_ENV) or DEFAULT_CONFIG
+    path = config_file(environ)[0]
     try:
         stat = os.stat(path)
         config_id = "%s:%d:%d:%d" % (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
     except OSError:
         config_id = path + ":absent"
-    key_sum = zlib.crc32(environ.get("ITFLOW_API_KEY", "").encode("utf-8", "replace"))
-    settings = "|".join(environ.get(name, "") for name in FINGERPRINT_ENV) + "|k%08x" % key_sum
+    key_sum = zlib.crc32(environ.get(API_KEY_ENV, "").encode("utf-8", "replace"))
+    plain = [environ.get(name, "") for name in SETTING_ENV if name != API_KEY_ENV]
+    settings = "|".join(plain) + "|k%08x" % key_sum
     return ("%s:%s" % (config_id, settings)).replace("\r", " ").replace("\n", " ")
 
 
@@ -65,7 +64,7 @@ def replay_key(route: str, env: "Mapping[str, str]", environ: "Mapping[str, str]
 
 def file_for(cache_dir: str, key: str) -> str:
     data = key.encode("utf-8", "replace")
-    return os.path.join(cache_dir, SUBDIR, "%08x%08x" % (zlib.crc32(data), zlib.adler32(data)))
+    return os.path.join(cache_dir, REPLAY, "%08x%08x" % (zlib.crc32(data), zlib.adler32(data)))
 
 
 def recorded_lines(cache_dir: str, key: str, now: "Optional[float]" = None) -> "List[str]":
@@ -114,46 +113,16 @@ def send(lines: "List[str]", reader: "BinaryIO", writer: "BinaryIO") -> None:
 
 def record(cache_dir: str, key: str, lines: "List[str]", fresh_until: float) -> None:
     """Keep ``lines`` for ``key`` until ``fresh_until`` (wall clock); atomic, readable by every caller."""
-    commands = [line for line in lines if line.startswith(REPLAYABLE) and "\n" not in line]
+    commands = replayable(lines)
     if not commands:
         return
     target = file_for(cache_dir, key)
     os.makedirs(cache_dir, exist_ok=True)
     shared_folder(os.path.dirname(target))
     text = "\n".join([HEADER, repr(float(fresh_until)), key, *commands]) + "\n"
-    write_atomically(target, [text.encode("utf-8")])
+    write_atomically(target, [text.encode("utf-8")], durable=False)  # why not durable: write_atomically
     if time.time_ns() % PRUNE_EVERY == 0:
         prune(cache_dir)
-
-
-def write_atomically(target: str, parts: "List[bytes]") -> None:
-    """Replace ``target`` with ``parts`` in one step (a reader sees the old file or the new one), group-writable."""
-    temporary = "%s.%d.tmp" % (target, os.getpid())
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o664)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            for part in parts:
-                handle.write(part)
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
-def shared_folder(folder: str) -> None:
-    """Create ``folder`` in the cache directory if missing: read-write for the group whatever the umask.
-
-    Whoever creates it (a classic script as the Asterisk user, a sync as root),
-    the others of the group write there too; the cache's setgid bit is kept.
-    """
-    try:
-        os.mkdir(folder, 0o770)
-    except FileExistsError:
-        return
-    os.chmod(folder, 0o770 | (os.stat(os.path.dirname(folder)).st_mode & 0o2000))
 
 
 def prune(cache_dir: str, now: "Optional[float]" = None) -> int:
@@ -164,32 +133,4 @@ def prune(cache_dir: str, now: "Optional[float]" = None) -> int:
         lines = head.split(b"\n")
         return len(lines) < 2 or float(lines[1]) <= now
 
-    return sweep(os.path.join(cache_dir, SUBDIR), expired, 256, temporary_age=60, now=now)
-
-
-def sweep(folder: str, outdated: "Callable[[bytes], bool]", head_bytes: int, *, temporary_age: float,
-          keep: str = "", now: "Optional[float]" = None) -> int:
-    """Remove the files of ``folder`` whose first ``head_bytes`` are ``outdated`` (or unreadable), and
-    temporaries (``*.tmp``) older than ``temporary_age`` seconds; ``keep`` is spared.  Returns how many."""
-    now = time.time() if now is None else now
-    removed = 0
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
-    for name in names:
-        path = os.path.join(folder, name)
-        if path == keep:
-            continue
-        try:
-            if name.endswith(".tmp"):  # another writer's, unless left behind long ago
-                stale = os.stat(path).st_mtime < now - temporary_age
-            else:
-                with open(path, "rb") as handle:
-                    stale = outdated(handle.read(head_bytes))
-            if stale:
-                os.unlink(path)
-                removed += 1
-        except (OSError, ValueError):
-            continue
-    return removed
+    return sweep(os.path.join(cache_dir, REPLAY), expired, 256, temporary_age=60, now=now)

@@ -7,7 +7,8 @@ import sys
 import threading
 import time
 
-from itflow_bridge.storage.cache import DB_NAME, Cache
+from itflow_bridge.storage.cache import Cache
+from itflow_bridge.storage.layout import CACHE_DB as DB_NAME
 
 
 class Clock:

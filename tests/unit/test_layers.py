@@ -101,11 +101,3 @@ def test_no_code_outside_the_adapters_branches_on_the_api_generation():
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "isinstance" and "Adapter" in ast.unparse(node):
                 offenders.append("%s: %s" % (path.relative_to(PACKAGE), ast.unparse(node)))
     assert offenders == []
-
-
-def test_the_classic_fast_path_imports_only_what_it_can_afford():
-    """Standard library modules a replay may load: each one costs the interpreter's start-up a little."""
-    fast = PACKAGE / "classic" / "fastpath.py"
-    tree = ast.parse(fast.read_text(encoding="utf-8"))
-    top_level = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
-    assert top_level <= {"os", "sys"}
