@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import sys
+from typing import Iterator
 
 import pytest
 
@@ -14,6 +16,20 @@ from itflow_bridge.core.errors import ConfigError
 
 HEAVY = ("requests", "urllib3", "phonenumbers")
 STANDALONE = {"demo", "install", "install-agi"}  # must run whatever the config and the environment hold
+
+
+@pytest.fixture(autouse=True)
+def own_logging() -> Iterator[None]:
+    """``main`` sets the process's logging up (level, a handler on stderr): put back what the next test expects."""
+    root, urllib3 = logging.getLogger(), logging.getLogger("urllib3")
+    saved = list(root.handlers), root.level, urllib3.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+    urllib3.setLevel(saved[2])
 
 
 def test_building_the_parser_imports_no_http_or_number_library():
@@ -80,3 +96,18 @@ def test_a_usage_error_is_still_argparse_s_own(capsys):
         cli.main(["phonebook", "--format", "nokia"])
     assert exit.value.code == 2
     assert "invalid choice: 'nokia'" in capsys.readouterr().err
+
+
+def test_the_demo_runs_whatever_the_environment_and_config_file_hold(monkeypatch, tmp_path, capsys):
+    """``ITFLOW_URL=garbage ./run-demo`` works: the demo builds its own config against its sample ITFlow."""
+    broken = tmp_path / "broken.conf"
+    broken.write_text("[itflow\nurl = \x01", encoding="utf-8")
+    monkeypatch.setenv("ITFLOW_URL", "garbage")
+    monkeypatch.setenv("ITFLOW_API_MODE", "soap")
+    monkeypatch.setenv("ITFLOW_BRIDGE_CONFIG", str(broken))
+    monkeypatch.setenv("ITFLOW_BRIDGE_CACHE_DIR", str(broken / "cache"))  # under a file: cannot exist
+    assert cli.main(["demo"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "== current ITFlow, JSON API /api/v1" in out and "== ITFlow before 2022, /api.php" in out
+    assert "garbage" not in out

@@ -1,4 +1,5 @@
-"""The package's structure, checked from its source: layers, no import cycles, no generation tests.
+"""The package's structure, checked from its source: layers, no import cycles between modules or folders,
+no imports by name, unique module names, no generation tests.
 
 Every ``import`` statement counts, also those inside functions (the lazy ones a
 classic AGI call relies on): a cycle through a lazy import is still a cycle for
