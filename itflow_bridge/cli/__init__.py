@@ -20,7 +20,7 @@ from ..core.logs import setup_logging
 
 def main(argv: Optional[List[str]] = None) -> int:
     try:
-        from .table import COMMANDS, build_parser
+        from .table import COMMANDS, build_parser  # here: an error while building the commands is one line too
 
         args = build_parser().parse_args(argv)  # usage errors: argparse's one line and exit 2
         command = COMMANDS[args.command]
