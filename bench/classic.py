@@ -33,7 +33,7 @@ MAX_COMMANDS = 1000
 NO_BYTECODE_RUNS = 5
 IMPORT_TOP = 12
 BYTECODE_VARIABLES = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
-HEAVY_MODULES = ("requests", "urllib3", "phonenumbers", "itflow_bridge.itflow.site", "itflow_bridge.flows.balance")
+HEAVY_MODULES = ("requests", "urllib3", "phonenumbers", "itflow_bridge.itflow.site", "itflow_bridge.flows.balance_ivr")
 
 
 def classic_environment(number: str) -> bytes:

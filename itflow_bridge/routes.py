@@ -30,7 +30,7 @@ def routes(bridge: "Bridge", only: Optional[str] = None) -> Dict[str, Handler]:
         table[CALLERID] = make_callerid_handler(bridge.lookup, bridge.config.callerid,
                                                 bridge.config.server.verbose_level)
     if only in (None, BALANCE):
-        from .flows.balance import make_balance_handler
+        from .flows.balance_ivr import make_balance_handler
 
         table[BALANCE] = make_balance_handler(bridge.balance, bridge.verification, bridge.speech,
                                               bridge.config.balance)

@@ -19,25 +19,10 @@ import threading
 import time
 from typing import Callable, Dict, Iterable, Optional, Tuple, Union
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+from ..core.networks import DEFAULT_ALLOW, Network, parse_networks
 
-DEFAULT_ALLOW = ("127.0.0.1", "::1")
 REFUSAL_LOG_INTERVAL = 60.0  # seconds between two log lines about the same refused address
 _REMEMBERED_REFUSALS = 4096  # bound on the addresses remembered for that rate limit
-
-
-def parse_networks(raw: Union[str, Iterable[str]]) -> Tuple[Network, ...]:
-    """``"127.0.0.1, 10.0.0.0/8 ::1"`` -> networks; raises ValueError naming the bad entry."""
-    items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
-    networks = []
-    for item in items:
-        try:
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-        except ValueError:
-            raise ValueError("%r is not an IP address or network (e.g. 192.0.2.10 or 10.0.0.0/24)" % item) from None
-    if not networks:
-        raise ValueError("list at least one address, e.g. 127.0.0.1")
-    return tuple(networks)
 
 
 def peer_address(host: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:

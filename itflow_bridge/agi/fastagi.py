@@ -25,7 +25,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Callable, Dict, Mapping, Optional, Sequence, Set, Tuple
 
-from itflow_bridge.agi.access import Network, PeerFilter
+from itflow_bridge.agi.access import PeerFilter
+from itflow_bridge.core.networks import Network
 from itflow_bridge.agi.session import AGISession
 from itflow_bridge.core.constants import FASTAGI_PORT
 from itflow_bridge.core.errors import AGIHangup

@@ -12,7 +12,7 @@ import logging
 import os
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional, cast
+from typing import TYPE_CHECKING, BinaryIO, Dict, List, Optional, cast
 
 from ..core.process import exit_now
 from ..storage.layout import replayable

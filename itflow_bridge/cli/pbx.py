@@ -1,4 +1,4 @@
-"""The PBX-side sub-commands: ``serve``, ``install-agi``, ``install-prompts`` and ``demo``."""
+"""The PBX-side sub-commands: ``serve``, ``install``, ``install-agi``, ``install-prompts`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Tuple
 
 from ..core.config import Config
-from ..core.constants import FASTAGI_PORT
 from ..core.errors import BridgeError, ConfigError
 from ..core.exits import Exit
 from ..core.process import exit_now, signal_handlers
@@ -23,50 +22,6 @@ if TYPE_CHECKING:
     from ..app import Bridge
 
 log = logging.getLogger(__name__)
-
-
-def tcp_port(text: str) -> int:
-    """An argparse type: 1 to 65535, or argparse's own one-line usage error."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
-    if not 0 <= port < 65536:
-        raise argparse.ArgumentTypeError("%d is not a TCP port (1 to 65535, or 0 for any free one)" % port)
-    return port
-
-
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    serve = commands.add_parser("serve", help="run the FastAGI daemon")
-    serve.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
-    serve.add_argument("--port", type=tcp_port,
-                       help="TCP port (default [server] port, %d; 0: any free port, said in the log)" % FASTAGI_PORT)
-    serve.add_argument("--http-port", type=tcp_port, help="also serve /cnam and /phonebook/<format>.xml on this "
-                       "port (default [directory] http_port; 0: off)")
-    serve.set_defaults(handler=cmd_serve)
-
-    install = commands.add_parser("install-agi", help="install the classic AGI scripts into agi-bin")
-    install.add_argument("--dest", default="/var/lib/asterisk/agi-bin",
-                         help="Asterisk's agi-bin directory; must exist (default: %(default)s)")
-    install.add_argument("--owner", default="asterisk",
-                         help="the user Asterisk runs as; the scripts get it and its primary group (default: %(default)s)")
-    install.set_defaults(handler=cmd_install_agi)
-
-    prompts = commands.add_parser("install-prompts", help="copy the balance IVR's sound files into Asterisk")
-    prompts.add_argument("--sounds-dir", help="Asterisk sounds directory (default [balance] sounds_dir)")
-    prompts.add_argument("--language", help="language folder (default [balance] language, en)")
-    prompts.set_defaults(handler=cmd_install_prompts)
-
-    from ..install import register as register_install
-
-    register_install(commands)
-
-    demo = commands.add_parser("demo", help="simulated calls against an embedded sample ITFlow")
-    demo.set_defaults(handler=cmd_demo)
-
-    from .scripting import register as register_api_commands  # api, emails, add-asset, api-phonebook
-
-    register_api_commands(commands)
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
@@ -140,7 +95,7 @@ def _announce_generation(bridge: "Bridge") -> None:
         log.warning("ITFlow is not answering yet (%s); calls go on without names until it does", exc)
 
 
-def cmd_install_agi(config: Config, args: argparse.Namespace) -> int:
+def cmd_install_agi(args: argparse.Namespace) -> int:
     """Write the classic AGI scripts into agi-bin with this Python in the shebang (the right venv)."""
     from ..classic.wrapper import installed_scripts
 
@@ -192,7 +147,16 @@ def asterisk_owner(user: str) -> Tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def cmd_demo(config: Config, args: argparse.Namespace) -> int:
+def cmd_install(args: argparse.Namespace) -> int:
+    """The installer, given ``check`` to run on what it wrote (the installer does not import the check)."""
+    from ..health import run_checks
+    from ..install.installer import install
+
+    return install(args, run_checks)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Needs no configuration: the demo builds its own against its sample ITFlow, whatever the environment holds."""
     from ..sample.demo import run_demo
 
     return run_demo()

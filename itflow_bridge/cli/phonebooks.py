@@ -18,18 +18,6 @@ if TYPE_CHECKING:
 from ..core.exits import Exit, fail
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    from ..directory.phonebook import FORMATS
-
-    sync = commands.add_parser("sync", help="copy ITFlow's phone numbers into the local directory")
-    sync.add_argument("--json", action="store_true", help="print the sync report as JSON")
-    sync.set_defaults(handler=cmd_sync)
-
-    phonebook = commands.add_parser("phonebook", help="print a desk-phone phonebook from the local directory")
-    phonebook.add_argument("--format", required=True, choices=FORMATS, help="phone vendor's XML format")
-    phonebook.set_defaults(handler=cmd_phonebook)
-
-
 def cmd_sync(config: "Config", args: argparse.Namespace) -> int:
     """Sync, then write the classic scripts' answer book from the new directory."""
     from ..app import Bridge

@@ -25,44 +25,7 @@ if TYPE_CHECKING:
     from ..core.config import Config
     from ..itflow.scripting import ScriptFeatures
 
-# The UI's asset types (free text to the API); kept here so registering costs no import of requests.
-ASSET_TYPES = ("Laptop", "Desktop", "Server", "Phone", "Mobile Phone", "Tablet", "Firewall/Router", "Switch",
-               "Access Point", "Printer", "Display", "Camera", "Virtual Machine", "Other")
-
 CLI_TIMEOUT = 30.0  # a command line may wait for ITFlow's own timeouts
-
-
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    api = commands.add_parser("api", help="call any ITFlow JSON API function (read, create, update, ...)",
-                              description="Call ITFlow's JSON API: MODULE FUNCTION [key=value ...].")
-    api.add_argument("module", help="e.g. contacts, tickets, invoices")
-    api.add_argument("function", help="read, create, update, delete, archive, unarchive, resolve or time")
-    api.add_argument("params", nargs="*", metavar="key=value",
-                     help="filters for a read, fields for a write; '-' reads a JSON object from stdin")
-    api.add_argument("--body", metavar="FILE", help="a JSON object of fields for a write ('-' = stdin)")
-    api.add_argument("--all", action="store_true", help="page through every row (reads)")
-    api.add_argument("--table", action="store_true", help="print rows as a tab-separated table")
-    api.add_argument("--columns", help="comma-separated columns for --table")
-    api.set_defaults(handler=cmd_api)
-
-    emails = commands.add_parser("emails", help="client, primary contact and e-mail of every client")
-    emails.add_argument("--csv", action="store_true", help="CSV with a header line")
-    emails.set_defaults(handler=cmd_emails)
-
-    asset = commands.add_parser("add-asset", help="add an asset to a client; prints its id where ITFlow gives one")
-    asset.add_argument("client_id")
-    asset.add_argument("name")
-    asset.add_argument("--type", default="", help="e.g. %s" % ", ".join(ASSET_TYPES))
-    asset.add_argument("--make", default="")
-    asset.add_argument("--model", default="")
-    asset.add_argument("--serial", default="")
-    asset.add_argument("--os", default="")
-    asset.set_defaults(handler=cmd_add_asset)
-
-    phonebook = commands.add_parser("api-phonebook", help="the legacy API's phonebook XML, exactly as served")
-    phonebook.set_defaults(handler=cmd_api_phonebook)
-
-
 
 
 def _client(config: "Config") -> "ITFlowClient":
@@ -125,9 +88,9 @@ def cmd_api(config: "Config", args: argparse.Namespace) -> int:
         raise APIUsageError("--all and --table are for reads")
     if config.itflow.api_mode == "legacy":
         raise ConfigError("[itflow] api_mode = legacy: the api command needs ITFlow's JSON API (/api/v1)")
-    client = _client(config)
-    api = client.api
-    api.timeout = CLI_TIMEOUT
+    from ..api.typed import ITFlowAPI
+
+    api = ITFlowAPI(_client(config).http, timeout=CLI_TIMEOUT)
     try:
         result = api.call(args.module, args.function, params, all_pages=args.all)
     except ITFlowNotFound as exc:

@@ -22,7 +22,7 @@ from .errors import ConfigError
 from .redact import register_secret
 
 if TYPE_CHECKING:
-    from ..agi.access import Network
+    from .networks import Network
 
 DEFAULT_CACHE_DIR = Path(paths.DEFAULT_CACHE_DIR)
 API_MODES = ("auto", "legacy", "v1")
@@ -157,7 +157,7 @@ def _template(raw: str) -> str:
 
 
 def _networks(raw: str) -> "Tuple[Network, ...]":
-    from ..agi.access import parse_networks
+    from .networks import parse_networks
 
     return parse_networks(raw)
 

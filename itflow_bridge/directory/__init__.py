@@ -7,6 +7,7 @@ One concept per module:
   ``Directory.find_caller`` answers caller-ID lookups as ITFlow's own would.
 * ``normalise``: ITFlow's digits + country-code column -> E.164.
 * ``sync``: reads clients, contacts, locations and vendors through an adapter.
+* ``formats``: the phone vendors a phonebook can be written for.
 * ``phonebook``: remote-phonebook XML for Yealink, Grandstream, Cisco, snom, Fanvil.
 * ``http_server``: ``/phonebook/<format>.xml`` and ``/cnam?number=`` (FreePBX
   CallerID Lookup / Superfecta HTTP source).

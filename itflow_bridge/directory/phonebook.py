@@ -35,10 +35,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from .formats import FORMATS
 from .normalise import dialable
 from ..storage.directory_file import DirectoryEntry
 
-FORMATS = ("yealink", "grandstream", "cisco", "snom", "fanvil")
 VENDORS_GROUP = "Vendors"
 OTHERS_GROUP = "Contacts"  # what legacy cannot place under a client
 TITLE = "ITFlow"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
 
 from .http_server import PhonebookDocument
-from .phonebook import CONTENT_TYPE, FORMATS, PhonebookOptions, render
+from .formats import FORMATS
+from .phonebook import CONTENT_TYPE, PhonebookOptions, render
 from ..storage.directory_file import Directory, DirectoryInfo, DirectoryStore
 
 if TYPE_CHECKING:

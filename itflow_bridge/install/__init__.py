@@ -3,9 +3,5 @@
 ``layout`` finds Asterisk's directories and user, ``settings`` writes the
 bridge's config, ``edits`` changes Asterisk's own files by one line each,
 ``units`` is the daemon's systemd unit, ``plan`` turns all that into changes
-(printed by ``--dry-run``, undone by ``--uninstall``), and ``command`` runs it.
+(printed by ``--dry-run``, undone by ``--uninstall``), and ``installer`` runs it.
 """
-
-from .installer import register
-
-__all__ = ["register"]

@@ -23,7 +23,6 @@ from ..core.exits import Exit, fail
 from .. import __version__
 from ..core.constants import FASTAGI_PORT
 from ..core.errors import ConfigError
-from ..core.paths import DEFAULT_CONFIG
 from . import edits
 from ..storage.layout import CACHE_DIR_MODE, files_off_policy
 from .layout import Layout, detect
@@ -36,39 +35,18 @@ from .units import (
 
 if TYPE_CHECKING:
     from ..core.config import Config
+    from ..health import Report
+
+    # ``itflow-bridge check`` (config, transport): given by the command line, so the installer and the
+    # check, which reads what the installer recorded, do not import each other.
+    CheckRunner = Callable[[Config, Optional[str]], Report]
 
 TRANSPORTS = ("fastagi", "classic")
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = commands.add_parser(
-        "install", help="set the bridge up on this PBX (idempotent; --dry-run, --uninstall)",
-        description="Install itflow-bridge on a FreePBX or plain Asterisk PBX. Run as root.")
-    parser.add_argument("--url", dest="install_url", help="base URL of the ITFlow site")
-    parser.add_argument("--api-key", dest="install_api_key", help="ITFlow API key (asked for on a terminal)")
-    parser.add_argument("--transport", choices=TRANSPORTS,
-                        help="how Asterisk reaches the handlers (default: as installed before, else fastagi)")
-    parser.add_argument("--port", type=int, help="FastAGI daemon port ([server] port, default %d)" % FASTAGI_PORT)
-    parser.add_argument("--language", action="append", help="install the balance prompts for this language "
-                        "(repeatable; default [balance] language)")
-    parser.add_argument("--config-file", default=DEFAULT_CONFIG, help="the bridge's config file (default %(default)s)")
-    kind = parser.add_mutually_exclusive_group()
-    kind.add_argument("--freepbx", dest="freepbx", action="store_true", default=None, help="treat the PBX as FreePBX")
-    kind.add_argument("--asterisk", dest="freepbx", action="store_false", help="treat the PBX as plain Asterisk")
-    parser.add_argument("--asterisk-etc", help="Asterisk's config dir (default from asterisk.conf)")
-    parser.add_argument("--agi-dir", help="agi-bin (default astagidir of asterisk.conf)")
-    parser.add_argument("--sounds-dir", help="Asterisk's sounds dir (default astdatadir/sounds)")
-    parser.add_argument("--user", help="user Asterisk runs as (default runuser, else owner of agi-bin)")
-    parser.add_argument("--group", help="its group (default rungroup, else the user's group)")
-    parser.add_argument("--prefix", default="/", help="root of the system to install into (default /)")
-    parser.add_argument("--dry-run", action="store_true", help="print every change, change nothing")
-    parser.add_argument("--uninstall", action="store_true", help="undo the installation (edited files restored)")
-    parser.add_argument("--keep-config", action="store_true", help="with --uninstall: keep the config file")
-    parser.add_argument("--skip-check", action="store_true", help=argparse.SUPPRESS)
-    parser.set_defaults(handler=cmd_install)
-
-
-def cmd_install(config: "Config", args: argparse.Namespace) -> int:
+def install(args: argparse.Namespace, run_checks: CheckRunner) -> int:
+    """Install or uninstall as ``args`` (the command line's ``install`` options) say; ``run_checks`` is
+    ``itflow-bridge check``, run on what was written before Asterisk's files are touched."""
     if os.geteuid() != 0:
         return fail("install must run as root (it writes Asterisk's files and chowns them)")
     layout = detect(Path(args.prefix), asterisk_etc=args.asterisk_etc, agi_dir=args.agi_dir,
@@ -77,7 +55,7 @@ def cmd_install(config: "Config", args: argparse.Namespace) -> int:
     print(layout.describe())
     if args.uninstall:
         return Uninstaller(layout, plan, args).run()
-    return Installer(layout, plan, args, getattr(args, "cache_dir", None)).run()
+    return Installer(layout, plan, args, getattr(args, "cache_dir", None), run_checks).run()
 
 
 def _namer(layout: Layout) -> Callable[[int, int], str]:
@@ -92,8 +70,10 @@ def _namer(layout: Layout) -> Callable[[int, int], str]:
 
 
 class Installer:
-    def __init__(self, layout: Layout, plan: Plan, args: argparse.Namespace, cache_dir: Optional[str]) -> None:
+    def __init__(self, layout: Layout, plan: Plan, args: argparse.Namespace, cache_dir: Optional[str],
+                 run_checks: CheckRunner) -> None:
         self.layout, self.plan, self.args = layout, plan, args
+        self.run_checks = run_checks
         self.cache_flag = cache_dir
         self.account = layout.account
         self.dry = args.dry_run
@@ -318,9 +298,7 @@ class Installer:
             trial = dataclasses.replace(
                 config, cache=dataclasses.replace(config.cache, dir=Path(scratch)),
                 balance=dataclasses.replace(config.balance, sounds_dir=Path(scratch) / "not-installed-yet"))
-            from ..health import run_checks
-
-            report = run_checks(trial)
+            report = self.run_checks(trial, None)
             for item in report.items:
                 if item.name not in ("cache", "local directory", "balance prompts"):
                     print("  " + item.line().replace("\n", "\n  "))
@@ -331,13 +309,11 @@ class Installer:
         if self.args.skip_check:
             print("check skipped (--skip-check)")
             return True
-        from ..health import run_checks
-
         host_config = dataclasses.replace(
             config, cache=dataclasses.replace(config.cache, dir=self.layout.host(str(config.cache.dir))),
             balance=dataclasses.replace(config.balance,
                                         sounds_dir=self.layout.host(str(config.balance.sounds_dir))))
-        report = run_checks(host_config, transport)
+        report = self.run_checks(host_config, transport)
         print("itflow-bridge check:")
         for item in report.items:
             print("  " + item.line().replace("\n", "\n  "))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Dict, Optional, Type
+from typing import Dict, Optional, Type
 
 from ..storage.cache import Cache
 from ..core.config import ITFlowSettings
@@ -22,9 +22,6 @@ from .v1 import V1Adapter
 from ..core.errors import ITFlowError
 from ..storage.identity import generation_key
 from ..core.redact import register_secret
-
-if TYPE_CHECKING:
-    from ..api import ITFlowAPI
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +50,6 @@ class ITFlowClient:
                 generation = self._resolve_generation(timeout)
                 self._adapter = ADAPTERS[generation](self.http)
             return self._adapter
-
-    @property
-    def api(self) -> "ITFlowAPI":
-        """Typed access to every JSON API module (``itflow_bridge.api.ITFlowAPI``) on this session."""
-        from ..api import ITFlowAPI
-
-        return ITFlowAPI(self.http)
 
     def _resolve_generation(self, timeout: Optional[float]) -> str:
         if self.settings.api_mode != "auto":
