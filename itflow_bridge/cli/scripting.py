@@ -23,7 +23,7 @@ from ..api.values import Row, to_json_value
 if TYPE_CHECKING:
     from ..itflow.site import ITFlowClient
     from ..core.config import Config
-    from ..itflow.scripting import ScriptFeatures
+    from ..itflow.script_features import ScriptFeatures
 
 CLI_TIMEOUT = 30.0  # a command line may wait for ITFlow's own timeouts
 
@@ -37,7 +37,7 @@ def _client(config: "Config") -> "ITFlowClient":
 
 def _features(config: "Config") -> "ScriptFeatures":
     """The site's script features: what legacy /api.php offered, on either API generation."""
-    from ..itflow.scripting import script_features
+    from ..itflow.script_features import script_features
 
     return script_features(_client(config).adapter(CLI_TIMEOUT))
 

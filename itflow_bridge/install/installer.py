@@ -25,7 +25,7 @@ from ..core.constants import FASTAGI_PORT
 from ..core.errors import ConfigError
 from . import edits
 from ..storage.layout import CACHE_DIR_MODE, files_off_policy
-from .layout import Layout, detect
+from .asterisk_layout import Layout, detect
 from .plan import Change, Plan, Record, Want
 from .settings import DIALPLAN, new_config, set_values
 from .units import (

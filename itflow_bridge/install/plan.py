@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, TypedDict
 
-from .layout import resolve_in
+from .asterisk_layout import resolve_in
 
 STATE_DIR = "/var/lib/itflow-bridge"
 MANIFEST = "install-manifest.json"

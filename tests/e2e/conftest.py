@@ -31,7 +31,7 @@ import pytest
 
 from asterisk_harness import AsteriskHarness, bridge_sections
 from asterisk_root import ensure_root
-from itflow_bridge.install.layout import resolve_in
+from itflow_bridge.install.asterisk_layout import resolve_in
 from itflow_bridge.prompts import install_prompts
 from faulty_itflow import FaultyITFlow
 

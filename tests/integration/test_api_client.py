@@ -254,7 +254,7 @@ def test_write_answers_are_itflows_bytes(site):
 def both(sites):
     from itflow_bridge.core.config import ITFlowSettings
     from itflow_bridge.itflow.http import ITFlowHTTP
-    from itflow_bridge.itflow.scripting import script_features
+    from itflow_bridge.itflow.script_features import script_features
     from itflow_bridge.itflow.v1 import V1Adapter
 
     https = {generation: ITFlowHTTP(ITFlowSettings(url=site.url, api_key=site.api_key))

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from itflow_bridge.itflow.scripting import script_features
+from itflow_bridge.itflow.script_features import script_features
 from itflow_bridge.core.errors import ITFlowAPIMissing, ITFlowAuthError, ITFlowResponseError, ITFlowUnavailable
 
 

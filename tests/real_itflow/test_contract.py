@@ -21,7 +21,7 @@ from itflow_bridge.app import Bridge
 from itflow_bridge.core.config import load_config
 from itflow_bridge.core.errors import ITFlowAuthError, ITFlowNotSupported
 from itflow_bridge.itflow import v1_reader
-from itflow_bridge.itflow.scripting import script_features
+from itflow_bridge.itflow.script_features import script_features
 
 
 def make_bridge(backend, tmp_path: Path, mode: str, key: str = "") -> Bridge:

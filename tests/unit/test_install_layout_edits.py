@@ -9,7 +9,7 @@ import pytest
 
 from itflow_bridge.core.errors import ConfigError
 from itflow_bridge.install import edits
-from itflow_bridge.install.layout import detect, read_asterisk_conf, resolve_in
+from itflow_bridge.install.asterisk_layout import detect, read_asterisk_conf, resolve_in
 from itflow_bridge.install.settings import DIALPLAN, EXAMPLE, set_values
 from itflow_bridge.install.units import unit_text
 
