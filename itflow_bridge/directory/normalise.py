@@ -20,6 +20,7 @@ from typing import Optional, Tuple
 import phonenumbers
 
 from ..core.constants import MAX_DIGITS
+from ..services.numbers import international_prefix
 
 _NON_DIGITS = re.compile(r"[^0-9]")
 
@@ -82,10 +83,24 @@ def _fits_numbering_plan(parsed: "phonenumbers.PhoneNumber") -> bool:
 
 
 def dialable(number: str, is_e164: bool, number_format: str, default_region: str, prefix: str = "") -> str:
-    """What a desk phone should dial: E.164, or national form for the PBX's own country."""
-    text = number
-    if is_e164 and number_format == "national":
-        parsed = _parse(number, None)
-        if parsed is not None and parsed.country_code == phonenumbers.country_code_for_region(default_region):
-            text = digits_only(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL))
-    return prefix + text if text else ""
+    """What a desk phone should dial.
+
+    Without a dial prefix: E.164, or with ``number_format`` national the national
+    form for numbers of the PBX's own country.  With one (e.g. ``9`` for an
+    outside line) only digits, since a ``+`` after it cannot be dialled: the
+    prefix and the national form for the own country, else the prefix, the
+    region's international dialling prefix, country code and number (E.164 as
+    it is where no one international prefix is right).  A number kept as
+    digits: the prefix and the digits as stored.
+    """
+    if not number:
+        return ""
+    parsed = _parse(number, None) if is_e164 else None
+    if parsed is None:
+        return prefix + number
+    if parsed.country_code == phonenumbers.country_code_for_region(default_region):
+        if prefix or number_format == "national":
+            return prefix + digits_only(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL))
+        return number
+    international = international_prefix(default_region) if prefix else ""
+    return prefix + international + number.lstrip("+") if international else number
