@@ -14,7 +14,8 @@ import pytest
 
 from directory_data import build_dataset, client, contact
 from faulty_itflow import FaultyITFlow
-from integration.conftest import bridge_for
+from itflow_bridge.app import Bridge
+from itflow_bridge.core.config import load_config
 from itflow_bridge.directory.phonebook import PhonebookOptions, render
 from itflow_bridge.directory.service import store_for
 from itflow_bridge.directory.sync import SyncSettings, sync
@@ -23,6 +24,16 @@ from itflow_bridge.services.lookup import FOUND
 BERLIN_OFFICE = "0301234567"
 # The caller as a trunk may send it: E.164, nationally as stored, without the trunk 0.
 CALLERS = ("+49301234567", "0301234567", "301234567")
+
+
+def bridge_for(fake, folder, mode):
+    """A bridge of the default configuration (``default_region`` US) with its own cache in ``folder``."""
+    folder.mkdir()
+    conf = folder / "bridge.conf"
+    conf.write_text("", encoding="utf-8")
+    return Bridge(load_config(env={"ITFLOW_BRIDGE_CONFIG": str(conf), "ITFLOW_URL": fake.url,
+                                   "ITFLOW_API_KEY": fake.api_key, "ITFLOW_API_MODE": mode,
+                                   "ITFLOW_BRIDGE_CACHE_DIR": str(folder / "cache")}))
 
 
 def berlin_dataset():
@@ -37,8 +48,6 @@ def berlin_dataset():
 
 @pytest.mark.parametrize("generation", ["legacy", "v1"])
 def test_a_number_without_country_code_is_named_from_the_directory_as_itflow_names_it(tmp_path, generation):
-    for name in ("asking", "offline"):
-        (tmp_path / name).mkdir()
     with FaultyITFlow(data=berlin_dataset(), generations=(generation,)) as fake:
         asking = bridge_for(fake, tmp_path / "asking", generation)
         try:
@@ -70,7 +79,7 @@ def test_a_number_without_country_code_is_named_from_the_directory_as_itflow_nam
 
 def test_the_phonebook_shows_a_number_without_country_code_as_stored(tmp_path):
     with FaultyITFlow(data=berlin_dataset(), generations=("legacy",)) as fake:
-        bridge = bridge_for(fake, tmp_path, "legacy")
+        bridge = bridge_for(fake, tmp_path / "bridge", "legacy")
         try:
             store = store_for(bridge.config, "legacy")
             sync(bridge.adapter(), store, SyncSettings.from_config(bridge.config))
