@@ -63,7 +63,7 @@ CREATE TABLE entries (
     rank INTEGER NOT NULL
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- numbers kept as digits, by their value as a whole number (rows with a leading zero are few)
+-- numbers kept as digits (few: no E.164 reading), by their value as a whole number
 CREATE INDEX entries_by_digits_value ON entries (ltrim(number, '0'), rank) WHERE e164 = 0;
 """
 _INDEX = "CREATE INDEX entries_by_number ON entries (number, rank)"
