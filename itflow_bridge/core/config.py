@@ -127,9 +127,28 @@ def _url(raw: str) -> str:
 
 def _region(raw: str) -> str:
     value = raw.strip().upper()
-    if not re.fullmatch(r"[A-Z]{2}", value):
-        raise ValueError("use a two-letter country code such as US, GB or DE")
+    if not re.fullmatch(r"[A-Z]{2}", value) or not _has_numbering_plan(value):
+        raise ValueError("use a two-letter ISO region such as US, GB, DE; UK is GB")
     return value
+
+
+def _has_numbering_plan(region: str) -> bool:
+    """Whether ``phonenumbers`` knows the region's numbers, without importing it when it does.
+
+    Importing it costs 30 to 100 ms, which a classic AGI call reading this file
+    must not pay: its plan for a region is the file ``data/region_XX.py``, so a
+    known region is one look at the disk.  Only a region without that file (a
+    wrong one, or an install that keeps no such files) imports the package to ask.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("phonenumbers")
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        if os.path.isfile(os.path.join(location, "data", "region_%s.py" % region)):
+            return True
+    import phonenumbers
+
+    return region in phonenumbers.SUPPORTED_REGIONS
 
 
 def _currency(raw: str) -> str:

@@ -30,7 +30,9 @@ from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 from ..itflow.base import ITFlowAdapter
 from ..core.models import ListingStats, PhoneRecord
 from .normalise import digits_only, to_e164
-from ..storage.directory_file import CALLER_DETAILS, KINDS, DirectoryEntry, DirectoryStore, iter_batches
+from ..storage.directory_file import (
+    CALLER_DETAILS, DIGITS_AS_NUMBERS, KINDS, DirectoryEntry, DirectoryStore, iter_batches,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +92,18 @@ def sync(adapter: ITFlowAdapter, store: DirectoryStore, settings: SyncSettings =
         info = writer.commit(duration=duration, generation=generation,
                              extra={"default_region": settings.default_region,
                                     "include_archived": "1" if settings.include_archived else "0",
-                                    CALLER_DETAILS: "1" if adapter.capabilities.caller_details else "0"})
+                                    CALLER_DETAILS: "1" if adapter.capabilities.caller_details else "0",
+                                    DIGITS_AS_NUMBERS: "1" if _ignores_leading_zeros(adapter) else "0"})
     report = SyncReport(generation=generation, rows=info.rows, unparsable=info.unparsable, duration=duration,
                         requests=stats.requests, skipped_archived=counter.skipped,
                         path=str(store.path), notes=tuple(stats.notes))
     log.info("%s", report.line())
     return report
+
+
+def _ignores_leading_zeros(adapter: ITFlowAdapter) -> bool:
+    """Whether the API finds ``0301..`` when asked for ``301..``: its own word on which digits are one question."""
+    return adapter.lookup_question("01") == adapter.lookup_question("1")
 
 
 class _ArchiveFilter:

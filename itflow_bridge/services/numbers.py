@@ -152,15 +152,29 @@ def caller_forms(e164: str, region: str) -> List[str]:
         return [e164]
     digits = e164[1:]
     forms = [e164, digits]
+    international = international_prefix(region)
+    if international:
+        forms.append(international + digits)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if metadata is not None:
-        international = metadata.preferred_international_prefix or metadata.international_prefix or ""
-        if international.isdigit():
-            forms.append(international + digits)
         if parsed.country_code == metadata.country_code:
             nsn = phonenumbers.national_significant_number(parsed)
             forms += [nsn, (metadata.national_prefix or "") + nsn]
     return list(dict.fromkeys(forms))
+
+
+def international_prefix(region: str) -> str:
+    """What a phone in ``region`` dials before a country code: ``011`` in the US, ``00`` in most others.
+
+    "" where no one prefix is right (Brazil, Korea: it names the carrier).
+    """
+    import phonenumbers
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        return ""
+    prefix = (metadata.preferred_international_prefix or metadata.international_prefix or "").replace("~", "")
+    return prefix if prefix.isdigit() else ""  # "8~10": wait for a tone after the 8
 
 
 def _interpretations(number: str, region: str) -> "List[phonenumbers.PhoneNumber]":

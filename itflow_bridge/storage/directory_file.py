@@ -33,6 +33,9 @@ KINDS = ("contact", "location", "vendor", "client")
 GENERATIONS = ("v1", "legacy")
 # meta key: "0" when the API's own caller lookups say a name only (legacy), so answers match them
 CALLER_DETAILS = "caller_details"
+# meta key: "1" when the API compares a caller's digits as whole numbers (legacy ``intval``: leading
+# zeros ignored), so a number kept as digits is found by the digit forms that API finds it by
+DIGITS_AS_NUMBERS = "digits_as_numbers"
 # Which row answers when several share a number: ITFlow's own legacy lookup order
 # (contact phone, contact mobile, location, vendor); archived rows after live ones.
 RANK = {("contact", "office"): 0, ("contact", "mobile"): 1, ("location", "office"): 2,
@@ -58,6 +61,8 @@ CREATE TABLE entries (
     rank INTEGER NOT NULL
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- numbers kept as digits (few: no E.164 reading), by their value as a whole number
+CREATE INDEX entries_by_digits_value ON entries (ltrim(number, '0'), rank) WHERE e164 = 0;
 """
 _INDEX = "CREATE INDEX entries_by_number ON entries (number, rank)"
 
@@ -89,17 +94,18 @@ class DirectoryEntry:
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
-    def to_caller_match(self, name_only: bool = False) -> "CallerMatch":
+    def to_caller_match(self, name_only: bool = False, asked: str = "") -> "CallerMatch":
         """The ``CallerMatch`` the ITFlow adapters would give for this number.
 
         A vendor is no client (as in the adapters' own lookups); ``name_only``
         for an API whose lookups say a name and nothing else (legacy), so that
         an answer from the directory shows and sets exactly what one from
-        ITFlow would.
+        ITFlow would.  ``asked``: the digits ITFlow would have been asked for,
+        when they are not the stored ones (an API that ignores leading zeros).
         """
         from ..core.models import CallerMatch
 
-        matched = self.digits or self.number.lstrip("+")
+        matched = asked or self.digits or self.number.lstrip("+")
         if name_only:
             return CallerMatch(name=self.name, kind="unknown", matched_number=matched)
         client = self.kind in ("contact", "location", "client")
@@ -148,6 +154,7 @@ class Directory:
         self._db: Optional[sqlite3.Connection] = None
         self._stamp: Optional[Tuple[int, int, int]] = None
         self._name_only = False
+        self._digits_as_numbers = False
 
     @property
     def available(self) -> bool:
@@ -159,9 +166,11 @@ class Directory:
             db = self._connection()
             if db is None:
                 return None
-            row = db.execute("SELECT * FROM entries WHERE number = ? ORDER BY rank LIMIT 1", (number,)).fetchone()
+            row, by_value = self._caller_row(db, number)
             name_only = self._name_only
-        return _entry(row).to_caller_match(name_only) if row is not None else None
+        if row is None:
+            return None
+        return _entry(row).to_caller_match(name_only, number if by_value and number != row["digits"] else "")
 
     def numbers(self) -> List[str]:
         """Every number in the directory, once each, in order."""
@@ -181,7 +190,7 @@ class Directory:
                     return
                 rows = db.execute("SELECT * FROM entries WHERE number > ? ORDER BY number, rank LIMIT ?",
                                   (previous, batch)).fetchall()
-                name_only = self._name_only
+                name_only, by_value = self._name_only, self._digits_as_numbers
             if not rows:
                 return
             last = rows[-1]["number"]
@@ -192,7 +201,23 @@ class Directory:
             for row in rows:
                 if row["number"] != previous:
                     previous = row["number"]
+                    if by_value and not row["e164"]:
+                        match = self.find_caller(previous)  # a row of the same value may rank first
+                        if match is not None:
+                            yield previous, match
+                        continue
                     yield previous, _entry(row).to_caller_match(name_only)
+
+    def _caller_row(self, db: sqlite3.Connection, number: str) -> Tuple[Optional[sqlite3.Row], bool]:
+        """The row answering ``number`` as ITFlow's own lookup would, and whether it was found by value.
+
+        A number kept as digits is compared as ITFlow compares it: as a whole
+        number (leading zeros ignored) where the API does so, else as it is.
+        """
+        if self._digits_as_numbers and not number.startswith("+"):
+            return db.execute("SELECT * FROM entries WHERE e164 = 0 AND ltrim(number, '0') = ? ORDER BY rank LIMIT 1",
+                              (number.lstrip("0"),)).fetchone(), True
+        return db.execute("SELECT * FROM entries WHERE number = ? ORDER BY rank LIMIT 1", (number,)).fetchone(), False
 
     def find(self, e164: str) -> Optional[DirectoryEntry]:
         """The best entry for an E.164 number (``+`` and digits), or None. One indexed read."""
@@ -257,11 +282,13 @@ class Directory:
                 db = sqlite3.connect(uri, uri=True, check_same_thread=False)
                 db.row_factory = sqlite3.Row
                 db.execute("SELECT 1 FROM entries LIMIT 1")
-                details = db.execute("SELECT value FROM meta WHERE key = ?", (CALLER_DETAILS,)).fetchone()
+                meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                       (CALLER_DETAILS, DIGITS_AS_NUMBERS)).fetchall())
             except sqlite3.Error:
                 return None
             self._db, self._stamp = db, stamp
-            self._name_only = details is not None and details[0] == "0"
+            self._name_only = meta.get(CALLER_DETAILS) == "0"
+            self._digits_as_numbers = meta.get(DIGITS_AS_NUMBERS) == "1"
         return self._db
 
     def _close(self) -> None:

@@ -97,7 +97,7 @@ def test_national_numbers_and_dial_prefix():
     root = parse(render(ENTRIES, "cisco", options))
     numbers = {d.findtext("Name"): d.findtext("Telephone") for d in root.findall("DirectoryEntry")}
     assert numbers["Acme Corp - John Smith"] == "92025550123"
-    assert numbers["Müller GmbH - Jürgen Müller"] == "9+49301234567"  # abroad stays E.164
+    assert numbers["Müller GmbH - Jürgen Müller"] == "901149301234567"  # abroad: 9, then 011 as dialled from the US
 
 
 def test_unknown_format_is_refused():
