@@ -1,8 +1,6 @@
 """The classic scripts' answer book: its file, its keys, and what makes it miss."""
 
 import os
-import subprocess
-import sys
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -114,17 +112,6 @@ def test_the_number_of_the_call_is_the_argument_else_the_caller():
     assert answers.call_number({"agi_callerid": "5551234567", "agi_arg_1": "  "}) == "5551234567"
     assert answers.call_number({}) is None
 
-
-def test_the_fast_path_imports_zlib_and_nothing_else_beyond_os_sys_and_time():
-    def modules(statement):
-        code = "import sys; %s; print(' '.join(sorted(sys.modules)))" % statement
-        out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
-                             env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
-        return set(out.stdout.split())
-
-    extra = modules("import itflow_bridge.classic.fastpath") - modules("import os, time, itflow_bridge")
-    loader = {"importlib", "importlib._bootstrap", "importlib._bootstrap_external", "warnings"}  # finding packages
-    assert {name for name in extra if not name.startswith("itflow_bridge.")} - loader == {"zlib"}
 
 
 def test_the_books_folder_is_the_groups_whatever_the_umask(tmp_path):

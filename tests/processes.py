@@ -1,0 +1,45 @@
+"""Waiting on a child process's observable state instead of guessing how long it takes.
+
+Linux shows a process's pending signals in /proc/PID/status (``SigPnd`` for the
+thread, ``ShdPnd`` for the process); a signal no longer pending has been taken:
+its handler ran in the kernel's sense, or its default action (death) happened.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import Callable
+
+POLL_INTERVAL = 0.01
+PATIENCE = 30.0  # generous: a loaded machine is slow, never wrong; a hang still fails
+
+
+def wait_for(condition: Callable[[], bool], what: str, patience: float = PATIENCE) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if it never does."""
+    deadline = time.monotonic() + patience
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("gave up waiting for %s" % what)
+        time.sleep(POLL_INTERVAL)
+
+
+def _pending_masks(pid: int) -> int:
+    try:
+        with open("/proc/%d/status" % pid, encoding="ascii") as status:
+            lines = status.read().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    mask = 0
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name in ("SigPnd", "ShdPnd"):
+            mask |= int(value.strip(), 16)
+    return mask
+
+
+def wait_until_signal_taken(process: "subprocess.Popen[bytes]", signum: int) -> None:
+    """Return once ``signum``, already sent, is no longer pending in ``process``."""
+    bit = 1 << (signum - 1)
+    wait_for(lambda: process.poll() is not None or not _pending_masks(process.pid) & bit,
+             "signal %d to be taken by pid %d" % (signum, process.pid))
