@@ -1,4 +1,4 @@
-"""Waiting on a child process's observable state instead of guessing how long it takes.
+"""A child process's observable state: which signals it has yet to take.
 
 Linux shows a process's pending signals in /proc/PID/status (``SigPnd`` for the
 thread, ``ShdPnd`` for the process); a signal no longer pending has been taken:
@@ -8,20 +8,8 @@ its handler ran in the kernel's sense, or its default action (death) happened.
 from __future__ import annotations
 
 import subprocess
-import time
-from typing import Callable
 
-POLL_INTERVAL = 0.01
-PATIENCE = 30.0  # generous: a loaded machine is slow, never wrong; a hang still fails
-
-
-def wait_for(condition: Callable[[], bool], what: str, patience: float = PATIENCE) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` if it never does."""
-    deadline = time.monotonic() + patience
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("gave up waiting for %s" % what)
-        time.sleep(POLL_INTERVAL)
+from polling import wait_for
 
 
 def _pending_masks(pid: int) -> int:
