@@ -23,7 +23,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -194,20 +193,16 @@ def bridge_env(config: Path) -> Dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def _wait_listening(port: int, process: subprocess.Popen, deadline: float) -> bool:
+def _logged_port(log_path: Path, offset: int, process: subprocess.Popen, deadline: float) -> Optional[int]:
+    """The port ``serve --port 0`` says it listens on, once its log says so."""
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            listening = re.search(rb"FastAGI listening on [^:\s]+:(\d+)", log.read())
+        if listening:
+            return int(listening.group(1))
+        time.sleep(0.05)
+    return None
 
 
 @dataclass
@@ -218,18 +213,18 @@ class DaemonProcess:
 
     @classmethod
     def start(cls, config: Path, log_path: Path) -> "DaemonProcess":
-        """``itflow-bridge serve`` on a free port (tried again if another process took the port first)."""
-        for _attempt in range(3):
-            port = _free_port()
-            command = [sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(port)]
-            with open(log_path, "ab") as log:
-                process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
-                                           env=bridge_env(config))
-            if _wait_listening(port, process, time.monotonic() + START_TIMEOUT):
-                return cls(process, port, log_path)
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=START_TIMEOUT)
+        """``itflow-bridge serve --port 0``: the daemon binds a free port itself and logs which."""
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        command = [sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", "0"]
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
+                                       env=bridge_env(config))
+        port = _logged_port(log_path, offset, process, time.monotonic() + START_TIMEOUT)
+        if port is not None:
+            return cls(process, port, log_path)
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=START_TIMEOUT)
         raise RuntimeError("the daemon did not start; see %s" % log_path)
 
     def stop(self) -> int:

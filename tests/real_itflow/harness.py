@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from sockets import free_port  # php -S cannot pick its own port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT_DIR = Path(os.environ.get("ITFLOW_SNAPSHOT_DIR", str(REPO_ROOT.parent / "shared" / "itflow")))
 CACHE_DIR = Path(os.environ.get("ITFLOW_REAL_CACHE_DIR", "/var/cache/itflow-bridge-real-itflow"))
@@ -172,12 +174,6 @@ def session_copy(tree: Path, destination: Path) -> Path:
 
 
 # --- processes --------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for(predicate, timeout: float, what: str, process: Optional[subprocess.Popen] = None,
