@@ -5,6 +5,7 @@ import socket
 
 import pytest
 
+from agi_script import env_block
 from itflow_bridge.sample.simulated_asterisk import simulate_call
 from serve_process import start_serve, stop
 from sockets import read_until_closed
@@ -24,10 +25,8 @@ def _from_127_0_0_2(port: int) -> bytes:
         connection.settimeout(5)
         connection.bind(("127.0.0.2", 0))
         connection.connect(("127.0.0.1", port))
-        env = ("agi_network: yes\nagi_network_script: itflow-cid.agi\nagi_request: agi://127.0.0.1/itflow-cid.agi\n"
-               "agi_channel: SIP/x\nagi_callerid: +15551234567\n\n").encode()
         try:
-            connection.sendall(env)
+            connection.sendall(env_block({"agi_callerid": "+15551234567"}, network_script="itflow-cid.agi"))
         except ConnectionResetError:
             return b""
         return read_until_closed(connection)

@@ -572,7 +572,7 @@ def test_v1_credentials_need_the_decrypt_password(fake_itflow):
     assert (wrong["credential_username"], wrong["credential_password"]) == (False, False)
 
 
-# --- faults (tests/faulty_itflow.py: the fixtures are FaultyITFlow) --------------------------
+# --- faults (bench/faulty_itflow.py: the fixtures are FaultyITFlow) --------------------------
 
 
 def test_fault_slow_delays_then_answers(fake_itflow):

@@ -35,7 +35,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from itflow_bridge.core.config import ENV_OVERRIDES
 from itflow_bridge.sample.fake_itflow import load_sample_data
-from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, simulate_call, tokenize
+from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, environment, simulate_call, tokenize
 from itflow_bridge.services.budget import WORKERS
 from slow_itflow import CONTROL_PATH
 
@@ -422,18 +422,6 @@ class ClassicResult:
     other_stderr: Tuple[str, ...]
 
 
-def classic_environment(number: str, name: str) -> bytes:
-    """The environment block Asterisk sends a classic AGI script (no agi_network lines)."""
-    pairs = [("agi_request", "/var/lib/asterisk/agi-bin/" + CID_SCRIPT), ("agi_channel", "PJSIP/trunk-00000001"),
-             ("agi_language", "en"), ("agi_type", "PJSIP"), ("agi_uniqueid", "1700000000.1"),
-             ("agi_version", "22.0.0"), ("agi_callerid", number or "unknown"), ("agi_calleridname", name or "unknown"),
-             ("agi_callingpres", "0"), ("agi_callingani2", "0"), ("agi_callington", "0"), ("agi_callingtns", "0"),
-             ("agi_dnid", "5550100"), ("agi_rdnis", "unknown"), ("agi_context", "from-trunk"),
-             ("agi_extension", "s"), ("agi_priority", "1"), ("agi_enhanced", "0.0"), ("agi_accountcode", ""),
-             ("agi_threadid", "140000000000000")]
-    return b"".join(("%s: %s\n" % pair).encode("utf-8") for pair in pairs) + b"\n"
-
-
 def drive_classic(process: subprocess.Popen, environment: bytes) -> SimulatedCall:
     """Play Asterisk on the script's pipes until it closes its stdout."""
     call = SimulatedCall()
@@ -467,7 +455,7 @@ def one_classic(config: Path, number: str, name: str, timeout: float) -> Classic
     watchdog = threading.Timer(timeout, process.kill)  # a hung script is killed, never waited on forever
     watchdog.start()
     try:
-        call = drive_classic(process, classic_environment(number, name))
+        call = drive_classic(process, environment(CID_SCRIPT, number, name, 0))
         held = time.monotonic() - begin
         returncode = _wait_or_kill(process, timeout)
     finally:

@@ -15,9 +15,10 @@ failure at a time (None = normal):
   switches for convenience: ``bad_key`` (``key_state="refused"``),
   ``key_not_tied``, ``key_user_invalid``, ``bool_success``.
 
-It lives with the tests, not in the package: the demo and ``python -m
-itflow_bridge.sample`` serve a healthy ITFlow.  ``bench/`` imports it by
-putting this directory on ``sys.path``.
+It is test tooling, not part of the package: the demo and ``python -m
+itflow_bridge.sample`` serve a healthy ITFlow.  It lives in ``bench/`` (the
+benchmarks' fake runs it in a process of its own); the tests import it from
+here too (``bench`` is on pytest's ``pythonpath``).
 """
 
 from __future__ import annotations
