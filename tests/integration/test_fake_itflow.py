@@ -589,7 +589,7 @@ def test_fault_blackhole_reads_but_never_answers(fake_itflow):
         requests.get(fake_itflow.url + "/api.php", params={"api_key": fake_itflow.api_key, "cid": "1"},
                      timeout=0.3)
     assert fake_itflow.count("/api.php", cid="1") == 1
-    stopping = threading.Thread(target=fake_itflow.stop)
+    stopping = threading.Thread(target=fake_itflow.stop, daemon=True)
     stopping.start()
     stopping.join(PATIENCE)
     assert not stopping.is_alive(), "stop() hangs behind the request it never answered"
