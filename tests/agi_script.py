@@ -46,6 +46,8 @@ AGI_DEFAULT_ENV: Tuple[Tuple[str, str], ...] = (
 )
 
 
+# res_agi's answer to a command on a channel that has hung up.
+DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
 MAX_ARGS = 128  # res_agi's argv size; a command never comes near it
 
 

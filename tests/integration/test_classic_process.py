@@ -12,13 +12,11 @@ import sys
 import threading
 from pathlib import Path
 
+from agi_script import DEAD_CHANNEL as DEAD
 from agi_script import Close, FakeAsterisk
 from processes import wait_until_signal_taken
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
-DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
-
-# --- run_classic in a real process -----------------------------------------------
 
 CLASSIC_PRELUDE = (
     "import sys, logging\n"

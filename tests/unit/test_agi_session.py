@@ -17,13 +17,13 @@ import pytest
 TESTS_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS_DIR))  # agi_script
 
+from agi_script import DEAD_CHANNEL as DEAD  # noqa: E402
 from agi_script import Close, FakeAsterisk  # noqa: E402
 
 from itflow_bridge.agi import AGISession, DigitsResult, StreamResult, quote  # noqa: E402
 from itflow_bridge.agi.protocol import MAX_COMMAND_LINE_BYTES  # noqa: E402
 from itflow_bridge.core.errors import AGICommandError, AGIError, AGIHangup  # noqa: E402
 
-DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 USAGE_520 = (
     "520-Invalid command syntax.  Proper usage follows:\n"
     " Usage: GET DATA <file to be streamed> [timeout] [maximum digits]\n"
