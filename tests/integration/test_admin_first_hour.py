@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from itflow_bridge.core.exits import Exit
-from itflow_bridge.storage.cache import DB_NAME
+from itflow_bridge.storage.cache import Cache
 from polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,7 +148,7 @@ def test_another_key_does_not_see_the_first_keys_cached_names(fake_itflow, tmp_p
 
 def cached_answer_fresh_until(cache_dir, number):
     """When the cached caller-ID answer for ``number`` stops being fresh (wall-clock seconds)."""
-    with contextlib.closing(sqlite3.connect(str(cache_dir / DB_NAME))) as db:
+    with contextlib.closing(sqlite3.connect(str(Cache(cache_dir).path))) as db:
         (fresh_until,) = db.execute("SELECT MAX(fresh_until) FROM entries WHERE key LIKE ?",
                                     ("%cid:%" + number.lstrip("+"),)).fetchone()
     return fresh_until
