@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from harness import ROOT, RemoteFake, Row, bounded, config_env, mean, percentile, require
+from harness import CID_SCRIPT, ROOT, RemoteFake, Row, bounded, config_env, mean, percentile, require
+from itflow_bridge.sample.simulated_asterisk import environment
 
 SCRIPT = ROOT / "agi" / "itflow-cid.agi"
 HIT_NUMBER = "+15551234567"  # John Smith, Acme Corp, in the sample data
@@ -37,17 +38,8 @@ HEAVY_MODULES = ("requests", "urllib3", "phonenumbers", "itflow_bridge.itflow.si
 
 
 def classic_environment(number: str) -> bytes:
-    """The env block Asterisk writes to a local AGI script's stdin for ``AGI(itflow-cid.agi)``."""
-    pairs = [
-        ("agi_request", "itflow-cid.agi"), ("agi_channel", "PJSIP/trunk-00000001"),
-        ("agi_language", "en"), ("agi_type", "PJSIP"), ("agi_uniqueid", "1700000000.1"),
-        ("agi_version", "22.0.0"), ("agi_callerid", number), ("agi_calleridname", "unknown"),
-        ("agi_callingpres", "0"), ("agi_callingani2", "0"), ("agi_callington", "0"),
-        ("agi_callingtns", "0"), ("agi_dnid", "5550100"), ("agi_rdnis", "unknown"),
-        ("agi_context", "from-trunk"), ("agi_extension", "s"), ("agi_priority", "1"),
-        ("agi_enhanced", "0.0"), ("agi_accountcode", ""), ("agi_threadid", "140000000000000"),
-    ]
-    return b"".join(("%s: %s\n" % pair).encode("utf-8") for pair in pairs) + b"\n"
+    """The env block for ``AGI(itflow-cid.agi)``: the simulated Asterisk's (a script ignores its agi_network lines)."""
+    return environment(CID_SCRIPT, number, "", 0)
 
 
 def run_process(argv: Sequence[str], env: Dict[str, str], stdin_block: bytes = b"",

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Dict, List
 
-# The failures (slow, black hole) are test code, kept out of the package: tests/faulty_itflow.py.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from faulty_itflow import FaultyITFlow  # noqa: E402
+from directory_data import build_dataset
+from faulty_itflow import FaultyITFlow
 
 BENCH_CLIENT_ID = "6"  # "Big Client Inc" in the sample data
 
@@ -49,10 +46,7 @@ def add_contacts(fake: FaultyITFlow, first_phone: int, count: int) -> List[str]:
 
 
 def scale(fake: FaultyITFlow, contacts: int, locations: int, vendors: int) -> Dict[str, int]:
-    """Serve the sample plus generated clients, contacts, locations and vendors (tests/directory_data.py)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from directory_data import build_dataset
-
+    """Serve the sample plus generated clients, contacts, locations and vendors (directory_data.py)."""
     data = build_dataset(contacts=contacts, locations=locations, vendors=vendors, clients=max(40, contacts // 25))
     for table in ("clients", "contacts", "locations", "vendors"):
         fake.data[table] = data[table]

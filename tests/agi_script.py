@@ -46,34 +46,47 @@ AGI_DEFAULT_ENV: Tuple[Tuple[str, str], ...] = (
 )
 
 
-def asterisk_tokenise(line: bytes) -> List[str]:
-    """Split a command line the way res_agi does.
+# res_agi's answer to a command on a channel that has hung up.
+DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
+MAX_ARGS = 128  # res_agi's argv size; a command never comes near it
 
-    Space and tab separate words outside quotes; ``"`` toggles quoting (an
-    opening quote after whitespace starts a word, so ``""`` is an empty word);
-    ``\\`` makes the next byte literal, inside or outside quotes.
+
+def res_agi_words(line: bytes) -> List[bytes]:
+    """The words res_agi's parse_args makes of one command line (newline already cut).
+
+    Space and tab separate words outside quotes; an unescaped ``"`` toggles
+    quoting and, right after whitespace, starts a (possibly empty) word; a
+    ``\\`` makes the next byte literal; a NUL ends the C string.
     """
     words: List[bytearray] = []
     quoted = escaped = False
-    between_words = True
-    for byte in line:
+    between = True
+    for byte in line.split(b"\0", 1)[0]:
         char = bytes([byte])
         if char == b'"' and not escaped:
             quoted = not quoted
-            if quoted and between_words:
+            if quoted and between:
                 words.append(bytearray())
-                between_words = False
-        elif char in (b" ", b"\t") and not quoted and not escaped:
-            between_words = True
+                between = False
+        elif char in b" \t" and not quoted and not escaped:
+            between = True
         elif char == b"\\" and not escaped:
             escaped = True
         else:
-            if between_words:
+            if between:
+                if len(words) >= MAX_ARGS - 1:
+                    escaped = False
+                    continue
                 words.append(bytearray())
-                between_words = False
+                between = False
             words[-1] += char
             escaped = False
-    return [word.decode("utf-8", errors="replace") for word in words]
+    return [bytes(word) for word in words]
+
+
+def asterisk_tokenise(line: bytes) -> List[str]:
+    """``res_agi_words`` as text (undecodable bytes replaced), as a handler's commands are compared."""
+    return [word.decode("utf-8", errors="replace") for word in res_agi_words(line)]
 
 
 def env_block(

@@ -15,6 +15,7 @@ from typing import Iterator
 
 import pytest
 
+import fake_writes
 from faulty_itflow import FaultyITFlow
 from real_itflow.dataset import contract_dataset
 from real_itflow.harness import RealITFlow, in_ci, unavailable_reason
@@ -23,21 +24,21 @@ from real_itflow.harness import RealITFlow, in_ci, unavailable_reason
 @pytest.fixture
 def fake_itflow() -> Iterator[FaultyITFlow]:
     """Both API generations (legacy /api.php and /api/v1/), PHP 8.2."""
-    with FaultyITFlow() as fake:
+    with FaultyITFlow(writes=fake_writes) as fake:
         yield fake
 
 
 @pytest.fixture
 def fake_itflow_legacy() -> Iterator[FaultyITFlow]:
     """Only the legacy /api.php (an ITFlow that never upgraded past April 2022)."""
-    with FaultyITFlow(generations=("legacy",)) as fake:
+    with FaultyITFlow(writes=fake_writes, generations=("legacy",)) as fake:
         yield fake
 
 
 @pytest.fixture
 def fake_itflow_v1() -> Iterator[FaultyITFlow]:
     """Only the JSON /api/v1/ (current ITFlow: /api.php answers 404)."""
-    with FaultyITFlow(generations=("v1",)) as fake:
+    with FaultyITFlow(writes=fake_writes, generations=("v1",)) as fake:
         yield fake
 
 

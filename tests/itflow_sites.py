@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence
 
+import fake_writes
 from faulty_itflow import FaultyITFlow
 from real_itflow.dataset import contract_dataset
 from real_itflow.harness import KEY_PASSWORD, RealITFlow, ScratchSite
@@ -50,7 +51,8 @@ class Site:
 @contextmanager
 def fake_sites(generations: Sequence[str]) -> Iterator[Dict[str, Site]]:
     """One fake ITFlow serving ``generations``, as a Site per generation."""
-    with FaultyITFlow(contract_dataset(), generations=tuple(generations), decrypt_password=KEY_PASSWORD) as fake:
+    with FaultyITFlow(contract_dataset(), generations=tuple(generations), decrypt_password=KEY_PASSWORD,
+                      writes=fake_writes) as fake:
         yield {generation: Site("fake", generation, fake.url, fake.api_key, fake=fake) for generation in generations}
 
 

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from asterisk_harness import AsteriskHarness, bridge_sections
 from asterisk_root import ensure_root
 from itflow_bridge.install.asterisk_layout import resolve_in
 from itflow_bridge.prompts import install_prompts
+import fake_writes
 from faulty_itflow import FaultyITFlow
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -93,7 +93,7 @@ def asterisk(e2e_privileges: None) -> Iterator[AsteriskHarness]:
 @pytest.fixture
 def fake() -> Iterator[FaultyITFlow]:
     """A fake ITFlow speaking both API generations, fresh data and no fault, for one test."""
-    server = FaultyITFlow().start()
+    server = FaultyITFlow(writes=fake_writes).start()
     try:
         yield server
     finally:
@@ -109,12 +109,6 @@ def write_ini(path: Path, sections: Sections) -> None:
 
 
 # --- the FastAGI daemon ------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _clean_env() -> Dict[str, str]:

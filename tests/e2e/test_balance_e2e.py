@@ -26,6 +26,7 @@ from typing import Dict, Iterator, Optional
 import pytest
 
 from asterisk_harness import AsteriskHarness, CallResult, CallWithRequests
+import fake_writes
 from faulty_itflow import FaultyITFlow
 from itflow_bridge.services.speech import DEFAULT_PROMPTS
 from speech_reading import spoken_amount
@@ -138,7 +139,7 @@ class Batch:
         )
 
     def _run_fastagi(self, name: str, scenario: Scenario) -> Outcome:
-        with FaultyITFlow() as fake:
+        with FaultyITFlow(writes=fake_writes) as fake:
             workdir = self._workdir / re.sub(r"\W+", "-", name)
             daemon = self._launcher.daemon(fake, scenario.mode, {"balance": scenario.settings}, workdir)
             try:
@@ -149,7 +150,7 @@ class Batch:
             return Outcome(result, fake.requests, daemon.output(), fake.api_key)
 
     def _run_classic(self, scenario: Scenario) -> Outcome:
-        with FaultyITFlow() as fake:
+        with FaultyITFlow(writes=fake_writes) as fake:
             install = self._launcher.classic(fake, scenario.mode, {"balance": scenario.settings})
             log_start = self._launcher.asterisk_stdout_size()
             try:

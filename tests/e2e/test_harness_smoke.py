@@ -26,6 +26,7 @@ from asterisk_harness import (
     parse_dtmf_steps,
     rewrite_shebang,
 )
+from sockets import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -110,13 +111,6 @@ def fastagi() -> Iterator[Callable[[Callable[[AGISession], None]], TinyFastAGI]]
         server.close()
 
 
-def closed_port() -> int:
-    """A loopback port with nobody listening (connections are refused at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # --- calls through a real Asterisk -------------------------------------------------
 
 
@@ -168,7 +162,7 @@ def test_shipped_cid_context_applies_what_the_daemon_sets(asterisk: AsteriskHarn
 
 def test_shipped_cid_context_returns_quickly_when_the_daemon_is_down(asterisk: AsteriskHarness) -> None:
     name = 'O"Brien, Ltd: \\ (x)'
-    result = asterisk.call("cid", caller_num="5550009999", caller_name=name, agi_base=f"agi://127.0.0.1:{closed_port()}")
+    result = asterisk.call("cid", caller_num="5550009999", caller_name=name, agi_base=f"agi://127.0.0.1:{free_port()}")
 
     assert result.vars["ITFLOW_CID_STATUS"] == "ERROR"
     assert result.vars["AGISTATUS"] == "FAILURE"
@@ -179,7 +173,7 @@ def test_shipped_cid_context_returns_quickly_when_the_daemon_is_down(asterisk: A
 
 
 def test_unset_caller_name_stays_unset(asterisk: AsteriskHarness) -> None:
-    result = asterisk.call("cid", agi_base=f"agi://127.0.0.1:{closed_port()}")
+    result = asterisk.call("cid", agi_base=f"agi://127.0.0.1:{free_port()}")
 
     assert result.vars["before_CALLERID_NAME"] == ""
     assert result.vars["before_CALLERID_NUM"] == ""
@@ -219,7 +213,7 @@ def test_balance_context_returns_to_the_ivr(asterisk: AsteriskHarness, fastagi) 
 
 
 def test_balance_context_says_goodbye_without_an_ivr(asterisk: AsteriskHarness) -> None:
-    result = asterisk.call("balance", agi_base=f"agi://127.0.0.1:{closed_port()}", ivr=False)
+    result = asterisk.call("balance", agi_base=f"agi://127.0.0.1:{free_port()}", ivr=False)
 
     assert "returned_to_ivr" not in result.vars
     assert result.vars["ITFLOW_BALANCE_STATUS"] == "UNAVAILABLE"

@@ -22,7 +22,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -35,6 +34,7 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 
 from install_run import install
+from sockets import free_port
 
 from asterisk_harness import (
     AsteriskHarness,
@@ -219,12 +219,6 @@ def differences(before: Dict[str, Tuple], after: Dict[str, Tuple]) -> List[str]:
         + [f"removed {p}" for p in before.keys() - after.keys()]
         + [f"changed {p}: {before[p]} -> {after[p]}" for p in before.keys() & after.keys() if before[p] != after[p]]
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class UnitDaemon:

@@ -4,14 +4,13 @@ These three functions face Asterisk directly: a reply parser that raised
 anything but ``AGIError`` would crash a call, an environment parser that raised
 would lose it before it started, and a quoting slip lets a client name inject
 a second AGI command.  Quoting is checked against two models of res_agi's
-``parse_args``: the simulator's ``tokenize`` and ``res_agi_words`` below, a
-byte-level reimplementation written from the C function's rules.
+``parse_args``: the simulator's ``tokenize`` and ``res_agi_words`` (tests/agi_script.py),
+a byte-level reimplementation written from the C function's rules.
 """
 
 from __future__ import annotations
 
 import io
-from typing import List
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,44 +18,9 @@ from hypothesis import strategies as st
 from itflow_bridge.agi.protocol import Reply, parse_env, parse_reply, quote
 from itflow_bridge.core.errors import AGIError
 from itflow_bridge.sample.simulated_asterisk import tokenize
+from agi_script import res_agi_words
 
 ASCII_WHITESPACE = " \t\n\r\f\v"
-MAX_ARGS = 128  # res_agi's argv size; a command never comes near it
-
-# --- res_agi's parse_args, independently -----------------------------------------
-
-
-def res_agi_words(line: bytes) -> List[bytes]:
-    """The words res_agi's parse_args makes of one command line (newline already cut).
-
-    Space and tab separate words outside quotes; an unescaped ``"`` toggles
-    quoting and, right after whitespace, starts a (possibly empty) word; a
-    ``\\`` makes the next byte literal; a NUL ends the C string.
-    """
-    words: List[bytearray] = []
-    quoted = escaped = False
-    between = True
-    for byte in line.split(b"\0", 1)[0]:
-        char = bytes([byte])
-        if char == b'"' and not escaped:
-            quoted = not quoted
-            if quoted and between:
-                words.append(bytearray())
-                between = False
-        elif char in b" \t" and not quoted and not escaped:
-            between = True
-        elif char == b"\\" and not escaped:
-            escaped = True
-        else:
-            if between:
-                if len(words) >= MAX_ARGS - 1:
-                    escaped = False
-                    continue
-                words.append(bytearray())
-                between = False
-            words[-1] += char
-            escaped = False
-    return [bytes(word) for word in words]
 
 
 def asterisk_receives(value: object) -> str:

@@ -4,17 +4,22 @@ Every command runs as a real process. The exit-code table is ``itflow_bridge.cor
 (0 ok, 1 no, 2 failure, 3 configuration error); the README states the same table.
 """
 
+import contextlib
 import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from itflow_bridge.core.exits import Exit
+from itflow_bridge.storage.cache import Cache
+from polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "first-hour-key-5b1e0c9d"
@@ -141,14 +146,21 @@ def test_another_key_does_not_see_the_first_keys_cached_names(fake_itflow, tmp_p
     assert "refused the API key" in one_line(out)
 
 
+def cached_answer_fresh_until(cache_dir, number):
+    """When the cached caller-ID answer for ``number`` stops being fresh (wall-clock seconds)."""
+    with contextlib.closing(sqlite3.connect(str(Cache(cache_dir).path))) as db:
+        (fresh_until,) = db.execute("SELECT MAX(fresh_until) FROM entries WHERE key LIKE ?",
+                                    ("%cid:%" + number.lstrip("+"),)).fetchone()
+    return fresh_until
+
+
 def test_stale_answers_still_help_when_the_same_itflow_fails(fake_itflow, tmp_path):
     cache = tmp_path / "shared-cache"
     conf = tmp_path / "bridge.conf"
     conf.write_text("[cache]\nhit_ttl = 1\n", encoding="utf-8")
     run(tmp_path, "lookup", "+15551234567", url=fake_itflow.url, key=fake_itflow.api_key, cache=cache, mode="v1")
-    import time
-
-    time.sleep(1.2)
+    fresh_until = cached_answer_fresh_until(cache, "+15551234567")
+    wait_for(lambda: time.time() > fresh_until, "the cached answer's hit_ttl to run out")
     fake_itflow.set_fault("500_empty")
     out = run(tmp_path, "lookup", "--json", "+15551234567", url=fake_itflow.url, key=fake_itflow.api_key,
               cache=cache, mode="v1")

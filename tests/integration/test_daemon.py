@@ -6,12 +6,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 from itflow_bridge.sample.simulated_asterisk import simulate_call
+from polling import wait_for
 from serve_process import start_serve, stop
+
+CONTACTS = "/api/v1/contacts/read.php"
 
 
 @pytest.fixture
@@ -35,7 +37,8 @@ def test_sigterm_finishes_the_call_in_progress_then_exits(daemon, fake_itflow):
     caller = threading.Thread(target=lambda: results.append(
         simulate_call("127.0.0.1", port, "itflow-cid.agi", caller_num="+15559876543")))
     caller.start()
-    time.sleep(0.3)  # the call is now waiting on ITFlow
+    wait_for(lambda: fake_itflow.count(CONTACTS, contact_phone_or_mobile="5559876543") == 1,
+             "the call's lookup to reach ITFlow")  # it now waits on the slow answer
     proc.send_signal(signal.SIGTERM)
     caller.join(timeout=15)
     assert results and results[0].variables["ITFLOW_CID_STATUS"] == "FOUND"

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from directory_data import build_dataset, client, contact
+import fake_writes
 from faulty_itflow import FaultyITFlow
 from itflow_bridge.app import Bridge
 from itflow_bridge.core.config import load_config
@@ -48,7 +49,7 @@ def berlin_dataset():
 
 @pytest.mark.parametrize("generation", ["legacy", "v1"])
 def test_a_number_without_country_code_is_named_from_the_directory_as_itflow_names_it(tmp_path, generation):
-    with FaultyITFlow(data=berlin_dataset(), generations=(generation,)) as fake:
+    with FaultyITFlow(writes=fake_writes, data=berlin_dataset(), generations=(generation,)) as fake:
         asking = bridge_for(fake, tmp_path / "asking", generation)
         try:
             from_itflow = {caller: asking.lookup.lookup(caller) for caller in CALLERS}
@@ -78,7 +79,7 @@ def test_a_number_without_country_code_is_named_from_the_directory_as_itflow_nam
 
 
 def test_the_phonebook_shows_a_number_without_country_code_as_stored(tmp_path):
-    with FaultyITFlow(data=berlin_dataset(), generations=("legacy",)) as fake:
+    with FaultyITFlow(writes=fake_writes, data=berlin_dataset(), generations=("legacy",)) as fake:
         bridge = bridge_for(fake, tmp_path / "bridge", "legacy")
         try:
             store = store_for(bridge.config, "legacy")

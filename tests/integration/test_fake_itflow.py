@@ -10,8 +10,10 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from typing import Dict, Optional
@@ -21,6 +23,7 @@ import requests
 
 from itflow_bridge.sample.fake_itflow import SAMPLE_API_KEY, FakeITFlow, load_sample_data
 from itflow_bridge.sample.php import php_float_str
+from polling import PATIENCE
 
 TIMEOUT = 5
 V1_MISS = (b'{"success":"False","message":"No resource (for this client and company) '
@@ -569,7 +572,7 @@ def test_v1_credentials_need_the_decrypt_password(fake_itflow):
     assert (wrong["credential_username"], wrong["credential_password"]) == (False, False)
 
 
-# --- faults (tests/faulty_itflow.py: the fixtures are FaultyITFlow) --------------------------
+# --- faults (bench/faulty_itflow.py: the fixtures are FaultyITFlow) --------------------------
 
 
 def test_fault_slow_delays_then_answers(fake_itflow):
@@ -586,9 +589,10 @@ def test_fault_blackhole_reads_but_never_answers(fake_itflow):
         requests.get(fake_itflow.url + "/api.php", params={"api_key": fake_itflow.api_key, "cid": "1"},
                      timeout=0.3)
     assert fake_itflow.count("/api.php", cid="1") == 1
-    started = time.monotonic()
-    fake_itflow.stop()
-    assert time.monotonic() - started < 2
+    stopping = threading.Thread(target=fake_itflow.stop, daemon=True)
+    stopping.start()
+    stopping.join(PATIENCE)
+    assert not stopping.is_alive(), "stop() hangs behind the request it never answered"
 
 
 def test_fault_refuse_then_reopen_on_the_same_port(fake_itflow):
@@ -703,13 +707,20 @@ def test_request_log_records_what_the_client_sent(fake_itflow):
 
 
 def test_answers_are_fast_on_a_kept_alive_connection(fake_itflow):
-    """Benchmarks measure the bridge, not the fake: no Nagle/delayed-ACK stall (~40 ms) per reply."""
+    """Benchmarks measure the bridge, not the fake: no Nagle/delayed-ACK stall (~40 ms) per reply.
+
+    The fake writes headers and body separately, so only TCP_NODELAY on its end of the
+    connection prevents the stall; that setting is what is checked, not a duration.
+    """
     with requests.Session() as session:
-        started = time.monotonic()
-        for _ in range(30):
-            session.get(fake_itflow.url + "/api.php", params={"api_key": fake_itflow.api_key, "account_balance": "1"},
-                        timeout=TIMEOUT)
-        assert time.monotonic() - started < 0.6
+        for _ in range(3):
+            reply = session.get(fake_itflow.url + "/api.php",
+                                params={"api_key": fake_itflow.api_key, "account_balance": "1"}, timeout=TIMEOUT)
+            assert reply.text == "1700.5"
+        with fake_itflow._lock:
+            server_ends = list(fake_itflow._connections)
+        assert len(server_ends) == 1  # one kept-alive connection served them all
+        assert server_ends[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_fixtures_serve_one_generation_each(fake_itflow_legacy, fake_itflow_v1):

@@ -2,6 +2,7 @@
 
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,14 +12,9 @@ import time
 import pytest
 
 from itflow_bridge.sample.simulated_asterisk import simulate_call
+from sockets import free_port  # the directory's HTTP port cannot be 0 (0 is off)
 
 START_TIMEOUT = 15.0
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Serve:
@@ -28,13 +24,18 @@ class Serve:
         conf = tmp_path / "bridge.conf"
         conf.write_text("[callerid]\nbudget_ms = 3000\n" + ini, encoding="utf-8")
         self.log_path = tmp_path / "serve.log"
-        self.port = free_port()
         env = dict(os.environ, ITFLOW_BRIDGE_CONFIG=str(conf), ITFLOW_URL=fake.url, ITFLOW_API_KEY=fake.api_key,
                    ITFLOW_API_MODE="v1", ITFLOW_BRIDGE_CACHE_DIR=str(tmp_path / "cache"))
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(self.port), *flags],
+                [sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", "0", *flags],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+
+    @property
+    def port(self):
+        """The FastAGI port the daemon picked for itself (it logs it once listening)."""
+        self.wait_for("FastAGI listening on ")
+        return int(re.search(r"FastAGI listening on [^:]+:(\d+)", self.log()).group(1))
 
     def log(self):
         return self.log_path.read_text(encoding="utf-8", errors="replace")

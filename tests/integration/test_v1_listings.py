@@ -45,15 +45,30 @@ def test_twenty_concurrent_cold_misses_read_each_listing_once(fake_itflow_v1, ma
     assert listings_read(fake_itflow_v1, LOCATIONS) == 1
 
 
-def test_a_failed_listing_fails_every_caller_waiting_on_it_with_one_build(fake_itflow_v1, make_bridge):
-    import time
+class CountedBuilds(dict):
+    """The adapter's in-progress builds, counting how many callers have looked one up."""
 
+    def __init__(self):
+        super().__init__()
+        self.looked_up = 0
+        self.changed = threading.Condition()
+
+    def get(self, *args):
+        with self.changed:
+            self.looked_up += 1
+            self.changed.notify_all()
+        return super().get(*args)
+
+
+def test_a_failed_listing_fails_every_caller_waiting_on_it_with_one_build(fake_itflow_v1, make_bridge):
     adapter = make_bridge(fake_itflow_v1, "v1").adapter()
+    adapter._building = building = CountedBuilds()
     builds = []
 
     def failing_build(timeout):
         builds.append(timeout)
-        time.sleep(0.3)  # the other callers arrive while it runs
+        with building.changed:  # every other caller has found this build running and holds on to it
+            assert building.changed.wait_for(lambda: building.looked_up == 10, timeout=30)
         raise ITFlowUnavailable("ITFlow answered HTTP 500")
 
     results, errors = concurrently(lambda index: adapter._listing("phones", failing_build, None), count=10)

@@ -23,7 +23,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +35,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from itflow_bridge.core.config import ENV_OVERRIDES
 from itflow_bridge.sample.fake_itflow import load_sample_data
-from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, simulate_call, tokenize
+from itflow_bridge.sample.simulated_asterisk import SimulatedCall, answer, environment, simulate_call, tokenize
 from itflow_bridge.services.budget import WORKERS
 from slow_itflow import CONTROL_PATH
 
@@ -194,20 +193,16 @@ def bridge_env(config: Path) -> Dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def _wait_listening(port: int, process: subprocess.Popen, deadline: float) -> bool:
+def _logged_port(log_path: Path, offset: int, process: subprocess.Popen, deadline: float) -> Optional[int]:
+    """The port ``serve --port 0`` says it listens on, once its log says so."""
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            listening = re.search(rb"FastAGI listening on [^:\s]+:(\d+)", log.read())
+        if listening:
+            return int(listening.group(1))
+        time.sleep(0.05)
+    return None
 
 
 @dataclass
@@ -218,18 +213,18 @@ class DaemonProcess:
 
     @classmethod
     def start(cls, config: Path, log_path: Path) -> "DaemonProcess":
-        """``itflow-bridge serve`` on a free port (tried again if another process took the port first)."""
-        for _attempt in range(3):
-            port = _free_port()
-            command = [sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", str(port)]
-            with open(log_path, "ab") as log:
-                process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
-                                           env=bridge_env(config))
-            if _wait_listening(port, process, time.monotonic() + START_TIMEOUT):
-                return cls(process, port, log_path)
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=START_TIMEOUT)
+        """``itflow-bridge serve --port 0``: the daemon binds a free port itself and logs which."""
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        command = [sys.executable, "-m", "itflow_bridge.cli", "serve", "--port", "0"]
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
+                                       env=bridge_env(config))
+        port = _logged_port(log_path, offset, process, time.monotonic() + START_TIMEOUT)
+        if port is not None:
+            return cls(process, port, log_path)
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=START_TIMEOUT)
         raise RuntimeError("the daemon did not start; see %s" % log_path)
 
     def stop(self) -> int:
@@ -427,18 +422,6 @@ class ClassicResult:
     other_stderr: Tuple[str, ...]
 
 
-def classic_environment(number: str, name: str) -> bytes:
-    """The environment block Asterisk sends a classic AGI script (no agi_network lines)."""
-    pairs = [("agi_request", "/var/lib/asterisk/agi-bin/" + CID_SCRIPT), ("agi_channel", "PJSIP/trunk-00000001"),
-             ("agi_language", "en"), ("agi_type", "PJSIP"), ("agi_uniqueid", "1700000000.1"),
-             ("agi_version", "22.0.0"), ("agi_callerid", number or "unknown"), ("agi_calleridname", name or "unknown"),
-             ("agi_callingpres", "0"), ("agi_callingani2", "0"), ("agi_callington", "0"), ("agi_callingtns", "0"),
-             ("agi_dnid", "5550100"), ("agi_rdnis", "unknown"), ("agi_context", "from-trunk"),
-             ("agi_extension", "s"), ("agi_priority", "1"), ("agi_enhanced", "0.0"), ("agi_accountcode", ""),
-             ("agi_threadid", "140000000000000")]
-    return b"".join(("%s: %s\n" % pair).encode("utf-8") for pair in pairs) + b"\n"
-
-
 def drive_classic(process: subprocess.Popen, environment: bytes) -> SimulatedCall:
     """Play Asterisk on the script's pipes until it closes its stdout."""
     call = SimulatedCall()
@@ -472,7 +455,7 @@ def one_classic(config: Path, number: str, name: str, timeout: float) -> Classic
     watchdog = threading.Timer(timeout, process.kill)  # a hung script is killed, never waited on forever
     watchdog.start()
     try:
-        call = drive_classic(process, classic_environment(number, name))
+        call = drive_classic(process, environment(CID_SCRIPT, number, name, 0))
         held = time.monotonic() - begin
         returncode = _wait_or_kill(process, timeout)
     finally:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from sockets import free_port  # php -S cannot pick its own port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT_DIR = Path(os.environ.get("ITFLOW_SNAPSHOT_DIR", str(REPO_ROOT.parent / "shared" / "itflow")))
 CACHE_DIR = Path(os.environ.get("ITFLOW_REAL_CACHE_DIR", "/var/cache/itflow-bridge-real-itflow"))
@@ -46,6 +48,12 @@ DB_USER = "itflow"
 ADMIN_NAME = "Lab Admin"
 ADMIN_PASSWORD = "lab-admin-password-1"
 KEY_PASSWORD = "lab-key-password-1"
+# The wrong decrypt passwords the tests send.  ITFlow unwraps the key's master key with
+# openssl_decrypt, which with a wrong key fails (false) only when the padding check fails:
+# about 255 times in 256, otherwise it returns garbage that then serves as the key.  The
+# key's decrypt hash is made again until each of these fails, so their answers never
+# depend on that chance (see _CREATE_KEYS_PHP).
+WRONG_DECRYPT_PASSWORDS = ("wrong", "another wrong one", "x", "decrypt")
 LEGACY_DB = "itflow"  # the name PHP's error messages show, as on a typical install
 V1_DB = "itflow_current"
 FAR_FUTURE = "2099-12-31"
@@ -172,12 +180,6 @@ def session_copy(tree: Path, destination: Path) -> Path:
 
 
 # --- processes --------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for(predicate, timeout: float, what: str, process: Optional[subprocess.Popen] = None,
@@ -447,15 +449,67 @@ _CREATE_KEYS_PHP = r"""<?php
 chdir($argv[1]);
 require_once "functions.php";
 require_once "config.php";
+// argv: tree, admin password, key password, wrong passwords (JSON), then name:secret:expire:user.
 $row = mysqli_fetch_assoc(mysqli_query($mysqli, "SELECT user_id, user_specific_encryption_ciphertext FROM users ORDER BY user_id LIMIT 1"));
 $master = decryptUserSpecificKey($row['user_specific_encryption_ciphertext'], $argv[2]);
-$hash = setupFirstUserSpecificKey($argv[3], $master);
-foreach (array_slice($argv, 4) as $spec) {
+$wrong = json_decode($argv[4]);
+do {  // a fresh salt and IV until every wrong password fails to unwrap, as it does 255 times in 256
+    $hash = setupFirstUserSpecificKey($argv[3], $master);
+    $opens = array_filter($wrong, function ($password) use ($hash) {
+        return decryptUserSpecificKey($hash, $password) !== false;
+    });
+} while ($opens);
+foreach (array_slice($argv, 5) as $spec) {
     list($name, $secret, $expire, $user) = explode(':', $spec);
     $user_id = $user === 'admin' ? intval($row['user_id']) : intval($user);
     $name = mysqli_real_escape_string($mysqli, $name);
     $secret = mysqli_real_escape_string($mysqli, $secret);
     mysqli_query($mysqli, "INSERT INTO api_keys SET api_key_name = '$name', api_key_secret = '$secret', api_key_decrypt_hash = '$hash', api_key_expire = '$expire', api_key_user_id = $user_id");
+}
+"""
+
+_SETTLE_CREDENTIALS_PHP = r"""<?php
+// Every credential entry re-encrypted (same cleartext, same key, a new IV) until the other
+// key fails to decrypt it.  A wrong decrypt password unwraps to false, so PHP uses an empty key;
+// an entry under one key opened with the other fails the padding check about 255 times in
+// 256 and otherwise decrypts to garbage.  Settled entries always fail: the answer is the
+// one real ITFlow gives nearly always, and the one the fake gives every time.
+// argv: tree, the key's decrypt password.
+chdir($argv[1]);
+require_once "functions.php";
+require_once "config.php";
+$key = mysqli_fetch_assoc(mysqli_query($mysqli, "SELECT api_key_decrypt_hash FROM api_keys WHERE api_key_name = 'bridge'"));
+$keys = array(decryptUserSpecificKey($key['api_key_decrypt_hash'], $argv[2]), '');
+$decrypt = function ($stored, $key) {  // what apiDecryptCredentialEntry() answers with this key
+    return openssl_decrypt(substr($stored, 16), 'aes-128-cbc', $key, 0, substr($stored, 0, 16));
+};
+$open = function ($stored, $key) use ($decrypt) {  // the cleartext, or false (garbage is almost never UTF-8)
+    $clear = $decrypt($stored, $key);
+    return ($clear !== false && mb_check_encoding($clear, 'UTF-8')) ? $clear : false;
+};
+$rows = mysqli_query($mysqli, "SELECT credential_id, credential_username, credential_password FROM credentials");
+while ($row = mysqli_fetch_assoc($rows)) {
+    foreach (array('credential_username', 'credential_password') as $column) {
+        $stored = (string) $row[$column];
+        if (strlen($stored) <= 16) {
+            continue;  // no ciphertext: every key fails alike
+        }
+        $opened = array_filter(array($open($stored, $keys[0]), $open($stored, $keys[1])), 'is_string');
+        if (count($opened) != 1) {
+            fwrite(STDERR, "credential $row[credential_id] $column opens under " . count($opened) . " keys
+");
+            exit(1);
+        }
+        $own = array_key_first($opened);
+        while ($decrypt($stored, $keys[1 - $own]) !== false) {
+            $iv = randomString();
+            $stored = $iv . openssl_encrypt($opened[$own], 'aes-128-cbc', $keys[$own], 0, $iv);
+        }
+        if ($stored !== $row[$column]) {
+            $escaped = mysqli_real_escape_string($mysqli, $stored);
+            mysqli_query($mysqli, "UPDATE credentials SET $column = '$escaped' WHERE credential_id = " . intval($row['credential_id']));
+        }
+    }
 }
 """
 
@@ -541,6 +595,17 @@ class ScratchSite:
         """Rows as the contract dataset holds them (missing required columns are filled in)."""
         self.db.sql(insert_rows(table, rows, table_columns(self.db, self.database)[table]), self.database)
 
+    def settle_credentials(self) -> None:
+        """Credential entries that the key they were not encrypted with never opens (_SETTLE_CREDENTIALS_PHP).
+
+        Whether a wrong key opens an entry depends on its random IV; after this, reading
+        entries with either key answers the same on every run.
+        """
+        script = self.server.tree.parent / "settle_credentials.php"
+        script.write_text(_SETTLE_CREDENTIALS_PHP, encoding="utf-8")
+        _run(["php", "-d", "mysqli.default_socket=%s" % self.db.socket, str(script), str(self.server.tree),
+              KEY_PASSWORD], stdin=subprocess.DEVNULL)
+
 
 @dataclass
 class RealITFlow:
@@ -606,7 +671,7 @@ class RealITFlow:
         script = self.root / "create_keys.php"
         script.write_text(_CREATE_KEYS_PHP, encoding="utf-8")
         _run(["php", "-d", "mysqli.default_socket=%s" % self.db.socket, str(script), str(tree), ADMIN_PASSWORD,
-              KEY_PASSWORD, "bridge:%s:%s:admin" % (keys.good, FAR_FUTURE),
+              KEY_PASSWORD, json.dumps(WRONG_DECRYPT_PASSWORDS), "bridge:%s:%s:admin" % (keys.good, FAR_FUTURE),
               "expired:%s:%s:admin" % (keys.expired, PAST),
               "no user:%s:%s:0" % (keys.not_tied, FAR_FUTURE),
               "user gone:%s:%s:424242" % (keys.user_gone, FAR_FUTURE)], stdin=subprocess.DEVNULL)

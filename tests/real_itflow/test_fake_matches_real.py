@@ -15,7 +15,7 @@ import time
 import pytest
 
 from real_itflow.conftest import Backend, fake_backend, real_backend
-from real_itflow.harness import KEY_PASSWORD, LEGACY_VARIANTS
+from real_itflow.harness import KEY_PASSWORD, LEGACY_VARIANTS, WRONG_DECRYPT_PASSWORDS
 
 LEGACY_REQUESTS = {
     "cid-contact": [("cid", "5551234567")],
@@ -383,11 +383,16 @@ V1_WRITES = {
 
 
 @pytest.mark.parametrize("name", sorted(V1_WRITES))
-def test_v1_writes(v1_write_pair, name):
+def test_v1_writes(v1_write_pair, real_itflow, name):
     for method, path, params, body in V1_WRITES[name]:
         step = "%s %s %s %s" % (method, path, params, body)
+        decrypt_password = (body or {}).get("api_key_decrypt_password")
+        assert decrypt_password in (None, "0", KEY_PASSWORD) + WRONG_DECRYPT_PASSWORDS, \
+            "%s: a wrong decrypt password the key was not made for (harness.WRONG_DECRYPT_PASSWORDS)" % step
         answers = [side.get("/api/v1/" + path, params, method=method,
                             body=None if body is None else json.dumps(body).encode()) for side in v1_write_pair]
+        if method == "POST" and path.startswith("credentials/"):
+            real_itflow.scratch("v1").settle_credentials()  # reads with the other key fail, as in the fake
         fake_answer, real_answer = answers
         real, fake = (_normalised(answer.body) for answer in (real_answer, fake_answer))
         assert (step, real_answer.status, real_answer.content_type, real) == (

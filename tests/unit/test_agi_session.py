@@ -1,4 +1,4 @@
-"""AGISession against scripted Asterisk replies, and run_classic in a real subprocess.
+"""AGISession against scripted Asterisk replies.
 
 Every reply form res_agi produces is scripted here; the same cases run against
 a real Asterisk 22 in the e2e suite.
@@ -7,13 +7,9 @@ a real Asterisk 22 in the e2e suite.
 from __future__ import annotations
 
 import io
-import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,13 +17,13 @@ import pytest
 TESTS_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS_DIR))  # agi_script
 
+from agi_script import DEAD_CHANNEL as DEAD  # noqa: E402
 from agi_script import Close, FakeAsterisk  # noqa: E402
 
 from itflow_bridge.agi import AGISession, DigitsResult, StreamResult, quote  # noqa: E402
 from itflow_bridge.agi.protocol import MAX_COMMAND_LINE_BYTES  # noqa: E402
 from itflow_bridge.core.errors import AGICommandError, AGIError, AGIHangup  # noqa: E402
 
-DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 USAGE_520 = (
     "520-Invalid command syntax.  Proper usage follows:\n"
     " Usage: GET DATA <file to be streamed> [timeout] [maximum digits]\n"
@@ -402,105 +398,3 @@ def test_verbose_truncates_huge_messages_to_fit_one_line():
     session.verbose('"é\\' * 5000)
     assert len(fake.commands) == 1
     assert len(fake.commands[0].line) < MAX_COMMAND_LINE_BYTES
-
-
-# --- run_classic in a real process -----------------------------------------------
-
-CLASSIC_PRELUDE = (
-    "import sys, logging\n"
-    "sys.path.insert(0, %r)\n"
-    "from itflow_bridge.agi import run_classic\n" % str(TESTS_DIR)
-)
-
-SIGHUP_PROBE = CLASSIC_PRELUDE + (
-    "def handler(session):\n"
-    "    session.answer()\n"
-    "    print('stray print must not reach Asterisk')\n"
-    "    session.verbose('hung_up=%s' % session.hung_up)\n"
-    "    session.stream_file('beep')\n"
-    "    session.verbose('unreachable')\n"
-    "sys.exit(run_classic(handler, install_sighup=INSTALL))\n"
-)
-
-
-def _run_classic_script(code: str, fake: FakeAsterisk, timeout: float = 20.0):
-    process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        # As Asterisk starts a script: SIGHUP at its default, whatever this test runner inherited (nohup).
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
-    )
-    fake.pid = process.pid
-    driver = threading.Thread(target=fake.serve_pipes, args=(process.stdout, process.stdin))
-    driver.start()
-    try:
-        return_code = process.wait(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        driver.join(timeout=5)
-    return return_code, process.stderr.read().decode("utf-8", errors="replace")
-
-
-def _sighup_then(reply):
-    """A fake that sends SIGHUP to the script while it waits for this reply."""
-
-    def hang_up_then_answer(command):
-        os.kill(fake.pid, signal.SIGHUP)
-        time.sleep(0.3)
-        return reply
-
-    fake = FakeAsterisk(script=[hang_up_then_answer, "200 result=1", DEAD, "200 result=1"])
-    return fake
-
-
-def test_classic_script_survives_sighup_and_finishes_cleanly():
-    fake = _sighup_then("200 result=0")
-    return_code, stderr = _run_classic_script(SIGHUP_PROBE.replace("INSTALL", "True"), fake)
-    assert return_code == 0, stderr
-    assert fake.words() == [
-        ["ANSWER"],
-        ["VERBOSE", "hung_up=True", "1"],
-        ["STREAM", "FILE", "beep", ""],
-    ]
-    assert "stray print must not reach Asterisk" in stderr
-    assert "Traceback" not in stderr
-
-
-def test_without_the_handler_sighup_kills_the_script():
-    fake = _sighup_then("200 result=0")
-    return_code, _ = _run_classic_script(SIGHUP_PROBE.replace("INSTALL", "False"), fake)
-    assert return_code == -signal.SIGHUP
-    assert fake.words() == [["ANSWER"]]
-
-
-def test_classic_handler_failure_is_one_log_line_and_exit_zero():
-    code = CLASSIC_PRELUDE + (
-        "def handler(session):\n"
-        "    session.answer()\n"
-        "    raise RuntimeError('lookup failed\\nsecond line')\n"
-        "sys.exit(run_classic(handler))\n"
-    )
-    fake = FakeAsterisk(script=["200 result=0"])
-    return_code, stderr = _run_classic_script(code, fake)
-    assert return_code == 0
-    assert fake.words() == [["ANSWER"]]
-    assert "Traceback" not in stderr
-    assert [line for line in stderr.splitlines() if line] == [
-        "AGI handler failed: RuntimeError: lookup failed second line"
-    ]
-
-
-def test_classic_hangup_on_eof_is_quiet():
-    code = CLASSIC_PRELUDE + (
-        "def handler(session):\n"
-        "    session.answer()\n"
-        "    session.answer()\n"
-        "sys.exit(run_classic(handler))\n"
-    )
-    fake = FakeAsterisk(script=[Close("200 result=0")])
-    return_code, stderr = _run_classic_script(code, fake)
-    assert (return_code, stderr) == (0, "")
-    assert fake.words() == [["ANSWER"]]

@@ -2,9 +2,6 @@
 
 import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -106,19 +103,6 @@ def test_a_corrupt_file_answers_nothing(tmp_path):
     path.write_bytes(b"not a database" * 100)
     assert Directory(path).find("+15551234567") is None
 
-
-def test_find_needs_only_the_standard_library(tmp_path):
-    store = DirectoryStore(tmp_path / "d.sqlite3")
-    write(store, [entry("+15551234567", "Acme Corp", kind="location")])
-    code = textwrap.dedent("""
-        import sys
-        from itflow_bridge.storage.directory_file import Directory
-        hit = Directory(sys.argv[1]).find("+15551234567")
-        heavy = sorted(m for m in ("requests", "phonenumbers", "urllib3", "cachetools") if m in sys.modules)
-        print(hit.name, heavy)
-    """)
-    out = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "Acme Corp []"
 
 
 def test_the_file_is_not_world_readable(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -45,7 +44,11 @@ def test_debian_template_directories_and_owner_of_agi_bin(tmp_path):
     root = tree(tmp_path, "[directories](!)\nastagidir => /nowhere\n[options]\n;runuser = asterisk\n")
     (root / "usr/share/asterisk/sounds").mkdir(parents=True)
     (root / "usr/share/asterisk/agi-bin").mkdir(parents=True)
-    os.chown(root / "usr/share/asterisk/agi-bin", 1001, 1001)
+    # The owner of agi-bin names the user: whoever runs this test owns the directory,
+    # so the target's passwd gives that uid the name pbx (no chown, no root needed).
+    uid = (root / "usr/share/asterisk/agi-bin").stat().st_uid
+    (root / "etc/passwd").write_text("asterisk:x:995:994::/var/lib/asterisk:/bin/false\n"
+                                     "pbx:x:%d:1001::/home/pbx:/bin/sh\n" % uid)
     layout = detect(root)
     assert not layout.freepbx
     assert layout.agi_dir == "/usr/share/asterisk/agi-bin" and layout.sounds_dir == "/usr/share/asterisk/sounds"

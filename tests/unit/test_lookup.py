@@ -8,6 +8,8 @@ import threading
 import time
 from dataclasses import replace
 
+import pytest
+
 from itflow_bridge.storage.cache import Cache
 from itflow_bridge.core.config import CacheSettings, CallerIDSettings
 from itflow_bridge.core.errors import ITFlowUnavailable
@@ -19,9 +21,10 @@ from itflow_bridge.services.lookup import CallerLookup
 class ScriptedAdapter:
     """Answers from a dict; ``numeric`` asks as an API comparing numbers with intval() would."""
 
-    def __init__(self, known=None, delay=0.0, fail=False, numeric=False):
+    def __init__(self, known=None, delay=0.0, fail=False, numeric=False, gate=None):
         self.known = known or {}
         self.delay = delay
+        self.gate = gate  # a threading.Event: ITFlow answers only once the test sets it
         self.fail = fail
         self.numeric = numeric
         self.asked = []
@@ -34,10 +37,15 @@ class ScriptedAdapter:
         with self.lock:
             self.asked.append(digits)
         time.sleep(self.delay)
+        if self.gate is not None:
+            assert self.gate.wait(IDLE_PATIENCE), "the test never let ITFlow answer"
         if self.fail:
             raise ITFlowUnavailable("connection refused")
         name = self.known.get(digits)
         return CallerMatch(name, "contact", 1, "Acme Corp", name) if name else None
+
+
+IDLE_PATIENCE = 30.0  # seconds for work the test released to finish: only a hang takes that long
 
 
 def make(adapter, tmp_path, **settings):
@@ -80,19 +88,19 @@ def test_withheld_is_skipped_without_asking(tmp_path):
 
 
 def test_budget_is_hard_and_the_late_answer_fills_the_cache(tmp_path):
-    adapter = ScriptedAdapter({"5551234567": "John Smith"}, delay=0.5)
+    answer = threading.Event()
+    adapter = ScriptedAdapter({"5551234567": "John Smith"}, gate=answer)
     service = make(adapter, tmp_path, budget_ms=100)
-    started = time.monotonic()
-    result = service.lookup("5551234567")
-    assert time.monotonic() - started < 0.3
-    assert result.status == "ERROR"
-    service.flights.wait_idle(2)
+    result = service.lookup("5551234567")  # returns although ITFlow has not answered
+    assert (result.status, result.timed_out) == ("ERROR", True)
+    answer.set()
+    service.flights.wait_idle(IDLE_PATIENCE)
     assert service.lookup("5551234567").source == "cache"
 
 
 def test_concurrent_lookups_of_one_number_share_one_request(tmp_path):
     adapter = ScriptedAdapter({"5551234567": "John Smith"}, delay=0.3)
-    service = make(adapter, tmp_path, budget_ms=2000)
+    service = make(adapter, tmp_path, budget_ms=int(IDLE_PATIENCE * 1000))  # about sharing, not the budget
     results = []
     threads = [threading.Thread(target=lambda: results.append(service.lookup("5551234567"))) for _ in range(20)]
     for t in threads:
@@ -141,12 +149,14 @@ def test_stray_failures_do_not_stop_lookups(tmp_path):
 
 
 def test_an_overrun_budget_says_it_timed_out_and_is_no_failure(tmp_path):
-    adapter = ScriptedAdapter(delay=0.3)
+    answer = threading.Event()
+    adapter = ScriptedAdapter(gate=answer)
     service = make(adapter, tmp_path, budget_ms=50)
     results = [service.lookup("555100000%d" % i) for i in range(3)]
     assert [(r.status, r.timed_out) for r in results] == [("ERROR", True)] * 3
     assert not service.cooling_down()  # slow is not down: the answers still fill the cache
-    service.flights.wait_idle(2)
+    answer.set()
+    service.flights.wait_idle(IDLE_PATIENCE)
     assert service.lookup("5551000000").source == "cache"
 
 
@@ -183,25 +193,45 @@ def test_a_number_being_refreshed_elsewhere_is_not_asked_again(tmp_path):
     assert service.lookup("5551234567").source == "cache"
 
 
-class SlowCache(Cache):
-    """A cache whose reads take ``delay`` (a disk stalled by other processes)."""
+class FakeMonotonic:
+    """Stands in for the ``time`` module of the lookup and budget code: a clock the test moves."""
 
-    def __init__(self, directory, delay):
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+class SlowCache(Cache):
+    """A cache whose reads take ``delay`` on ``clock`` (a disk stalled by other processes)."""
+
+    def __init__(self, directory, clock, delay):
         super().__init__(directory)
-        self.delay = delay
+        self.clock, self.delay = clock, delay
 
     def get(self, key):
-        time.sleep(self.delay)
+        self.clock.now += self.delay
         return super().get(key)
 
 
-def test_the_budget_counts_the_cache_reads_before_the_wait(tmp_path):
-    adapter = ScriptedAdapter(delay=5.0)  # ITFlow never answers within the budget
+def test_the_budget_counts_the_cache_reads_before_the_wait(tmp_path, monkeypatch):
+    from itflow_bridge.services import budget as budget_module
+
+    clock = FakeMonotonic()
+    monkeypatch.setattr(lookup_module, "time", clock)
+    monkeypatch.setattr(budget_module, "time", clock)
+    answer = threading.Event()
+    adapter = ScriptedAdapter(gate=answer)  # ITFlow never answers within the budget
+    flights = lookup_module.SingleFlight(name="test-lookup")
+    waits = []
+    run = flights.run
+    monkeypatch.setattr(flights, "run", lambda key, work, budget, started: (
+        waits.append(budget - (clock.now - started)), run(key, work, budget, started))[1])
     service = CallerLookup(replace(CallerIDSettings(), budget_ms=600), CacheSettings(dir=tmp_path),
-                           SlowCache(tmp_path, 0.15), lambda: adapter)
-    started = time.monotonic()
+                           SlowCache(tmp_path, clock, 0.15), lambda: adapter, flights=flights)
     result = service.lookup("5551234567")  # three slow reads (entry, cool-down, refresher mark) = 0.45 s
-    elapsed = time.monotonic() - started
+    answer.set()
     assert (result.status, result.timed_out) == ("ERROR", True)
-    assert elapsed < 0.6 + 0.1, "waited the whole budget after the reads: %.2f s" % elapsed
+    assert waits == [pytest.approx(0.15)], "the wait for ITFlow is not what the reads left of the budget"
     assert "600 ms" in result.error  # the budget the admin set, not what was left of it

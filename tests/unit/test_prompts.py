@@ -21,18 +21,12 @@ from itflow_bridge.prompts import (
     prompt_text,
     shipped_files,
 )
-from itflow_bridge.services.speech import DEFAULT_CURRENCY_WORDS, PromptNames, amount_prompts, currency_words
+from itflow_bridge.services.speech import amount_prompts, currency_words
+from ivr_prompts import every_name_the_ivr_may_play
 
 REPO = Path(__file__).resolve().parents[2]
 GSM_FRAME_BYTES = 33
 MAX_PROMPT_SECONDS = 6
-
-# Where the e2e harness (and its trial run) keep a real Asterisk 22 root.
-ASTERISK_ROOTS = [
-    Path(os.environ.get("ITFLOW_E2E_ROOT", "/var/cache/itflow-bridge-e2e/asterisk-sid")),
-    Path("/var/cache/itflow-bridge-e2e/root-try"),
-]
-STOCK_VOICE_DIR = Path("usr/share/asterisk/sounds/en_US_f_Allison")
 
 
 def load_generator():
@@ -40,22 +34,6 @@ def load_generator():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def currency_prompt_names() -> set[str]:
-    return {
-        name
-        for words in DEFAULT_CURRENCY_WORDS.values()
-        for name in (words.major_one, words.major_many, words.minor_one, words.minor_many)
-    }
-
-
-def every_name_the_ivr_may_play() -> set[str]:
-    """PromptNames, currency words, and every digit/scale/letter amount_prompts can produce."""
-    numbers = {f"digits/{n}" for n in list(range(21)) + list(range(30, 100, 10))}
-    numbers |= {"digits/hundred", "digits/thousand", "digits/million", "digits/billion"}
-    letters = {f"letters/{char}" for char in "abcdefghijklmnopqrstuvwxyz"}
-    return set(PromptNames().all_names()) | currency_prompt_names() | numbers | letters
 
 
 # --- the registry ----------------------------------------------------------------
@@ -121,15 +99,6 @@ def test_every_ivr_prompt_of_ours_is_shipped(tmp_path):
     assert ours and missing_prompts(tmp_path, ours) == []
 
 
-def test_stock_prompts_exist_in_a_real_asterisk_root():
-    roots = [root / STOCK_VOICE_DIR for root in ASTERISK_ROOTS if (root / STOCK_VOICE_DIR).is_dir()]
-    if not roots:
-        pytest.skip("no Asterisk test root built yet (tests/e2e/asterisk_root.py builds one)")
-    stock = sorted(name for name in every_name_the_ivr_may_play() if not name.startswith("itflow/"))
-    assert missing_prompts(roots[0], stock, language=roots[0].name) == []
-    # The core sounds really lack these (why we ship our own words); the e2e tier may
-    # have installed our itflow/* files into this root, so they are not checked here.
-    assert missing_prompts(roots[0], ["dollars", "cents"], language=roots[0].name) == ["dollars", "cents"]
 
 
 # --- install_prompts -----------------------------------------------------------

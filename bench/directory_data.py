@@ -1,10 +1,10 @@
-"""Test-side builders of ITFlow-shaped datasets for the directory tests.
+"""Builders of ITFlow-shaped datasets at any scale, for the directory tests and benchmarks.
 
 ``build_dataset`` returns a dict the fake ITFlow accepts as ``FakeITFlow(data=...)``:
 the sample dataset's tables with many more generated clients, contacts,
 locations and vendors, rows shaped exactly like the sample's (every column a
 string or null).  ``StubV1Adapter`` serves the same rows through the adapter's
-``read_page`` interface without HTTP, for unit tests and the scale bench.
+``read_page`` interface without HTTP.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from polling import PATIENCE
 from sockets import read_until_closed
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def serve():
         server.shutdown(grace=2.0)
 
 
-def _wait_until(predicate, timeout=5.0):
+def _wait_until(predicate, timeout=PATIENCE):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -192,9 +193,8 @@ def test_idle_peer_is_dropped_after_the_timeout(serve):
     server = serve({"x.agi": lambda session: session.answer()}, idle_timeout=0.3)
     with socket.create_connection(server.server_address, timeout=5) as connection:
         connection.sendall(env_block(network_script="x.agi"))
-        started = time.monotonic()
-        assert read_until_closed(connection) == b"ANSWER\n"  # never answered
-        assert time.monotonic() - started < 3
+        # Never answered: the server hangs up on its own, long before this side would give up.
+        assert read_until_closed(connection, timeout=PATIENCE) == b"ANSWER\n"
     assert _wait_until(lambda: server.active_sessions == 0)
 
 
@@ -205,9 +205,11 @@ def test_shutdown_waits_for_grace_then_cuts_running_sessions():
         connection.settimeout(5)
         assert connection.recv(100) == b"ANSWER\n"
         started = time.monotonic()
-        server.shutdown(grace=0.3)
-        elapsed = time.monotonic() - started
-        assert 0.3 <= elapsed < 3
+        stopping = threading.Thread(target=server.shutdown, kwargs={"grace": 0.3}, daemon=True)
+        stopping.start()
+        stopping.join(PATIENCE)
+        assert not stopping.is_alive(), "shutdown waits on a session that never ends"
+        assert time.monotonic() - started >= 0.3  # the grace was given
         assert read_until_closed(connection) == b""
     assert _wait_until(lambda: server.active_sessions == 0)
     with pytest.raises(OSError):
@@ -216,9 +218,10 @@ def test_shutdown_waits_for_grace_then_cuts_running_sessions():
 
 def test_shutdown_returns_at_once_when_idle():
     server = FastAGIServer({}, "127.0.0.1", 0).start()
-    started = time.monotonic()
-    server.shutdown(grace=5)
-    assert time.monotonic() - started < 1.5
+    stopping = threading.Thread(target=server.shutdown, kwargs={"grace": 3600}, daemon=True)
+    stopping.start()
+    stopping.join(PATIENCE)
+    assert not stopping.is_alive(), "shutdown sat out its grace with no session running"
 
 
 def test_serve_forever_in_the_caller_thread_stops_on_shutdown():
@@ -226,5 +229,5 @@ def test_serve_forever_in_the_caller_thread_stops_on_shutdown():
     runner = threading.Thread(target=server.serve_forever)
     runner.start()
     server.shutdown(grace=1)
-    runner.join(timeout=3)
+    runner.join(timeout=PATIENCE)
     assert not runner.is_alive()

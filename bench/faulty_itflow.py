@@ -1,11 +1,13 @@
 """The fake ITFlow with switchable failures, for tests and benchmarks.
 
-``FaultyITFlow`` is ``FakeITFlow`` with ITFlow's v1 writes plugged in
-(``fake_writes.py``) plus ``set_fault(name, **params)``, one failure at a time
+``FaultyITFlow`` is ``FakeITFlow`` plus ``set_fault(name, **params)`` (the tests
+plug ITFlow's v1 writes in with ``writes=``), one failure at a time
 (None = normal):
 
 * transport failures, which are not ITFlow's doing: ``slow`` (answers after
-  ``delay`` seconds), ``blackhole`` (reads the request, never answers),
+  ``delay`` seconds), ``held`` (answers only once the fault is switched off:
+  a slow ITFlow whose slowness the test ends, with no guess at durations),
+  ``blackhole`` (reads the request, never answers),
   ``refuse`` (the port is closed; clearing it reopens the same port),
   ``500_empty``, ``garbage`` (non-UTF-8 bytes), ``truncated`` (half the body),
   ``huge`` (5 MB), ``redirect_login`` (302 to ITFlow's login page, as a proxy
@@ -14,23 +16,24 @@
   switches for convenience: ``bad_key`` (``key_state="refused"``),
   ``key_not_tied``, ``key_user_invalid``, ``bool_success``.
 
-It lives with the tests, not in the package: the demo and ``python -m
-itflow_bridge.sample`` serve a healthy ITFlow.  ``bench/`` imports it by
-putting this directory on ``sys.path``.
+It is test tooling, not part of the package: the demo and ``python -m
+itflow_bridge.sample`` serve a healthy ITFlow.  It lives in ``bench/`` (the
+benchmarks' fake runs it in a process of its own); the tests import it from
+here too (``bench`` is on pytest's ``pythonpath``).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any, Dict, Optional, Tuple
 
-import fake_writes
 from itflow_bridge.sample.fake_itflow import LOGIN_PATH, FakeITFlow
 from itflow_bridge.sample.json_api import KEY_NOT_TIED, KEY_REFUSED, KEY_USER_INVALID, KEY_VALID, V1_PREFIX
 from itflow_bridge.sample.wire import HTML_TYPE, JSON_TYPE, Reply, Request
 
 TRANSPORT_FAULTS = frozenset({
-    "slow", "blackhole", "refuse", "500_empty", "garbage", "truncated", "huge", "redirect_login",
+    "slow", "held", "blackhole", "refuse", "500_empty", "garbage", "truncated", "huge", "redirect_login",
 })
 KEY_FAULTS = {"bad_key": KEY_REFUSED, "key_not_tied": KEY_NOT_TIED, "key_user_invalid": KEY_USER_INVALID}
 FAULTS = TRANSPORT_FAULTS | frozenset(KEY_FAULTS) | {"bool_success"}
@@ -40,19 +43,25 @@ HUGE_BODY_SIZE = 5 * 1024 * 1024
 
 
 class FaultyITFlow(FakeITFlow):
-    """``FakeITFlow`` with ITFlow's v1 writes (``fake_writes``) and ``set_fault``."""
+    """``FakeITFlow`` with ``set_fault`` (tests plug the v1 writes in: ``writes=fake_writes``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("writes", fake_writes)
         super().__init__(*args, **kwargs)
         self._fault: Optional[str] = None
         self._fault_params: Dict[str, Any] = {}
+        self._released = threading.Event()  # cleared while the fault is "held"
+        self._released.set()
 
     def start(self) -> "FaultyITFlow":
         super().start()
         if self._fault == "refuse":
             self._close_listener()
         return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._released.set()  # held requests end with the fake
+        super().stop()
 
     def __enter__(self) -> "FaultyITFlow":
         return self.start()
@@ -66,6 +75,10 @@ class FaultyITFlow(FakeITFlow):
         with self._lock:
             previous = self._fault
             self._fault, self._fault_params = fault, params
+            if fault == "held":
+                self._released.clear()
+            else:
+                self._released.set()
             self.key_state = KEY_FAULTS.get(fault or "", KEY_VALID)
             self.bool_success = fault == "bool_success"
         running = bool(self.url) and not self._stopped.is_set()
@@ -85,6 +98,10 @@ class FaultyITFlow(FakeITFlow):
         if fault == "blackhole":
             self._stopped.wait()
             return None
+        if fault == "held":
+            self._released.wait()
+            if self._stopped.is_set():
+                return None
         if fault == "slow" and self._stopped.wait(params["delay"]):
             return None
         if fault == "redirect_login" and request.path != LOGIN_PATH:
