@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 FILE_PREFIX = "directory-"
 FILE_SUFFIX = ".sqlite3"
+FILE_MODE = 0o640  # written only by the syncing process (replaced whole), read by the Asterisk group
 SCHEMA_VERSION = "1"
 KINDS = ("contact", "location", "vendor", "client")
 GENERATIONS = ("v1", "legacy")
@@ -314,7 +315,7 @@ class DirectoryWriter:
             self._db.close()
             with open(self.tmp_path, "rb") as handle:
                 os.fsync(handle.fileno())
-            os.chmod(self.tmp_path, 0o640)
+            os.chmod(self.tmp_path, FILE_MODE)
             os.replace(self.tmp_path, self.path)
             _fsync_directory(self.path.parent)
         except BaseException:

@@ -22,6 +22,7 @@ File format (UTF-8, one item per line)::
 """
 
 import os
+import stat
 import time
 import zlib
 
@@ -146,12 +147,17 @@ def shared_folder(folder: str) -> None:
 
     Whoever creates it (a classic script as the Asterisk user, a sync as root),
     the others of the group write there too; the cache's setgid bit is kept.
+    No chmod when ``mkdir`` already gave that mode (a umask of 0007 in the setgid
+    cache does): under systemd's ``RestrictSUIDSGID=yes`` a chmod naming the
+    setgid bit is refused.
     """
     try:
         os.mkdir(folder, 0o770)
     except FileExistsError:
         return
-    os.chmod(folder, 0o770 | (os.stat(os.path.dirname(folder)).st_mode & 0o2000))
+    wanted = 0o770 | (os.stat(os.path.dirname(folder)).st_mode & 0o2000)
+    if stat.S_IMODE(os.stat(folder).st_mode) != wanted:
+        os.chmod(folder, wanted)
 
 
 def prune(cache_dir: str, now: "Optional[float]" = None) -> int:
