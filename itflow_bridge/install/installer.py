@@ -292,7 +292,8 @@ class Installer:
         second = self.plan.changes(asterisk_wants)  # computed now: the files may have changed meanwhile
         stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
         # One transaction: the socket stopped with its daemon, or a call on it would start the daemon again.
-        stale_units = [name for name in (SOCKET_NAME, UNIT_NAME, SYNC_TIMER_NAME) if UNIT_DIR + "/" + name in stale_paths]
+        stale_units = [name for name in (SOCKET_NAME, UNIT_NAME, SYNC_TIMER_NAME)
+                       if UNIT_DIR + "/" + name in stale_paths]
         if stale_units and systemd_running(self.layout.root):
             _report(systemctl("disable", "--now", *stale_units))
         for change in second + stale:
@@ -408,7 +409,8 @@ class Uninstaller:
             (lambda record: record["path"] in config_paths) if self.args.keep_config else (lambda record: False))
         changes = self.plan.undo_changes(keep)
         recorded = [record["path"] for record in self.plan.manifest["entries"]]
-        units = [name for name in (SOCKET_NAME, UNIT_NAME, SYNC_TIMER_NAME) if any(path.endswith("/" + name) for path in recorded)]
+        units = [name for name in (SOCKET_NAME, UNIT_NAME, SYNC_TIMER_NAME)
+                 if any(path.endswith("/" + name) for path in recorded)]
         if self.args.dry_run:
             print("dry run: nothing is changed. Would:")
             if units:
@@ -483,7 +485,7 @@ def _prompt_files(language: str) -> List[Path]:
 
 
 def _group_bits(path: Path) -> int:
-    """What the Asterisk group needs on a cache file: read and write, only read the local directory (its sync writes it)."""
+    """The group bits a cache file needs: read-write; the local directory read-only (only its sync writes it)."""
     from ..storage import directory_file
 
     if path.name.startswith(directory_file.FILE_PREFIX) and path.name.endswith(directory_file.FILE_SUFFIX):

@@ -25,6 +25,8 @@ import subprocess
 from pathlib import Path
 from typing import List, Optional
 
+from ..core.errors import ConfigError
+
 UNIT_NAME = "itflow-bridge.service"
 SOCKET_NAME = "itflow-bridge.socket"
 SYNC_SERVICE_NAME = "itflow-bridge-sync.service"
@@ -150,7 +152,10 @@ def listen_address(host: str, port: int) -> str:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise ConfigError("[server] host %r does not resolve to an address of this machine" % host) from None
         address = ipaddress.ip_address(str(found[0][4][0]))
     if address.version == 6:
         return "[%s]:%d" % (address, port)

@@ -1,7 +1,7 @@
 """How the tier gets the software into a container that has no network: one function.
 
 ``build_installable`` builds the project at a given version into a directory of
-wheels (the project's and its dependencies', pure Python for this Python) that
+wheels (the project's and its dependencies', for this Python) that
 ``pip install --no-index --find-links DIR itflow-bridge`` installs offline.  A
 bumped version is what an upgrade installs.
 """
@@ -31,8 +31,9 @@ def build_installable(version: str, out: Path) -> Path:
             shutil.copytree(path, source / name, ignore=_IGNORED)
         elif path.exists():
             shutil.copy2(path, source / name)
-    _set_version(source / "pyproject.toml", r'(?m)^version = "[^"]*"$', 'version = "%s"' % version)
     _set_version(source / "itflow_bridge/__init__.py", r'(?m)^__version__ = "[^"]*"$', '__version__ = "%s"' % version)
+    _set_version(source / "pyproject.toml", r'(?m)^version = "[^"]*"$', 'version = "%s"' % version,
+                 optional=True)  # a static version, when pyproject does not read __version__
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(source)],
                    check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -40,8 +41,8 @@ def build_installable(version: str, out: Path) -> Path:
     return out
 
 
-def _set_version(path: Path, pattern: str, line: str) -> None:
+def _set_version(path: Path, pattern: str, line: str, optional: bool = False) -> None:
     text, count = re.subn(pattern, line, path.read_text())
-    if count != 1:
+    if count > 1 or (count == 0 and not optional):
         raise RuntimeError("no version line to set in %s" % path)
     path.write_text(text)
