@@ -43,6 +43,8 @@ class FastAGIServer:
     must exceed the longest command a handler sends (a prompt plus its digit
     timeout); the default leaves ample room for an IVR.  ``allow``: addresses or
     networks whose connections are served (default 127.0.0.1 and ::1; see ``access``).
+    ``listener``: an already listening socket to accept on (systemd's, under socket
+    activation: it stays open across restarts) instead of binding ``host``:``port``.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class FastAGIServer:
         logger: Optional[logging.Logger] = None,
         idle_timeout: float = 120.0,
         allow: Optional[Sequence[Network]] = None,
+        listener: Optional[socket.socket] = None,
     ) -> None:
         self._routes: Dict[str, Handler] = {name.lstrip("/"): handler for name, handler in routes.items()}
         self._verbose_level = verbose_level
@@ -63,7 +66,9 @@ class FastAGIServer:
         self._logger = logger or logging.getLogger("itflow_bridge.agi")
         self._idle_timeout = idle_timeout
         self._peers = PeerFilter(allow, logger=self._logger)  # None: 127.0.0.1 and ::1 only
-        self._listener = socket.create_server((host, port), backlog=max_sessions)  # a burst queues, no SYN dropped
+        if listener is None:
+            listener = socket.create_server((host, port), backlog=max_sessions)  # a burst queues, no SYN dropped
+        self._listener = listener
         self.server_address: Tuple[str, int] = self._listener.getsockname()[:2]
         self._stopping = threading.Event()
         self._serving = threading.Event()

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Tuple
 
+from ..core import systemd
 from ..core.config import Config
 from ..core.errors import BridgeError, ConfigError
 from ..core.exits import Exit
@@ -36,8 +37,9 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     port = config.server.port if args.port is None else args.port
     table = routes(bridge)
     try:
+        # Under itflow-bridge.socket, systemd holds the port (open across restarts); else bind it here.
         server = FastAGIServer(table, host, port, verbose_level=config.server.verbose_level,
-                               allow=config.server.allow)
+                               allow=config.server.allow, listener=systemd.inherited_listener())
     except (OSError, OverflowError, ValueError) as exc:
         bridge.close()
         raise listen_error(host, port, exc) from None
@@ -48,6 +50,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
     def stop(signum: int, _frame: object) -> None:
         if not stopping:
+            systemd.notify("STOPPING=1")
             log.info("signal %d: finishing calls in progress, then stopping", signum)
             stopping.append(threading.Thread(target=server.shutdown, daemon=True))
             stopping[0].start()
@@ -55,6 +58,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     with signal_handlers({signal.SIGTERM: stop, signal.SIGINT: stop}):
         log.info("FastAGI daemon listening on %s:%d (routes: %s)", *server.server_address[:2],
                  ", ".join(sorted(table)))
+        systemd.notify("READY=1")  # listening with the routes built: a Type=notify unit is active from now
         server.serve_forever()
         for thread in stopping:
             thread.join()

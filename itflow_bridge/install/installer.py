@@ -29,8 +29,8 @@ from .asterisk_layout import Layout, detect
 from .plan import Change, Plan, Record, Want
 from .settings import DIALPLAN, new_config, set_values
 from .units import (
-    SYNC_SERVICE_NAME, SYNC_TIMER_NAME, UNIT_DIR, UNIT_NAME, sync_service_text, sync_timer_text, systemctl,
-    systemd_running, unit_text,
+    SOCKET_NAME, SYNC_SERVICE_NAME, SYNC_TIMER_NAME, UNIT_DIR, UNIT_NAME, socket_text, sync_service_text,
+    sync_timer_text, systemctl, systemd_running, unit_text,
 )
 
 if TYPE_CHECKING:
@@ -201,6 +201,9 @@ class Installer:
                 if current is not None or wanted:
                     wants.append(Want(globals_file, "file", owner_g[2], owner_g[0], owner_g[1], what, content=wanted))
         if transport == "fastagi":
+            wants.append(Want(UNIT_DIR + "/" + SOCKET_NAME, "file", 0o644, 0, 0,
+                              "the daemon's port, held by systemd across restarts",
+                              content=socket_text(host=config.server.host, port=config.server.port).encode()))
             wants.append(Want(UNIT_DIR + "/" + UNIT_NAME, "file", 0o644, 0, 0,
                               "the FastAGI daemon, as %s, hardened" % account.user,
                               content=unit_text(python=sys.executable, user=account.user, group=account.group,
@@ -248,6 +251,7 @@ class Installer:
         stale_paths = {path for path in {record["path"] for record in self.plan.manifest["entries"]} - wanted_paths
                        if not any(wanted.startswith(path + "/") for wanted in wanted_paths)}  # parents stay
         unit_path = UNIT_DIR + "/" + UNIT_NAME
+        socket_path = UNIT_DIR + "/" + SOCKET_NAME
         timer_path = UNIT_DIR + "/" + SYNC_TIMER_NAME
         print("transport: %s" % transport)
         if self.dry:
@@ -260,10 +264,11 @@ class Installer:
             return Exit.FAILURE
         second = self.plan.changes(asterisk_wants)  # computed now: the files may have changed meanwhile
         stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
-        if unit_path in stale_paths and systemd_running(self.layout.root):
-            _report(systemctl("disable", "--now", UNIT_NAME))
-        if timer_path in stale_paths and systemd_running(self.layout.root):
-            _report(systemctl("disable", "--now", SYNC_TIMER_NAME))
+        # One transaction: the socket stopped with its daemon, or a call on it would start the daemon again.
+        stale_units = [name for name in (SOCKET_NAME, UNIT_NAME, SYNC_TIMER_NAME)
+                       if UNIT_DIR + "/" + name in stale_paths]
+        if stale_units and systemd_running(self.layout.root):
+            _report(systemctl("disable", "--now", *stale_units))
         for change in second + stale:
             print(change.description)
             change.apply()
@@ -274,8 +279,9 @@ class Installer:
         if not changed:
             print("nothing to change: already installed as wanted")
         unit_changed = any(change.description.split(" (")[0].endswith(unit_path) for change in second)
+        socket_changed = any(change.description.split(" (")[0].endswith(socket_path) for change in second)
         if transport == "fastagi":
-            self.start_daemon(unit_changed, changed or upgraded)
+            self.start_daemon(unit_changed or socket_changed, socket_changed, changed or upgraded)
         elif any(want.path == timer_path for want in asterisk_wants):
             self.start_sync_timer(bool(second or stale))
         dialplan_files = {self.include_file(), self.layout.asterisk_etc + "/" + edits.DIALPLAN,
@@ -323,18 +329,29 @@ class Installer:
                   "(e.g. install --url ... --api-key ...) and run install again", file=sys.stderr)
         return report.ok
 
-    def start_daemon(self, unit_changed: bool, restart: bool) -> None:
+    def start_daemon(self, units_changed: bool, socket_changed: bool, restart: bool) -> None:
+        """Enable and start the socket and the daemon; a restart keeps the port open (systemd holds it).
+
+        Only a new or changed socket unit (another port, or an install before
+        socket activation, whose daemon bound the port itself) needs the daemon
+        stopped while the socket is re-made.
+        """
         if not systemd_running(self.layout.root):
-            print("systemd is not running here: skipped daemon-reload and enable --now %s; start the daemon "
+            print("systemd is not running here: skipped daemon-reload and enable --now %s %s; start the daemon "
                   "yourself: %s -m itflow_bridge.cli serve (as %s, ITFLOW_BRIDGE_CONFIG=%s)"
-                  % (UNIT_NAME, sys.executable, self.account.user, self.args.config_file))
+                  % (SOCKET_NAME, UNIT_NAME, sys.executable, self.account.user, self.args.config_file))
             return
-        if unit_changed:
+        if units_changed:
             _report(systemctl("daemon-reload"))
-        _report(systemctl("enable", "--now", UNIT_NAME))
+        if socket_changed:
+            _report(systemctl("stop", UNIT_NAME))
+            _report(systemctl("enable", SOCKET_NAME))
+            _report(systemctl("restart", SOCKET_NAME))
+        _report(systemctl("enable", "--now", SOCKET_NAME, UNIT_NAME))
+        restart = restart and not socket_changed  # a stopped daemon was just started anew
         if restart:
             _report(systemctl("try-restart", UNIT_NAME))
-        print("daemon: systemctl enable --now %s%s" % (UNIT_NAME, ", restarted" if restart else ""))
+        print("daemon: systemctl enable --now %s %s%s" % (SOCKET_NAME, UNIT_NAME, ", restarted" if restart else ""))
 
     def start_sync_timer(self, units_changed: bool) -> None:
         if not systemd_running(self.layout.root):
@@ -361,17 +378,17 @@ class Uninstaller:
             (lambda record: record["path"] in config_paths) if self.args.keep_config else (lambda record: False))
         changes = self.plan.undo_changes(keep)
         recorded = [record["path"] for record in self.plan.manifest["entries"]]
-        units = [name for name in (UNIT_NAME, SYNC_TIMER_NAME) if any(path.endswith("/" + name) for path in recorded)]
+        units = [name for name in (SOCKET_NAME, UNIT_NAME, SYNC_TIMER_NAME)
+                 if any(path.endswith("/" + name) for path in recorded)]
         if self.args.dry_run:
             print("dry run: nothing is changed. Would:")
-            for name in units:
-                print("  systemctl disable --now %s" % name)
+            if units:
+                print("  systemctl disable --now %s" % " ".join(units))
             for change in changes:
                 print("  " + change.description)
             return Exit.OK
-        if systemd_running(self.layout.root):
-            for name in units:
-                _report(systemctl("disable", "--now", name))
+        if units and systemd_running(self.layout.root):
+            _report(systemctl("disable", "--now", *units))
         for change in changes:
             print(change.description)
             change.apply()

@@ -5,6 +5,11 @@ away: no new privileges, a read-only system except its cache directory, no
 home directories, devices or foreign address families.  ``UMask=0007`` keeps
 its cache files usable by the Asterisk group (classic scripts, ``check``).
 
+systemd holds the daemon's port (``itflow-bridge.socket``) and hands it to the
+daemon, which says when it is ready (``Type=notify``): a restart or an upgrade
+refuses no call, the calls arriving meanwhile wait in the socket's backlog and
+are answered by the next process.
+
 A classic install has no daemon to keep the local directory fresh, so it gets
 ``itflow-bridge-sync.timer``: ``itflow-bridge sync`` every ``[directory]
 sync_interval`` seconds (first 30 s after the timer starts, plus up to a tenth
@@ -14,11 +19,16 @@ like the daemon.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import subprocess
 from pathlib import Path
 from typing import List, Optional
 
+from ..core.errors import ConfigError
+
 UNIT_NAME = "itflow-bridge.service"
+SOCKET_NAME = "itflow-bridge.socket"
 SYNC_SERVICE_NAME = "itflow-bridge-sync.service"
 SYNC_TIMER_NAME = "itflow-bridge-sync.timer"
 UNIT_DIR = "/etc/systemd/system"
@@ -30,12 +40,15 @@ UNIT_TEMPLATE = """\
 # drop-in (systemctl edit itflow-bridge).
 [Unit]
 Description=itflow-bridge FastAGI daemon (caller-ID names and balances from ITFlow)
-After=network-online.target
+Requires={socket}
+After=network-online.target {socket}
 Wants=network-online.target
 Before=asterisk.service freepbx.service
 
 [Service]
-Type=simple
+# Active once it said READY=1 (calls answered from then on); the port is {socket}'s.
+Type=notify
+NotifyAccess=main
 User={user}
 Group={group}
 Environment=ITFLOW_BRIDGE_CONFIG={config}
@@ -73,6 +86,21 @@ SystemCallArchitectures=native
 SystemCallFilter=@system-service
 CapabilityBoundingSet=
 AmbientCapabilities=
+"""
+
+SOCKET_TEMPLATE = """\
+# Written by itflow-bridge install; the next install rewrites it ([server] host and port).
+[Unit]
+Description=itflow-bridge FastAGI port (held open while the daemon restarts)
+
+[Socket]
+ListenStream={listen}
+# As many waiting calls as the daemon runs sessions at once: a burst queues, no SYN dropped.
+Backlog=512
+NoDelay=yes
+
+[Install]
+WantedBy=sockets.target
 """
 
 SYNC_SERVICE_TEMPLATE = """\
@@ -115,8 +143,28 @@ def _hardening(python: str, cache_dir: str) -> str:
 
 def unit_text(*, python: str, user: str, group: str, config: str, cache_dir: str) -> str:
     """The unit for an installation whose interpreter is ``python`` (the venv's)."""
-    return UNIT_TEMPLATE.format(user=user, group=group, config=config, python=python,
+    return UNIT_TEMPLATE.format(user=user, group=group, config=config, python=python, socket=SOCKET_NAME,
                                 hardening=_hardening(python, cache_dir))
+
+
+def listen_address(host: str, port: int) -> str:
+    """``host``:``port`` as ``ListenStream=`` reads it: a numeric address (systemd resolves no names)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise ConfigError("[server] host %r does not resolve to an address of this machine" % host) from None
+        address = ipaddress.ip_address(str(found[0][4][0]))
+    if address.version == 6:
+        return "[%s]:%d" % (address, port)
+    return "%s:%d" % (address, port)
+
+
+def socket_text(*, host: str, port: int) -> str:
+    """The daemon's listening socket, owned by systemd so it stays open across restarts and upgrades."""
+    return SOCKET_TEMPLATE.format(listen=listen_address(host, port))
 
 
 def sync_service_text(*, python: str, user: str, group: str, config: str, cache_dir: str) -> str:
