@@ -22,7 +22,7 @@ _TEMPLATES = {table: _SAMPLE[table][0] for table in ("clients", "contacts", "loc
 def _row(table: str, **values: Any) -> dict:
     row = copy.deepcopy(_TEMPLATES[table])
     for key in row:
-        if key.endswith("_archived_at") or key.endswith("_updated_at") or key.endswith("_accessed_at"):
+        if key.endswith(("_archived_at", "_updated_at", "_accessed_at")):
             row[key] = None
     row.update({key: (None if value is None else str(value)) for key, value in values.items()})
     return row

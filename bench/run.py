@@ -22,12 +22,12 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic import classic_cache_hit  # noqa: E402
-from directory import classic_synced, fastagi_synced, listings, sync_and_phonebooks  # noqa: E402
-from figures import (  # noqa: E402
+from classic import classic_cache_hit
+from directory import classic_synced, fastagi_synced, listings, sync_and_phonebooks
+from figures import (
     black_hole, fastagi_cache_hit, memory, peer_comparison, slow_itflow,
 )
-from harness import Driver, Row, format_table, quiet_logs  # noqa: E402
+from harness import Driver, Row, format_table, quiet_logs
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def run_step(name: str, step: Callable[[], List[Row]]) -> List[Row]:
     print("figure %s ..." % name, file=sys.stderr, flush=True)
     try:
         rows = step()
-    except Exception as exc:  # noqa: BLE001 - one broken figure must not hide the others
+    except Exception as exc:
         traceback.print_exc()
         rows = [Row(name, "could not be measured", "-", type(exc).__name__, "-", "-", "-", False,
                     [str(exc)])]

@@ -14,7 +14,7 @@ _LAZY = {
     "Cache": ("itflow_bridge.storage.cache", "Cache"),
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "load_config", "Config", "ITFlowClient", "Cache"]
 
 
 def __getattr__(name: str) -> object:

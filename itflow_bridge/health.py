@@ -119,7 +119,8 @@ def run_checks(config: Config, transport: Optional[str] = None) -> Report:
         adapter.verify_key()  # one authenticated request: reachability, API and key at once
     except ITFlowAuthError as exc:
         report.generation = client.adapter().generation
-        report.add("reach ITFlow", PASS, "%s answers with the %s API (%s)" % (config.itflow.url, report.generation, mode))
+        report.add("reach ITFlow", PASS,
+                   "%s answers with the %s API (%s)" % (config.itflow.url, report.generation, mode))
         report.add("API key", FAIL, str(exc), AUTH_FIXES.get(exc.reason, AUTH_FIXES["invalid"]))
         return report
     except ITFlowAPIMissing as exc:
@@ -250,7 +251,7 @@ def required_prompts(speech: "SpeechSettings") -> List[str]:
     names = list(speech.prompts.all_names())
     for words in (*DEFAULT_CURRENCY_WORDS.values(), *speech.currencies.values()):
         names += [words.major_one, words.major_many, words.minor_one, words.minor_many]
-    for n in (*range(0, 21), *range(30, 100, 10), 100, 1000, 10**6, 10**9):
+    for n in (*range(21), *range(30, 100, 10), 100, 1000, 10**6, 10**9):
         names += number_prompts(n)
     return list(dict.fromkeys(name for name in names if name))
 

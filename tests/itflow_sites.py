@@ -38,7 +38,7 @@ class Site:
     def rows(self, table: str) -> List[Dict[str, Optional[str]]]:
         if self.real is not None:
             return self.real.rows(table)
-        return [dict((key, None if value is None else str(value)) for key, value in row.items())
+        return [{key: None if value is None else str(value) for key, value in row.items()}
                 for row in self.fake.data.get(table) or []]
 
     def insert(self, table: str, rows: Sequence[dict]) -> None:

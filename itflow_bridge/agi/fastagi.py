@@ -189,7 +189,7 @@ class FastAGIServer:
             handler(session)
         except AGIHangup as exc:
             self._logger.debug("FastAGI session for %r ended by hangup: %s", script, exc)
-        except Exception:  # noqa: BLE001 - a handler bug must not kill the server
+        except Exception:
             self._logger.exception("FastAGI handler for %r failed", script)
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 
+from ..core.errors import AGIError
+from .environment import parse_env as parse_env  # part of the wire format's API
+
 TYPE_CHECKING = False  # typing costs milliseconds a replayed classic call does not have
 if TYPE_CHECKING:
     from typing import Iterable, List, Optional
-
-from itflow_bridge.agi.environment import parse_env as parse_env  # part of the wire format's API
-from itflow_bridge.core.errors import AGIError
 
 # res_agi reads a command with fgets() into an 8192-byte buffer: at most 8191
 # bytes including the newline.  A longer line is cut and the rest runs as a

@@ -56,7 +56,7 @@ def _run_handler(
         handler(AGISession(reader, writer, env=env, hangup_event=hangup_event, verbose_level=verbose_level))
     except AGIHangup as exc:
         logger.debug("AGI ended by hangup: %s", exc)
-    except Exception as exc:  # noqa: BLE001 - the process must end quietly
+    except Exception as exc:
         logger.error("AGI handler failed: %s: %s", type(exc).__name__, _one_line(str(exc)))
         logger.debug("AGI handler traceback", exc_info=True)
     finally:

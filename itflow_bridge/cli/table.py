@@ -102,7 +102,8 @@ def install_agi_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dest", default="/var/lib/asterisk/agi-bin",
                         help="Asterisk's agi-bin directory; must exist (default: %(default)s)")
     parser.add_argument("--owner", default="asterisk",
-                        help="the user Asterisk runs as; the scripts get it and its primary group (default: %(default)s)")
+                        help="the user Asterisk runs as; the scripts get it and its primary group "
+                        "(default: %(default)s)")
 
 
 def install_prompts_arguments(parser: argparse.ArgumentParser) -> None:

@@ -110,9 +110,9 @@ class Phonebooks:
     """
 
     def __init__(self, directory: Union[Directory, Callable[[], Optional[Directory]]],
-                 options: PhonebookOptions = PhonebookOptions()):
+                 options: Optional[PhonebookOptions] = None):
         self._directory = directory
-        self.options = options
+        self.options = options or PhonebookOptions()
         self._lock = threading.Lock()
         self._rendered: Dict[str, Tuple[str, PhonebookDocument]] = {}
 

@@ -68,7 +68,8 @@ class SyncReport:
 
     def line(self) -> str:
         kinds = ", ".join("%d %s" % (self.rows.get(kind, 0), kind + "s") for kind in KINDS)
-        return "synced %d numbers from the %s API in %.2f s (%s; %d unparsable kept as digits; %d archived left out)" % (
+        return ("synced %d numbers from the %s API in %.2f s (%s; %d unparsable kept as digits; %d archived left "
+                "out)") % (
             self.total, self.generation, self.duration, kinds, self.unparsable, self.skipped_archived)
 
     def to_dict(self) -> Dict[str, Any]:

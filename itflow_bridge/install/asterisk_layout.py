@@ -86,7 +86,8 @@ def resolve_in(root: Path, path: str) -> Path:
             if not inside.is_symlink():
                 break
             target = PurePosixPath(os.readlink(inside))
-            candidate = PurePosixPath(os.path.normpath(str(target if target.is_absolute() else candidate.parent / target)))
+            joined = target if target.is_absolute() else candidate.parent / target
+            candidate = PurePosixPath(os.path.normpath(str(joined)))
         current = candidate
     return root / str(current).lstrip("/")
 
@@ -138,7 +139,8 @@ def detect(root: Path, *, asterisk_etc: Optional[str] = None, agi_dir: Optional[
     if freepbx is None:
         freepbx = fwconsole is not None or resolve_in(root, FREEPBX_CONF).is_file()
     return Layout(root=root, freepbx=freepbx, asterisk_etc=etc, agi_dir=agi, sounds_dir=sounds, run_dir=run_dir,
-                  account=account, fwconsole=fwconsole, asterisk_binary=_find(root, "asterisk", list(ASTERISK_BINARIES)))
+                  account=account, fwconsole=fwconsole,
+                  asterisk_binary=_find(root, "asterisk", list(ASTERISK_BINARIES)))
 
 
 def _default_datadir(root: Path, varlib: str) -> str:

@@ -55,7 +55,7 @@ class SingleFlight:
         for future in pending:
             try:
                 future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except Exception:  # noqa: BLE001 - the work logs its own failures
+            except Exception:
                 pass
 
     def start(self, key: str, work: Callable[[], Any]) -> "Future[Any]":

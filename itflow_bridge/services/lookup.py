@@ -233,7 +233,8 @@ def _fallback(number: str, entry: Optional[CacheEntry], reason: str) -> LookupRe
     return LookupResult(ERROR, number, error=reason)
 
 
-def _result(number: str, value: Optional[Dict[str, Any]], source: str, fresh_until: Optional[float] = None) -> LookupResult:
+def _result(number: str, value: Optional[Dict[str, Any]], source: str,
+            fresh_until: Optional[float] = None) -> LookupResult:
     if value is None:
         return LookupResult(NOTFOUND, number, source=source, fresh_until=fresh_until)
     return LookupResult(FOUND, number, CallerMatch.from_dict(value), source, fresh_until=fresh_until)

@@ -308,7 +308,7 @@ class DirectoryWriter:
         self.tmp_path = Path(tmp)
         self._db = sqlite3.connect(str(self.tmp_path))
         self._db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
-        self.rows: Dict[str, int] = {kind: 0 for kind in KINDS}
+        self.rows: Dict[str, int] = dict.fromkeys(KINDS, 0)
         self.unparsable = 0
         self._done = False
 

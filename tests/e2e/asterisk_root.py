@@ -66,7 +66,7 @@ def root_lock(root: Path, timeout: Optional[float] = None) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{path} is held by another process (an e2e session or build)")
+                    raise TimeoutError(f"{path} is held by another process (an e2e session or build)") from None
                 time.sleep(0.2)
         try:
             yield

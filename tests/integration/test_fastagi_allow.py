@@ -14,12 +14,12 @@ from sockets import read_until_closed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # agi_script
 
-from agi_script import FakeAsterisk, call_fastagi  # noqa: E402
+from agi_script import FakeAsterisk, call_fastagi
 
-from itflow_bridge.agi import FastAGIServer  # noqa: E402
-from itflow_bridge.agi.access import REFUSAL_LOG_INTERVAL, PeerFilter, parse_networks  # noqa: E402
-from itflow_bridge.core.config import load_config  # noqa: E402
-from itflow_bridge.core.errors import ConfigError  # noqa: E402
+from itflow_bridge.agi import FastAGIServer
+from itflow_bridge.agi.access import REFUSAL_LOG_INTERVAL, PeerFilter, parse_networks
+from itflow_bridge.core.config import load_config
+from itflow_bridge.core.errors import ConfigError
 
 
 class Clock:

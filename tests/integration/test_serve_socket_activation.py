@@ -39,7 +39,7 @@ def start_activated(fake, tmp_path: Path, ini: str,
     fd = listener.fileno()
     daemon = subprocess.Popen(["sh", "-c", LAUNCH, sys.executable], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, pass_fds=(3,),
-                              preexec_fn=lambda: os.dup2(fd, 3))  # noqa: PLW1509 - fd 3 before exec, as systemd does
+                              preexec_fn=lambda: os.dup2(fd, 3))
     return daemon, listener, notify
 
 

@@ -372,7 +372,7 @@ def one_session(address: Tuple[str, int], number: str, name: str, started: float
     begin = time.monotonic()
     try:
         call = simulate_call(*address, CID_SCRIPT, caller_num=number, caller_name=name, timeout=timeout)
-    except Exception as exc:  # noqa: BLE001 - any failure of a session is a result to report
+    except Exception as exc:
         return SessionResult(begin - started, time.monotonic() - begin, number, None, "", error=repr(exc)[:200])
     detail, source, daemon_ms = _reported(call)
     return SessionResult(begin - started, time.monotonic() - begin, number, call.variables.get(STATUS), source,

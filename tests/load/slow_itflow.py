@@ -53,7 +53,7 @@ class _Proxy(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self.counts: Dict[str, int] = {"requests": 0, "relayed": 0, **{kind: 0 for kind in ERROR_KINDS}}
+        self.counts: Dict[str, int] = {"requests": 0, "relayed": 0, **dict.fromkeys(ERROR_KINDS, 0)}
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse-DNS lookup of the host."""

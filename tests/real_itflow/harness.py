@@ -108,7 +108,8 @@ def _run(cmd: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(list(cmd), **kwargs)
     except subprocess.CalledProcessError as error:
         output = error.stdout.decode("utf-8", "replace") if isinstance(error.stdout, bytes) else error.stdout
-        raise RuntimeError("%s failed (exit %d):\n%s" % (" ".join(cmd), error.returncode, (output or "")[-3000:]))
+        raise RuntimeError("%s failed (exit %d):\n%s" % (" ".join(cmd), error.returncode,
+                                                          (output or "")[-3000:])) from error
 
 
 class _Lock:

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: agi_script
 
-from agi_script import asterisk_tokenise  # noqa: E402
+from agi_script import asterisk_tokenise
 
-from itflow_bridge.agi import Reply, parse_env, parse_reply, quote  # noqa: E402
-from itflow_bridge.agi.protocol import MAX_COMMAND_LINE_BYTES, has_unclosed_data  # noqa: E402
-from itflow_bridge.core.errors import AGIError  # noqa: E402
+from itflow_bridge.agi import Reply, parse_env, parse_reply, quote
+from itflow_bridge.agi.protocol import MAX_COMMAND_LINE_BYTES, has_unclosed_data
+from itflow_bridge.core.errors import AGIError
 
 
 def _clean(value: str) -> str:

@@ -42,7 +42,7 @@ def test_a_store_this_user_cannot_write_is_a_warning_with_its_fix(tmp_path, monk
     report = Report()
     _list_stores(str(tmp_path), report)
     items = {item.name: item for item in report.items}
-    assert [name for name in items] == ["store: answer book", "store: replay", "store: local directory",
+    assert list(items) == ["store: answer book", "store: replay", "store: local directory",
                                         "store: lookup cache"]
     cache = items["store: lookup cache"]
     assert cache.status == WARN and "NOT writable by this user" in cache.detail and "install" in cache.fix

@@ -35,7 +35,7 @@ def parse(body: bytes) -> ET.Element:
 def test_every_format_is_well_formed_and_keeps_names_intact(fmt):
     body = render(ENTRIES, fmt)
     root = parse(body)
-    texts = " ".join([t for t in root.itertext()] + [v for el in root.iter() for v in el.attrib.values()])
+    texts = " ".join(list(root.itertext()) + [v for el in root.iter() for v in el.attrib.values()])
     for name in ("AT&T", 'Mary "Mo" <O\'Brien>', "Jürgen Müller", "Line Break ${X}"):
         assert name in texts, (fmt, name)
     assert b"AT&amp;T" in body and b"&lt;O'Brien&gt;" in body  # escaped on the wire

@@ -176,7 +176,7 @@ def test_work_that_finishes_before_it_is_registered_does_not_deadlock():
 
     def many():
         for i in range(200):  # instant work: the future is often done before add_done_callback
-            flights.run("k%d" % (i % 3), lambda: i, budget=2.0)
+            flights.run("k%d" % (i % 3), lambda i=i: i, budget=2.0)
 
     worker = threading.Thread(target=many, daemon=True)
     worker.start()
