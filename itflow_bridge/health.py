@@ -16,6 +16,7 @@ from .core.errors import (
     ConfigError,
     ITFlowAuthError,
     ITFlowError,
+    ITFlowTimeout,
     ITFlowTLSError,
     ITFlowUnavailable,
 )
@@ -37,6 +38,14 @@ AUTH_FIXES = {
                     "(Admin > API Keys)",
     "forbidden": "give the key's user access to the clients the PBX must know, or create a key with wider access",
 }
+
+TLS_FIXES = {
+    "certificate": "install a valid certificate on ITFlow, or set [itflow] ca_bundle to its CA file",
+    "not_tls": "set [itflow] url to the http:// address, or to the port where ITFlow serves HTTPS",
+    "handshake": "see that the TLS protocols and ciphers of ITFlow's web server are current ones, and that "
+                 "nothing between the PBX and ITFlow intercepts the connection",
+}
+
 
 @dataclass
 class CheckItem:
@@ -211,12 +220,15 @@ def _check_prompts(config: Config, report: Report) -> None:
 
 def _reach_fix(exc: ITFlowError, config: Config, client: "ITFlowClient") -> str:
     if isinstance(exc, ITFlowTLSError):
-        return "install a valid certificate on ITFlow, or set [itflow] ca_bundle to its CA file"
+        return TLS_FIXES.get(exc.reason, TLS_FIXES["certificate"])
     if isinstance(exc, ITFlowAPIMissing):
         found = client.detect() if config.itflow.api_mode != "auto" else None
         if found is not None and found != config.itflow.api_mode:
             return "this ITFlow speaks the %s API: set [itflow] api_mode = %s (or auto)" % (found, found)
         return "neither /api/v1 nor /api.php answers there: check [itflow] url, the base address of your ITFlow site"
+    if isinstance(exc, ITFlowTimeout):
+        return ("see that ITFlow's web server and PHP answer (open the URL in a browser) and that the firewall lets "
+                "the PBX through; if ITFlow is only slow, raise [itflow] connect_timeout / read_timeout")
     if isinstance(exc, ITFlowUnavailable):
         return "check [itflow] url, DNS and the firewall between the PBX and ITFlow"
     return "check [itflow] url: it must be the base address of the ITFlow site"

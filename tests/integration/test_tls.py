@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from itflow_bridge.api import connect
 from itflow_bridge.health import run_checks
 from itflow_bridge.core.errors import ITFlowTLSError
 from itflow_bridge.sample.fake_itflow import FakeITFlow
@@ -48,3 +49,12 @@ def test_check_explains_tls(https_itflow, make_bridge):
     report = run_checks(make_bridge(https_itflow, "auto").config)
     assert not report.ok
     assert any(item.status == "FAIL" and "ca_bundle" in item.fix for item in report.items)
+
+
+def test_a_self_signed_certificate_is_said_in_words(https_itflow):
+    with connect(https_itflow.url, https_itflow.api_key) as api:
+        with pytest.raises(ITFlowTLSError) as raised:
+            list(api.clients.read())
+    assert raised.value.reason == "certificate"
+    assert str(raised.value) == ("TLS verification failed for %s: self-signed certificate (fix the certificate, or "
+                                 "set [itflow] ca_bundle to the CA that signed it)" % https_itflow.url)
