@@ -26,6 +26,7 @@ from .core.errors import (
     ITFlowUnavailable,
 )
 from .core.models import Capabilities
+from .core.paths import CONFIG_FILE_MODE
 from .core.redact import redact
 
 if TYPE_CHECKING:
@@ -220,8 +221,11 @@ def _damage_words(damage: str) -> str:
 
 def _damage_fix(damage: str, path: Path, corrupt_fix: str) -> str:
     if damage == "unreadable":
-        return ("chgrp %s %s && chmod 0660 %s (the cache's files are the Asterisk group's, mode 0660; "
-                "itflow-bridge install sets the cache directory up so)" % (_group(path.parent), path, path))
+        from .storage.files import SHARED_FILE_MODE
+
+        return ("chgrp %s %s && chmod %04o %s (the cache's files are the Asterisk group's, mode %04o; "
+                "itflow-bridge install sets the cache directory up so)"
+                % (_group(path.parent), path, SHARED_FILE_MODE, path, SHARED_FILE_MODE))
     if damage == "not_a_file":
         return "remove it (rm -r %s), then %s" % (path, corrupt_fix[0].lower() + corrupt_fix[1:])
     return corrupt_fix
@@ -254,8 +258,8 @@ def _check_config_file(config: Config, report: Report) -> None:
         return
     mode = stat.S_IMODE(info.st_mode)
     found = "mode %04o, %s:%s" % (mode, _user_name(info.st_uid), _group_name(info.st_gid))
-    fix = ("chmod 0640 %s; chown root:asterisk %s (root changes it, the Asterisk group reads it: as "
-           "itflow-bridge install sets it)" % (path, path))
+    fix = ("chmod %04o %s; chown root:asterisk %s (root changes it, the Asterisk group reads it: as "
+           "itflow-bridge install sets it)" % (CONFIG_FILE_MODE, path, path))
     if mode & stat.S_IWOTH:
         report.add("config file", FAIL, "%s is writable by every user (%s): anyone on this machine can change "
                    "which server the API key is sent to and what the bridge does" % (path, found), fix)
