@@ -20,7 +20,6 @@ from itflow_bridge.app import Bridge
 from itflow_bridge.core.config import load_config
 from itflow_bridge.directory.refresh import sync_directory
 from itflow_bridge.health import run_checks
-from itflow_bridge.storage.cache import DB_NAME
 
 GARBAGE = b"\x00\xff this was never an sqlite file \xfe" * 64
 NOBODY = 65534
@@ -138,8 +137,9 @@ def test_a_directory_file_this_user_cannot_read_says_so_and_how_to_fix_it(fake_i
 
 def test_a_corrupt_cache_is_named_with_the_file_to_remove(fake_itflow, tmp_path):
     config = config_in(tmp_path, fake_itflow)
-    path = config.cache.dir / DB_NAME
-    path.parent.mkdir()
+    bridge = Bridge(config)  # creates the cache file
+    path = bridge.cache.path
+    bridge.close()
     path.write_bytes(GARBAGE)
     line = item(run_checks(config), "cache")
     assert line.status == "warning"
