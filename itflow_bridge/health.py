@@ -157,7 +157,7 @@ def _check_cache(bridge: "Bridge", report: Report) -> None:
         fix = ("rm -f %s %s-wal %s-shm: the bridge creates a new cache on its next call (what is lost: cached "
                "answers, and this hour's count of failed balance attempts)" % (path, path, path))
         report.add("cache", WARN, "%s %s: classic AGI scripts will ask ITFlow on every call"
-                   % (path, _damage_words(damage)), _damage_fix(damage, path, fix))
+                   % (path, _damage_words(damage, path)), _damage_fix(damage, path, fix))
     else:
         report.add(
             "cache", WARN, "no persistent cache in %s: classic AGI scripts will ask ITFlow on every call"
@@ -176,7 +176,7 @@ def _check_directory(bridge: "Bridge", report: Report, transport: Optional[str])
     if store is not None and damage is not None:
         fix = "run itflow-bridge sync again: it writes a new file in its place"
         report.add("local directory", WARN, "%s %s: calls are named by asking ITFlow"
-                   % (store.path, _damage_words(damage)), _damage_fix(damage, store.path, fix))
+                   % (store.path, _damage_words(damage, store.path)), _damage_fix(damage, store.path, fix))
         return
     report.add("local directory", *directory_check(bridge, transport or installed_transport()))
 
@@ -214,9 +214,12 @@ def _damage(path: Path) -> Optional[str]:
     return None
 
 
-def _damage_words(damage: str) -> str:
-    return {"unreadable": "cannot be read by %s" % _effective_user(),
-            "not_a_file": "is a directory, not a file", "corrupt": "is corrupt"}[damage]
+def _damage_words(damage: str, path: Path) -> str:
+    if damage == "unreadable":
+        return "cannot be read by %s" % _effective_user()
+    if damage == "not_a_file":
+        return "is a directory, not a file" if path.is_dir() else "is not a regular file"
+    return "is corrupt"
 
 
 def _damage_fix(damage: str, path: Path, corrupt_fix: str) -> str:

@@ -124,7 +124,8 @@ class ITFlowHTTP:
             raise _tls_error(self.base_url, exc) from None
         except requests.exceptions.ConnectTimeout:
             raise ITFlowTimeout("ITFlow at %s did not accept the connection within %s s (host down, or a firewall "
-                                "dropping the packets)" % (self.base_url, _seconds(self._timeout(timeout)[0]))) from None
+                                "dropping the packets)" % (self.base_url, _seconds(self._timeout(timeout)[0]))
+                                ) from None
         except requests.exceptions.RequestException as exc:
             # With no read retries, urllib3 reports a read timeout as a ConnectionError around it.
             if isinstance(exc, requests.exceptions.ReadTimeout) or any(
