@@ -7,7 +7,12 @@ makes the rest meaningless (no URL, no ITFlow, key refused).
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .core.config import Config
@@ -16,10 +21,12 @@ from .core.errors import (
     ConfigError,
     ITFlowAuthError,
     ITFlowError,
+    ITFlowTimeout,
     ITFlowTLSError,
     ITFlowUnavailable,
 )
 from .core.models import Capabilities
+from .core.paths import CONFIG_FILE_MODE
 from .core.redact import redact
 
 if TYPE_CHECKING:
@@ -37,6 +44,14 @@ AUTH_FIXES = {
                     "(Admin > API Keys)",
     "forbidden": "give the key's user access to the clients the PBX must know, or create a key with wider access",
 }
+
+TLS_FIXES = {
+    "certificate": "install a valid certificate on ITFlow, or set [itflow] ca_bundle to its CA file",
+    "not_tls": "set [itflow] url to the http:// address, or to the port where ITFlow serves HTTPS",
+    "handshake": "see that the TLS protocols and ciphers of ITFlow's web server are current ones, and that "
+                 "nothing between the PBX and ITFlow intercepts the connection",
+}
+
 
 @dataclass
 class CheckItem:
@@ -100,6 +115,7 @@ def run_checks(config: Config, transport: Optional[str] = None) -> Report:
     report = Report()
     source = str(config.source) if config.source else "defaults and environment (no config file found)"
     report.add("configuration", PASS, "read from %s" % source)
+    _check_config_file(config, report)
     try:
         config.require_itflow()
     except ConfigError as exc:
@@ -152,14 +168,21 @@ def _check_features(capabilities: Capabilities, config: Config, report: Report) 
 
 
 def _check_cache(bridge: "Bridge", report: Report) -> None:
-    from .storage.layout import CACHE_DB_FILES, write_problem
+    from .storage.layout import CACHE_DB, CACHE_DB_FILES, write_problem
 
     problem = write_problem(str(bridge.config.cache.dir), CACHE_DB_FILES)
+    path = bridge.config.cache.dir / CACHE_DB
+    damage = None if problem or bridge.cache.persistent else _damage(path)
     if problem:
         report.add("cache", WARN, "%s: this user's lookups are not cached" % problem,
                    "itflow-bridge install sets the cache up for the asterisk user, or set [cache] dir")
     elif bridge.cache.persistent:
         report.add("cache", PASS, "persistent cache at %s" % bridge.cache.path)
+    elif damage is not None:
+        fix = ("rm -f %s %s-wal %s-shm: the bridge creates a new cache on its next call (what is lost: cached "
+               "answers, and this hour's count of failed balance attempts)" % (path, path, path))
+        report.add("cache", WARN, "%s %s: classic AGI scripts will ask ITFlow on every call"
+                   % (path, _damage_words(damage, path)), _damage_fix(damage, path, fix))
     else:
         report.add(
             "cache", WARN, "no persistent cache in %s: classic AGI scripts will ask ITFlow on every call"
@@ -225,9 +248,137 @@ def _size(size: int) -> str:
 
 
 def _check_directory(bridge: "Bridge", report: Report, transport: Optional[str]) -> None:
-    from .directory.service import directory_check
+    from .directory.service import directory_check, directory_status
 
+    store = bridge.directory_store()
+    damage = _damage(store.path) if store is not None else None
+    if damage is None and store is not None and store.path.is_file() and directory_status(bridge) is None:
+        damage = "corrupt"  # an sqlite file, but not one a sync wrote whole (truncated, or another schema)
+    if store is not None and damage is not None:
+        fix = "run itflow-bridge sync again: it writes a new file in its place"
+        report.add("local directory", WARN, "%s %s: calls are named by asking ITFlow"
+                   % (store.path, _damage_words(damage, store.path)), _damage_fix(damage, store.path, fix))
+        return
     report.add("local directory", *directory_check(bridge, transport or installed_transport()))
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every sqlite database file
+
+
+def _damage(path: Path) -> Optional[str]:
+    """Why the sqlite file ``path`` cannot be used: ``unreadable``, ``not_a_file`` or ``corrupt``; None
+    when it can, or is absent."""
+    import sqlite3
+    from urllib.parse import quote
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return "not_a_file"
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        return "unreadable"
+    except OSError:
+        return None  # nothing more to tell than what the check says anyway
+    if header and header != SQLITE_HEADER:
+        return "corrupt"
+    try:
+        db = sqlite3.connect("file:%s?mode=ro" % quote(str(path.resolve())), uri=True)
+        try:
+            db.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return "corrupt" if "not a database" in str(exc) or "malformed" in str(exc) else None
+    return None
+
+
+def _damage_words(damage: str, path: Path) -> str:
+    if damage == "unreadable":
+        return "cannot be read by %s" % _effective_user()
+    if damage == "not_a_file":
+        return "is a directory, not a file" if path.is_dir() else "is not a regular file"
+    return "is corrupt"
+
+
+def _damage_fix(damage: str, path: Path, corrupt_fix: str) -> str:
+    if damage == "unreadable":
+        from .storage.layout import FILE_MODE as SHARED_FILE_MODE
+
+        return ("chgrp %s %s && chmod %04o %s (the cache's files are the Asterisk group's, mode %04o; "
+                "itflow-bridge install sets the cache directory up so)"
+                % (_group(path.parent), path, SHARED_FILE_MODE, path, SHARED_FILE_MODE))
+    if damage == "not_a_file":
+        return "remove it (rm -r %s), then %s" % (path, corrupt_fix[0].lower() + corrupt_fix[1:])
+    return corrupt_fix
+
+
+def _effective_user() -> str:
+    """Who the file permissions are checked against: the effective user."""
+    return "user %s" % _user_name(os.geteuid())
+
+
+def _group(path: Path) -> str:
+    try:
+        return _group_name(os.stat(path).st_gid)
+    except OSError:
+        return "asterisk"
+
+
+def _check_config_file(config: Config, report: Report) -> None:
+    """The config file holds the API key and says where it goes: only root may change it, the Asterisk group read it.
+
+    Writable by every user fails; writable by a group other than root's, or the key readable by
+    every user, is a warning.  Its owner can always change it: ``install`` makes that root.
+    """
+    path = config.source
+    if path is None:
+        return
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    found = "mode %04o, %s:%s" % (mode, _user_name(info.st_uid), _group_name(info.st_gid))
+    fix = ("chmod %04o %s; chown root:asterisk %s (root changes it, the Asterisk group reads it: as "
+           "itflow-bridge install sets it)" % (CONFIG_FILE_MODE, path, path))
+    if mode & stat.S_IWOTH:
+        report.add("config file", FAIL, "%s is writable by every user (%s): anyone on this machine can change "
+                   "which server the API key is sent to and what the bridge does" % (path, found), fix)
+    elif mode & stat.S_IWGRP and info.st_gid != 0:
+        report.add("config file", WARN, "%s is writable by group %s (%s): its members can change which server "
+                   "the API key is sent to" % (path, _group_name(info.st_gid), found), fix)
+    elif mode & stat.S_IROTH and _holds_api_key(path):
+        report.add("config file", WARN, "every user can read the API key in %s (%s)" % (path, found), fix)
+    else:
+        report.add("config file", PASS, "%s (%s)" % (path, found))
+
+
+def _holds_api_key(path: Path) -> bool:
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return False
+    return bool(parser.get("itflow", "api_key", fallback="").strip())
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def installed_transport() -> Optional[str]:
@@ -292,12 +443,15 @@ def _check_prompts(config: Config, report: Report) -> None:
 
 def _reach_fix(exc: ITFlowError, config: Config, client: "ITFlowClient") -> str:
     if isinstance(exc, ITFlowTLSError):
-        return "install a valid certificate on ITFlow, or set [itflow] ca_bundle to its CA file"
+        return TLS_FIXES.get(exc.reason, TLS_FIXES["certificate"])
     if isinstance(exc, ITFlowAPIMissing):
         found = client.detect() if config.itflow.api_mode != "auto" else None
         if found is not None and found != config.itflow.api_mode:
             return "this ITFlow speaks the %s API: set [itflow] api_mode = %s (or auto)" % (found, found)
         return "neither /api/v1 nor /api.php answers there: check [itflow] url, the base address of your ITFlow site"
+    if isinstance(exc, ITFlowTimeout):
+        return ("see that ITFlow's web server and PHP answer (open the URL in a browser) and that the firewall lets "
+                "the PBX through; if ITFlow is only slow, raise [itflow] connect_timeout / read_timeout")
     if isinstance(exc, ITFlowUnavailable):
         return "check [itflow] url, DNS and the firewall between the PBX and ITFlow"
     return "check [itflow] url: it must be the base address of the ITFlow site"

@@ -41,7 +41,16 @@ class BudgetExceeded(ITFlowTimeout):
 
 
 class ITFlowTLSError(ITFlowUnavailable):
-    """The TLS handshake failed (bad or self-signed certificate): fail closed."""
+    """TLS with ITFlow failed: fail closed.
+
+    ``reason`` is one of ``certificate`` (it did not verify: self-signed, expired, another
+    name), ``not_tls`` (the port answers something that is not TLS, such as plain HTTP),
+    ``handshake`` (any other refusal), so that advice fits the cause.
+    """
+
+    def __init__(self, message: str, reason: str = "certificate"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ITFlowAuthError(ITFlowError):

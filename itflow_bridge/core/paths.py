@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from typing import Mapping, Optional, Tuple
 
 DEFAULT_CONFIG = "/etc/itflow-bridge/itflow-bridge.conf"
+CONFIG_FILE_MODE = 0o640  # it holds the API key: root writes it, the Asterisk group reads it (install sets it)
 DEFAULT_CACHE_DIR = "/var/cache/itflow-bridge"
 CONFIG_ENV = "ITFLOW_BRIDGE_CONFIG"
 CACHE_DIR_ENV = "ITFLOW_BRIDGE_CACHE_DIR"

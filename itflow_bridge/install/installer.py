@@ -128,11 +128,13 @@ class Installer:
     # --- what the PBX should have --------------------------------------------------------
 
     def bridge_wants(self, config: "Config", data: bytes) -> List[Want]:
+        from ..core.paths import CONFIG_FILE_MODE  # ``check`` holds the config file to the same mode
+
         layout, account = self.layout, self.account
         uid, gid = account.uid, account.gid
         wants = [
             Want(str(Path(self.args.config_file).parent), "dir", 0o750, 0, gid, "the bridge's config directory"),
-            Want(self.args.config_file, "file", 0o640, 0, gid, "the bridge's config (holds the API key)",
+            Want(self.args.config_file, "file", CONFIG_FILE_MODE, 0, gid, "the bridge's config (holds the API key)",
                  content=data, secret=True),
             Want(str(config.cache.dir), "dir", CACHE_DIR_MODE, uid, gid,
                  "the shared cache (setgid: every file in it stays the %s group's)" % account.group, purge=True),

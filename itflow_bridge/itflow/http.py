@@ -12,12 +12,15 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any, Iterator, List, Mapping, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .. import __version__
@@ -29,6 +32,10 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 USER_AGENT = "itflow-bridge/%s (+FreePBX/Asterisk caller-ID and balance bridge)" % __version__
+# OpenSSL's reasons, depending on its version, when the answer to our hello is not TLS at all (on a
+# plain-HTTP port: the web server's "400 Bad Request" page).
+NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+                             "UNKNOWN_PROTOCOL"})
 
 
 @dataclass(frozen=True)
@@ -114,13 +121,17 @@ class ITFlowHTTP:
                     location=redact(response.headers.get("Location", "")),
                 )
         except requests.exceptions.SSLError as exc:
-            raise ITFlowTLSError(
-                "TLS verification failed for %s: %s (fix the certificate, or set [itflow] ca_bundle to the CA "
-                "that signed it)" % (self.base_url, _reason(exc))
-            ) from None
-        except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout) as exc:
-            raise ITFlowTimeout("ITFlow at %s did not answer in time (%s)" % (self.base_url, _reason(exc))) from None
+            raise _tls_error(self.base_url, exc) from None
+        except requests.exceptions.ConnectTimeout:
+            raise ITFlowTimeout("ITFlow at %s did not accept the connection within %s s (host down, or a firewall "
+                                "dropping the packets)" % (self.base_url, _seconds(self._timeout(timeout)[0]))
+                                ) from None
         except requests.exceptions.RequestException as exc:
+            # With no read retries, urllib3 reports a read timeout as a ConnectionError around it.
+            if isinstance(exc, requests.exceptions.ReadTimeout) or any(
+                    isinstance(cause, ReadTimeoutError) for cause in _causes(exc)):
+                raise ITFlowTimeout("ITFlow at %s accepted the connection but did not answer within %s s"
+                                    % (self.base_url, _seconds(self._timeout(timeout)[1]))) from None
             raise ITFlowUnavailable(_unreachable(self.base_url, exc)) from None
 
 
@@ -160,6 +171,31 @@ def _unreachable(base_url: str, exc: BaseException) -> str:
         if isinstance(cause, ConnectionResetError):
             return "ITFlow at %s closed the connection without answering" % base_url
     return "cannot reach ITFlow at %s: %s" % (base_url, _reason(exc))
+
+
+def _tls_error(base_url: str, exc: BaseException) -> ITFlowTLSError:
+    """What went wrong in the TLS handshake, in words, with advice only where it applies."""
+    failure = next((cause for cause in _causes(exc) if isinstance(cause, ssl.SSLError)), None)
+    if isinstance(failure, ssl.SSLCertVerificationError):
+        return ITFlowTLSError(
+            "TLS verification failed for %s: %s (fix the certificate, or set [itflow] ca_bundle to the CA that "
+            "signed it)" % (base_url, failure.verify_message or "the certificate did not verify"), "certificate")
+    if failure is not None and failure.reason in NOT_TLS_REASONS:
+        return ITFlowTLSError("the server at %s does not speak HTTPS on that port (plain HTTP?): use http:// or the "
+                              "HTTPS port" % base_url, "not_tls")
+    words = _ssl_words(failure) if failure is not None else _reason(exc)
+    return ITFlowTLSError("the TLS handshake with %s failed: %s" % (base_url, words), "handshake")
+
+
+def _ssl_words(error: ssl.SSLError) -> str:
+    """OpenSSL's own words, without the ``[SSL: CODE]`` prefix and the ``(_ssl.c:N)`` suffix."""
+    text = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], str) else str(error)
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)
+    return redact(re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text).strip() or error.reason or "unknown error")[:300]
+
+
+def _seconds(value: float) -> str:
+    return "%g" % value
 
 
 def _reason(exc: BaseException) -> str:
