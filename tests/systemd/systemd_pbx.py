@@ -92,6 +92,7 @@ class PBX:
             stub.parent.mkdir(parents=True, exist_ok=True)
             stub.write_bytes(b"")
         run("chown", "-R", "asterisk:asterisk", "/var/lib/asterisk/sounds")
+        assert self.routes_out() == [], "the container must have no network: the bundle installs offline"
         for tarball in self.bundles.values():  # copied over, as onto a PBX with no network
             shutil.copyfile(tarball, self.container.path(BUNDLE_DIR + "/" + tarball.name))
         client = self.container.path(CLIENT_DIR)
@@ -110,6 +111,12 @@ class PBX:
         return self.container.run("%s/itflow-bridge-%s/install.sh" % (BUNDLE_DIR, version), *args)
 
     # --- observing ---------------------------------------------------------------------
+
+    def routes_out(self) -> List[str]:
+        """The container's IPv4 and IPv6 routes through any interface but loopback."""
+        routes = self.container.run("cat", "/proc/net/route", "/proc/net/ipv6_route").stdout.splitlines()
+        return [line for line in routes if line.split() and line.split()[0] not in ("Iface", "lo")
+                and line.split()[-1] != "lo"]
 
     def install(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.container.run(BRIDGE, "install", *args, check=check)
