@@ -49,12 +49,12 @@ def pbx(systemd_privileges: None, tmp_path_factory: pytest.TempPathFactory) -> I
     """One PBX for the module: its tests are the life of an installation, in order."""
     work = tmp_path_factory.mktemp("systemd")
     tarball = ensure_tarball()
-    wheels = {version: build_installable(version, work / ("wheels-" + version))
-              for version in (__version__, bumped(__version__))}
+    bundles = {version: build_installable(version, work / ("bundle-" + version))
+               for version in (__version__, bumped(__version__))}
     container = Container.unpack(tarball, work / "root", "itflow-sd-%d" % os.getpid())
     try:
         container.boot()
-        pbx = PBX(container, wheels)
+        pbx = PBX(container, bundles)
         pbx.prepare()
         yield pbx
     finally:

@@ -1,13 +1,15 @@
 """How the tier gets the software into a container that has no network: one function.
 
-``build_installable`` builds the project at a given version into a directory of
-wheels (the project's and its dependencies', for this Python) that
-``pip install --no-index --find-links DIR itflow-bridge`` installs offline.  A
-bumped version is what an upgrade installs.
+``build_installable`` builds the offline release bundle (``./run-bundle``) of the
+project at a given version: the tarball a PBX admin copies over and installs with
+its ``install.sh``.  A bumped version is what an upgrade installs.  The bundle
+builder's wheel cache is shared with ``./run-bundle``, so only the bridge's own
+wheel is built each run.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,34 +17,35 @@ import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-# What a wheel is built from; the rest of a checkout (tests, benchmarks, caches) is not shipped.
-SOURCES = ("pyproject.toml", "README.md", "itflow_bridge")
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+sys.path.insert(0, str(PROJECT / "scripts"))
+from build_bundle import DEFAULT_CACHE, copy_checkout  # noqa: E402
+
+BUNDLE_NAME = "itflow-bridge-%s-bundle.tar.gz"
 
 
 def build_installable(version: str, out: Path) -> Path:
-    """Wheels of the project at ``version`` and of its dependencies, in ``out`` (returned)."""
-    source = out.with_name(out.name + "-source")
-    shutil.rmtree(source, ignore_errors=True)
-    source.mkdir(parents=True)
-    for name in SOURCES:
-        path = PROJECT / name
-        if path.is_dir():
-            shutil.copytree(path, source / name, ignore=_IGNORED)
-        elif path.exists():
-            shutil.copy2(path, source / name)
-    _set_version(source / "itflow_bridge/__init__.py", r'(?m)^__version__ = "[^"]*"$', '__version__ = "%s"' % version)
-    _set_version(source / "pyproject.toml", r'(?m)^version = "[^"]*"$', 'version = "%s"' % version,
-                 optional=True)  # a static version, when pyproject does not read __version__
-    out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(source)],
-                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    shutil.rmtree(source)
-    return out
+    """The release bundle of the project at ``version``, written into ``out``: its path."""
+    checkout = copy_checkout(PROJECT, out.with_name(out.name + "-checkout"))
+    try:
+        _set_version(checkout / "itflow_bridge/__init__.py", r'(?m)^__version__ = "[^"]*"$',
+                     '__version__ = "%s"' % version)
+        # The copy's own builder, so the bundle is built from the copy's sources.
+        done = subprocess.run([sys.executable, str(checkout / "scripts/build_bundle.py"), "--out", str(out),
+                               "--cache", str(DEFAULT_CACHE)],
+                              env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    finally:
+        shutil.rmtree(checkout)
+    if done.returncode != 0:
+        raise RuntimeError("building the bundle of %s failed:\n%s" % (version, done.stdout))
+    bundle = out / (BUNDLE_NAME % version)
+    if not bundle.is_file():
+        raise RuntimeError("the bundle builder wrote no %s:\n%s" % (bundle.name, done.stdout))
+    return bundle
 
 
-def _set_version(path: Path, pattern: str, line: str, optional: bool = False) -> None:
+def _set_version(path: Path, pattern: str, line: str) -> None:
     text, count = re.subn(pattern, line, path.read_text())
-    if count > 1 or (count == 0 and not optional):
-        raise RuntimeError("no version line to set in %s" % path)
+    if count != 1:
+        raise RuntimeError("no single version line to set in %s" % path)
     path.write_text(text)

@@ -1,9 +1,11 @@
-"""The PBX the systemd tier installs on: a booted container with an Asterisk tree, wheels and a fake ITFlow."""
+"""The PBX the systemd tier installs on: a booted container with an Asterisk tree, release bundles and
+a fake ITFlow."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from contextlib import contextmanager
@@ -16,7 +18,7 @@ from systemd_container import Container
 SYSTEMD_DIR = Path(__file__).resolve().parent
 SAMPLE_DIR = SYSTEMD_DIR.parents[1] / "itflow_bridge/sample"
 
-VENV = "/opt/itflow-bridge/venv"
+VENV = "/opt/itflow-bridge/venv"  # install.sh's default, which the README's install command relies on
 BRIDGE = VENV + "/bin/itflow-bridge"
 FAKE_VENV = "/opt/fake-itflow/venv"  # its own venv, so upgrading the bridge's never pulls files from under it
 FAKE_PORT = 8080
@@ -25,6 +27,7 @@ FAKE_KEY = "sample-key-d8f3b2a9c1e0"
 FASTAGI_PORT = 4573
 KNOWN_CALLER = "+15551234567"  # a contact's phone in the sample data
 CLIENT_DIR = "/root/agi-client"
+BUNDLE_DIR = "/root"  # where the admin copies a bundle and unpacks it
 STATE_TIMEOUT = 60.0
 
 # A FreePBX 17-like Asterisk tree: the installer reads the layout from asterisk.conf.
@@ -64,11 +67,11 @@ def bumped(version: str) -> str:
 
 
 class PBX:
-    """A booted Debian 12 with an Asterisk tree, the bridge's wheels and a fake ITFlow."""
+    """A booted Debian 12 with an Asterisk tree, the bridge's release bundles and a fake ITFlow."""
 
-    def __init__(self, container: Container, wheels: Dict[str, Path]) -> None:
+    def __init__(self, container: Container, bundles: Dict[str, Path]) -> None:
         self.container = container
-        self.wheels = wheels  # version -> wheel directory on the host
+        self.bundles = bundles  # version -> bundle tarball on the host; the first is installed first
 
     # --- setting up --------------------------------------------------------------------
 
@@ -89,28 +92,31 @@ class PBX:
             stub.parent.mkdir(parents=True, exist_ok=True)
             stub.write_bytes(b"")
         run("chown", "-R", "asterisk:asterisk", "/var/lib/asterisk/sounds")
-        for version, directory in self.wheels.items():
-            target = self.container.path("/root/wheels-" + version)
-            target.mkdir(parents=True)
-            for wheel in directory.glob("*.whl"):
-                target.joinpath(wheel.name).write_bytes(wheel.read_bytes())
+        assert self.routes_out() == [], "the container must have no network: the bundle installs offline"
+        for tarball in self.bundles.values():  # copied over, as onto a PBX with no network
+            shutil.copyfile(tarball, self.container.path(BUNDLE_DIR + "/" + tarball.name))
         client = self.container.path(CLIENT_DIR)
         client.mkdir(parents=True)
         for source in (SYSTEMD_DIR / "agi_client.py", SAMPLE_DIR / "simulated_asterisk.py"):
             client.joinpath(source.name).write_text(source.read_text())
-        first = next(iter(self.wheels))
-        for venv in (VENV, FAKE_VENV):  # exactly as the README says: a venv, then pip
-            run("python3", "-m", "venv", venv)
-            self.pip_install(venv, first)
+        self.install_bundle(next(iter(self.bundles)), "--venv", FAKE_VENV)
         run("systemd-run", "--unit=fake-itflow", "--property=Type=exec", FAKE_VENV + "/bin/python",
             "-m", "itflow_bridge.sample", "--port", str(FAKE_PORT))
         self.wait_listening(FAKE_PORT)
 
-    def pip_install(self, venv: str, version: str, *options: str) -> None:
-        self.container.run(venv + "/bin/pip", "install", "--quiet", "--no-index", "--find-links",
-                           "/root/wheels-" + version, *options, "itflow-bridge==" + version)
+    def install_bundle(self, version: str, *args: str) -> subprocess.CompletedProcess:
+        """As the README says: unpack the bundle of ``version``, run its ``install.sh ARGS``."""
+        tarball = self.bundles[version].name
+        self.container.run("tar", "-xzf", BUNDLE_DIR + "/" + tarball, "-C", BUNDLE_DIR)
+        return self.container.run("%s/itflow-bridge-%s/install.sh" % (BUNDLE_DIR, version), *args)
 
     # --- observing ---------------------------------------------------------------------
+
+    def routes_out(self) -> List[str]:
+        """The container's IPv4 and IPv6 routes through any interface but loopback."""
+        routes = self.container.run("cat", "/proc/net/route", "/proc/net/ipv6_route").stdout.splitlines()
+        return [line for line in routes if line.split() and line.split()[0] not in ("Iface", "lo")
+                and line.split()[-1] != "lo"]
 
     def install(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.container.run(BRIDGE, "install", *args, check=check)

@@ -13,7 +13,7 @@ import pytest
 
 from itflow_bridge import __version__
 
-from systemd_pbx import BRIDGE, FAKE_KEY, FAKE_URL, FASTAGI_PORT, PBX, VENV, bumped
+from systemd_pbx import BRIDGE, FAKE_KEY, FAKE_URL, FASTAGI_PORT, PBX, bumped
 
 SERVICE, SOCKET = "itflow-bridge.service", "itflow-bridge.socket"
 SYNC_SERVICE, SYNC_TIMER = "itflow-bridge-sync.service", "itflow-bridge-sync.timer"
@@ -47,7 +47,8 @@ def wait_restarted(pbx: PBX, before: Tuple[str, str]) -> None:
 
 def test_install_runs_the_daemon_as_asterisk_and_it_answers(pbx: PBX) -> None:
     before_install.update(pbx.snapshot())
-    result = pbx.install("--url", FAKE_URL, "--api-key", FAKE_KEY)
+    result = pbx.install_bundle(__version__, "--", "--url", FAKE_URL, "--api-key", FAKE_KEY)
+    assert "itflow-bridge " + __version__ in result.stdout
     assert "transport: fastagi" in result.stdout
     assert FAKE_KEY not in result.stdout + result.stderr
     for unit in (SOCKET, SERVICE):
@@ -115,8 +116,7 @@ def test_upgrade_refuses_no_call_and_keeps_config_and_transport(pbx: PBX) -> Non
     outcome: dict = {}
     before = pbx.main_process()
     with pbx.calls_every_10ms(outcome):
-        pbx.pip_install(VENV, new, "-U")
-        result = pbx.install()
+        result = pbx.install_bundle(new, "--")  # the new bundle's install.sh, then a bare install
         wait_restarted(pbx, before)
     assert "transport: fastagi" in result.stdout and "restarted" in result.stdout, result.stdout
     assert outcome["refused"] == 0 and outcome["unanswered"] == 0, outcome
