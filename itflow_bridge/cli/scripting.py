@@ -86,6 +86,8 @@ def cmd_api(config: "Config", args: argparse.Namespace) -> int:
     reading = args.function in (READ, TIME)
     if not reading and (args.all or args.table):
         raise APIUsageError("--all and --table are for reads")
+    if args.columns is not None and not args.table:
+        raise APIUsageError("--columns chooses the columns of --table: add --table")
     if config.itflow.api_mode == "legacy":
         raise ConfigError("[itflow] api_mode = legacy: the api command needs ITFlow's JSON API (/api/v1)")
     from ..api.typed import ITFlowAPI
@@ -101,6 +103,10 @@ def cmd_api(config: "Config", args: argparse.Namespace) -> int:
             _print_table(rows, args.columns)
         else:
             print(json.dumps([row.raw for row in rows], ensure_ascii=False, indent=1))
+        next_offset = getattr(result, "next_offset", None)  # a Page: one page was asked for
+        if next_offset is not None:
+            sys.stdout.flush()  # the rows first, then the hint, on a terminal showing both
+            print("itflow-bridge: more rows: use --all or offset=%d" % next_offset, file=sys.stderr)
         return Exit.OK if rows else Exit.NO
     key = "insert_id" if args.function == CREATE else "count"
     print(json.dumps({key: result}))
