@@ -143,12 +143,21 @@ def cmd_emails(config: "Config", args: argparse.Namespace) -> int:
 def cmd_add_asset(config: "Config", args: argparse.Namespace) -> int:
     if not args.client_id.isdigit() or int(args.client_id) == 0:
         return fail("client id must be a positive whole number, not %r" % args.client_id)
-    new_id = _features(config).add_asset(int(args.client_id), args.name, type=args.type, make=args.make,
-                                        model=args.model, serial=args.serial, os=args.os, timeout=CLI_TIMEOUT)
+    client_id = int(args.client_id)
+    features = _features(config)
+    try:
+        new_id = features.add_asset(client_id, args.name, type=args.type, make=args.make, model=args.model,
+                                    serial=args.serial, os=args.os, timeout=CLI_TIMEOUT)
+    except ITFlowNotFound as exc:
+        return fail(exc, Exit.NO)
     if new_id is not None:
         print(new_id)
-    else:
-        print("itflow-bridge: asset added (the legacy API gives no id)", file=sys.stderr)
+    missing = ([] if new_id is not None else ["gives no id"]) + (
+        [] if features.checks_client else ["cannot tell whether client %d exists: check the asset in ITFlow"
+                                           % client_id])
+    if missing:
+        print("itflow-bridge: asset added; the %s API %s" % (features.adapter.generation, " and ".join(missing)),
+              file=sys.stderr)
     return Exit.OK
 
 
