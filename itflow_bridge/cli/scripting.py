@@ -19,6 +19,7 @@ from ..core.exits import Exit, fail
 from ..core.errors import ConfigError, ITFlowNotFound
 from ..api.registry import CREATE, READ, TIME, APIUsageError
 from ..api.values import Row, to_json_value
+from .queries import client_id_from
 
 if TYPE_CHECKING:
     from ..itflow.site import ITFlowClient
@@ -141,9 +142,9 @@ def cmd_emails(config: "Config", args: argparse.Namespace) -> int:
 
 
 def cmd_add_asset(config: "Config", args: argparse.Namespace) -> int:
-    if not args.client_id.isdigit() or int(args.client_id) == 0:
+    client_id = client_id_from(args.client_id)
+    if client_id is None:
         return fail("client id must be a positive whole number, not %r" % args.client_id)
-    client_id = int(args.client_id)
     features = _features(config)
     try:
         new_id = features.add_asset(client_id, args.name, type=args.type, make=args.make, model=args.model,
