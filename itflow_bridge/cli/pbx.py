@@ -53,8 +53,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
             stopping[0].start()
 
     with signal_handlers({signal.SIGTERM: stop, signal.SIGINT: stop}):
-        log.info("FastAGI daemon listening on %s:%d (routes: %s)", *server.server_address[:2],
-                 ", ".join(sorted(table)))
+        # where it listens, the server says as it starts listening: here only what it serves
+        log.info("FastAGI scripts served: %s", ", ".join(sorted(table)))
         server.serve_forever()
         for thread in stopping:
             thread.join()
