@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union, overload
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union, overload
 
 from ..core.config import ITFlowSettings
 from ..core.errors import ITFlowNotFound, ITFlowWriteRefused
@@ -92,6 +92,9 @@ class ITFlowAPI:
                 if any(name in params for name in PAGING):
                     raise APIUsageError("give either limit/offset or all pages, not both")
                 return list(reader(**params))
+            for name in PAGING:
+                if name in params:
+                    params[name] = _count_from_text(params[name])
             params.setdefault("limit", ITFLOW_PAGE)
             return reader(**params)
         if function == CREATE:
@@ -134,6 +137,22 @@ def _jsonable(body: Mapping[str, Any]) -> Dict[str, Any]:
             value = int(value)  # ITFlow's flags are 0/1
         out[key] = value
     return out
+
+
+def _count_from_text(value: Any) -> Any:
+    """A paging value typed on a command line (``"5"``) as the number; anything else as given, for the check."""
+    if isinstance(value, str) and value.isascii() and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+class Page(List[Row]):
+    """One page of rows; ``next_offset`` is where the next page starts when ITFlow's page was full
+    (more rows may follow), None when it was the last."""
+
+    def __init__(self, rows: Iterable[Row], next_offset: Optional[int]):
+        super().__init__(rows)
+        self.next_offset = next_offset
 
 
 def _positive_id(value: Any, what: str) -> int:
@@ -253,7 +272,8 @@ class ModuleAPI:
             if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
                 raise APIUsageError("offset must be a whole number of at least 0")
             rows = self._api._get(spec, function, dict(filters, limit=limit, offset=offset), body)
-            return [row for row in map(Row, rows) if _matches(row, checks)]
+            return Page((row for row in map(Row, rows) if _matches(row, checks)),
+                        offset + limit if len(rows) >= limit else None)
         return self._all(function, filters, body, checks)
 
     def _all(self, function: str, filters: Dict[str, Any], body: Optional[Dict[str, Any]],

@@ -56,8 +56,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
             stopping[0].start()
 
     with signal_handlers({signal.SIGTERM: stop, signal.SIGINT: stop}):
-        log.info("FastAGI daemon listening on %s:%d (routes: %s)", *server.server_address[:2],
-                 ", ".join(sorted(table)))
+        # where it listens, the server says as it starts listening: here only what it serves
+        log.info("FastAGI scripts served: %s", ", ".join(sorted(table)))
         systemd.notify("READY=1")  # listening with the routes built: a Type=notify unit is active from now
         server.serve_forever()
         for thread in stopping:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from ..core.config import Config
 from ..core.constants import MAX_DIGITS
@@ -27,6 +27,14 @@ def bridge_for(config: Config) -> "Bridge":
 
 # A command line is not a ringing phone: it may wait for ITFlow's own timeouts.
 CLI_BUDGET = 30.0
+
+
+def client_id_from(text: str) -> Optional[int]:
+    """A client id as typed: ASCII digits only, as a caller's number is read (``str.isdigit`` also
+    takes ``１２`` and ``²``), 1 or more; None for anything else."""
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_DIGITS or int(text) == 0:
+        return None
+    return int(text)
 
 
 def cmd_lookup(config: Config, args: argparse.Namespace) -> int:
@@ -64,11 +72,12 @@ def cmd_lookup(config: Config, args: argparse.Namespace) -> int:
 def cmd_balance(config: Config, args: argparse.Namespace) -> int:
     from ..services.balance import INEXACT, NO_CLIENT, OK
 
-    if not args.client_id.isdigit() or int(args.client_id) == 0 or len(args.client_id) > MAX_DIGITS:
+    client_id = client_id_from(args.client_id)
+    if client_id is None:
         return fail("client id must be a positive whole number, not %r" % args.client_id, Exit.FAILURE)
     config.require_itflow()
     bridge = bridge_for(config)
-    answer = bridge.balance.balance(int(args.client_id), budget=CLI_BUDGET)
+    answer = bridge.balance.balance(client_id, budget=CLI_BUDGET)
     if args.json:
         print(json.dumps({
             "status": answer.status,

@@ -19,6 +19,7 @@ from ..core.exits import Exit, fail
 from ..core.errors import ConfigError, ITFlowNotFound
 from ..api.registry import CREATE, READ, TIME, APIUsageError
 from ..api.values import Row, to_json_value
+from .queries import client_id_from
 
 if TYPE_CHECKING:
     from ..itflow.site import ITFlowClient
@@ -86,6 +87,8 @@ def cmd_api(config: "Config", args: argparse.Namespace) -> int:
     reading = args.function in (READ, TIME)
     if not reading and (args.all or args.table):
         raise APIUsageError("--all and --table are for reads")
+    if args.columns is not None and not args.table:
+        raise APIUsageError("--columns chooses the columns of --table: add --table")
     if config.itflow.api_mode == "legacy":
         raise ConfigError("[itflow] api_mode = legacy: the api command needs ITFlow's JSON API (/api/v1)")
     from ..api.typed import ITFlowAPI
@@ -101,6 +104,10 @@ def cmd_api(config: "Config", args: argparse.Namespace) -> int:
             _print_table(rows, args.columns)
         else:
             print(json.dumps([row.raw for row in rows], ensure_ascii=False, indent=1))
+        next_offset = getattr(result, "next_offset", None)  # a Page: one page was asked for
+        if next_offset is not None:
+            sys.stdout.flush()  # the rows first, then the hint, on a terminal showing both
+            print("itflow-bridge: more rows: use --all or offset=%d" % next_offset, file=sys.stderr)
         return Exit.OK if rows else Exit.NO
     key = "insert_id" if args.function == CREATE else "count"
     print(json.dumps({key: result}))
@@ -135,14 +142,23 @@ def cmd_emails(config: "Config", args: argparse.Namespace) -> int:
 
 
 def cmd_add_asset(config: "Config", args: argparse.Namespace) -> int:
-    if not args.client_id.isdigit() or int(args.client_id) == 0:
+    client_id = client_id_from(args.client_id)
+    if client_id is None:
         return fail("client id must be a positive whole number, not %r" % args.client_id)
-    new_id = _features(config).add_asset(int(args.client_id), args.name, type=args.type, make=args.make,
-                                        model=args.model, serial=args.serial, os=args.os, timeout=CLI_TIMEOUT)
+    features = _features(config)
+    try:
+        new_id = features.add_asset(client_id, args.name, type=args.type, make=args.make, model=args.model,
+                                    serial=args.serial, os=args.os, timeout=CLI_TIMEOUT)
+    except ITFlowNotFound as exc:
+        return fail(exc, Exit.NO)
     if new_id is not None:
         print(new_id)
-    else:
-        print("itflow-bridge: asset added (the legacy API gives no id)", file=sys.stderr)
+    missing = ([] if new_id is not None else ["gives no id"]) + (
+        [] if features.checks_client else ["cannot tell whether client %d exists: check the asset in ITFlow"
+                                           % client_id])
+    if missing:
+        print("itflow-bridge: asset added; the %s API %s" % (features.adapter.generation, " and ".join(missing)),
+              file=sys.stderr)
     return Exit.OK
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import __version__
 from ..core.config import Config
@@ -58,15 +58,39 @@ class Command:
         return self.standalone(args)
 
 
-def tcp_port(text: str) -> int:
-    """An argparse type: 1 to 65535, or argparse's own one-line usage error."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
-    if not 0 <= port < 65536:
-        raise argparse.ArgumentTypeError("%d is not a TCP port (1 to 65535, or 0 for any free one)" % port)
-    return port
+class AnyOrderParser(argparse.ArgumentParser):
+    """A sub-command's parser taking its options anywhere among its words (``read client_id=1 --table``).
+
+    argparse stops filling a ``nargs="*"`` positional at the first option;
+    ``parse_known_intermixed_args`` reads the options first, then every other
+    word in order.  It calls ``parse_known_args`` itself, hence the guard.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Tuple[Any, List[str]]:
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+def tcp_port(zero: str) -> Callable[[str], int]:
+    """An argparse type: 1 to 65535, or 0 meaning ``zero``; else argparse's own one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            port = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+        if not 0 <= port < 65536:
+            raise argparse.ArgumentTypeError("%d is not a TCP port: use 1 to 65535, or 0 for %s" % (port, zero))
+        return port
+
+    return parse
 
 
 def no_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,10 +116,11 @@ def balance_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
-    parser.add_argument("--port", type=tcp_port,
+    parser.add_argument("--port", type=tcp_port("any free port"),
                         help="TCP port (default [server] port, %d; 0: any free port, said in the log)" % FASTAGI_PORT)
-    parser.add_argument("--http-port", type=tcp_port, help="also serve /cnam and /phonebook/<format>.xml on this "
-                        "port (default [directory] http_port; 0: off)")
+    parser.add_argument("--http-port", type=tcp_port("off"),
+                        help="also serve /cnam and /phonebook/<format>.xml on this port (default [directory] "
+                        "http_port; 0: off)")
 
 
 def install_agi_arguments(parser: argparse.ArgumentParser) -> None:
@@ -147,7 +172,7 @@ def api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body", metavar="FILE", help="a JSON object of fields for a write ('-' = stdin)")
     parser.add_argument("--all", action="store_true", help="page through every row (reads)")
     parser.add_argument("--table", action="store_true", help="print rows as a tab-separated table")
-    parser.add_argument("--columns", help="comma-separated columns for --table")
+    parser.add_argument("--columns", help="comma-separated columns for --table (only with --table)")
 
 
 def emails_arguments(parser: argparse.ArgumentParser) -> None:
@@ -200,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-mode", choices=("auto", "legacy", "v1"), help="ITFlow API generation")
     parser.add_argument("--cache-dir", help="directory of the persistent cache")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=AnyOrderParser)
     commands.required = True
     for name, command in COMMANDS.items():
         command.arguments(commands.add_parser(name, help=command.help, description=command.description))

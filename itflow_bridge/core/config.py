@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 from . import paths
 from .constants import CACHE_MAX_ENTRIES, FASTAGI_PORT
 from .errors import ConfigError
-from .redact import register_secret
+from .redact import SHORTEST_ITFLOW_KEY, register_secret
 
 if TYPE_CHECKING:
     from .networks import Network
@@ -98,6 +98,15 @@ def _tcp_port(raw: str) -> int:
     value = _port_or_off(raw)
     if value == 0:
         raise ValueError("use a TCP port from 1 to 65535")
+    return value
+
+
+def _api_key(raw: str) -> str:
+    """A key as ITFlow issues it: none shorter than SHORTEST_ITFLOW_KEY (a part copied is no key)."""
+    value = _text(raw)
+    if value and len(value) < SHORTEST_ITFLOW_KEY:
+        raise ValueError("ITFlow's API keys are at least %d characters: copy the whole key from "
+                         "Admin > API Keys" % SHORTEST_ITFLOW_KEY)
     return value
 
 
@@ -195,7 +204,7 @@ def _setting(default: Any, parse: Callable[[str], Any], doc: str = "") -> Any:
 @dataclass(frozen=True)
 class ITFlowSettings:
     url: str = _setting("", _url, "base URL of the ITFlow site")
-    api_key: str = field(default="", repr=False, metadata={"parse": _text, "secret": True})
+    api_key: str = field(default="", repr=False, metadata={"parse": _api_key, "secret": True})
     api_mode: str = _setting("auto", _choice(*API_MODES))
     verify_tls: bool = _setting(True, _boolean)
     ca_bundle: Optional[Path] = _setting(None, _optional_path)

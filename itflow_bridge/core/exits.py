@@ -19,6 +19,9 @@ class Exit(IntEnum):
     FAILURE = 2  # ITFlow unreachable, refused or answering nonsense; bad input; an operation that failed
     CONFIG = 3  # a setting is missing or invalid: fix the configuration (or the flag)
     INTERRUPTED = 130  # Ctrl-C
+    # The reader of stdout went away (``itflow-bridge emails | head -1``): a normal end, said by no message,
+    # with the status a shell gives a command SIGPIPE ends (128 + 13), as ``cat`` or ``grep`` would exit.
+    CLOSED_PIPE = 141
 
 
 def for_error(exc: BaseException) -> Exit:

@@ -4,6 +4,9 @@ The key travels in the query string (ITFlow accepts it nowhere else on GET), so
 any URL that requests or urllib3 put into an exception carries it.  Secrets are
 registered once at start-up; ``redact`` scrubs them (raw and URL-encoded) from
 any text, and ``install_log_filter`` applies that to every record logged.
+A secret shorter than any key ITFlow issues (the configuration refuses such a
+key; a script may still pass one) is masked only as a whole word, so that a key
+``e`` cannot turn every ``e`` of a message into ``***``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import threading
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+# ITFlow's keys: legacy keygen() makes 16 letters and digits, current ITFlow randomString(32).
+SHORTEST_ITFLOW_KEY = 16
 _API_KEY_PARAM = re.compile(r"(api_key=)[^&\s'\"]*", re.IGNORECASE)
+_WORD = r"[A-Za-z0-9_\-]"  # the characters of a key (base64url): a short secret must not touch one
 
 _lock = threading.Lock()
 _secrets: "tuple[str, ...]" = ()
@@ -35,7 +41,10 @@ def redact(text: object) -> str:
     """``text`` as a string with every registered secret and api_key value masked."""
     result = _API_KEY_PARAM.sub(r"\1" + MASK, str(text))
     for secret in _secrets:
-        result = result.replace(secret, MASK)
+        if len(secret) >= SHORTEST_ITFLOW_KEY:
+            result = result.replace(secret, MASK)
+        else:
+            result = re.sub("(?<!%s)%s(?!%s)" % (_WORD, re.escape(secret), _WORD), MASK, result)
     return result
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from ..core.errors import ITFlowNotSupported, ITFlowResponseError, UsageError
+from ..core.errors import ITFlowNotFound, ITFlowNotSupported, ITFlowResponseError, UsageError
 from ..core.models import Contact, ContactEmail
 from .base import ITFlowAdapter
 from .legacy import LegacyAdapter, parse_contact_emails, strip_php_messages
@@ -29,6 +29,8 @@ def check_new_asset(client_id: int, name: str) -> None:
 class ScriptFeatures:
     """Base class: one subclass per API generation; what a generation lacks raises ``ITFlowNotSupported``."""
 
+    checks_client = False  # whether add_asset can refuse a client id no client has
+
     def __init__(self, adapter: ITFlowAdapter):
         self.adapter = adapter
 
@@ -38,7 +40,10 @@ class ScriptFeatures:
 
     def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "", model: str = "",
                   serial: str = "", os: str = "", timeout: Optional[float] = None) -> Optional[int]:
-        """Add an asset to a client; its new id where the API says it (None otherwise)."""
+        """Add an asset to a client; its new id where the API says it (None otherwise).
+
+        ``ITFlowNotFound`` when the API can tell that no such client exists
+        (the JSON API); the legacy API cannot tell (``checks_client`` False)."""
         raise ITFlowNotSupported("the %s API cannot add assets" % self.adapter.generation)
 
     def raw_phonebook(self, *, timeout: Optional[float] = None) -> str:
@@ -48,7 +53,11 @@ class ScriptFeatures:
 
 
 class LegacyScriptFeatures(ScriptFeatures):
-    """``/api.php``'s own actions: ``primary_contact_emails``, ``add_asset``, ``phonebook``."""
+    """``/api.php``'s own actions: ``primary_contact_emails``, ``add_asset``, ``phonebook``.
+
+    ``add_asset`` cannot check the client: api.php lists no clients, and its
+    balance answers 0 for a client that does not exist as for one that owes nothing.
+    """
 
     adapter: LegacyAdapter
 
@@ -80,6 +89,7 @@ class V1ScriptFeatures(ScriptFeatures):
     """The same answers from the JSON API: contacts joined to clients, ``assets/create``; no phonebook."""
 
     adapter: V1Adapter
+    checks_client = True
 
     def __init__(self, adapter: V1Adapter):
         super().__init__(adapter)
@@ -101,6 +111,9 @@ class V1ScriptFeatures(ScriptFeatures):
     def add_asset(self, client_id: int, name: str, *, type: str = "", make: str = "", model: str = "",
                   serial: str = "", os: str = "", timeout: Optional[float] = None) -> Optional[int]:
         check_new_asset(client_id, name)
+        # assets/create stores any client id, even one no client has: ask first (a fresh listing on a miss).
+        if self.adapter.get_client(client_id, timeout=timeout) is None:
+            raise ITFlowNotFound("no client %d" % client_id)
         fields = {"asset_name": name, "asset_type": type, "asset_make": make, "asset_model": model,
                   "asset_serial": serial, "asset_os": os}
         payload = {key: value for key, value in fields.items() if value}

@@ -87,9 +87,9 @@ def test_plain_asterisk_install_reinstall_uninstall(pbx, fake_itflow):
 
 
 def test_a_failing_check_leaves_asterisk_alone(pbx, fake_itflow):
-    result = install(pbx, "--url", fake_itflow.url, "--api-key", "wrong-key", expect=2)
+    result = install(pbx, "--url", fake_itflow.url, "--api-key", "wrong-key-0a1b2c3d4e5f", expect=2)
     assert "[FAIL] API key" in result.stdout and "install stopped" in result.stderr
-    assert "wrong-key" not in result.stdout + result.stderr
+    assert "wrong-key-0a1b2c3d4e5f" not in result.stdout + result.stderr
     assert (pbx / "etc/asterisk/extensions.conf").read_bytes() == EXTENSIONS
     assert not (pbx / "etc/systemd/system/itflow-bridge.service").exists()
     # the fix: give the right key; the existing config is updated in place

@@ -79,7 +79,7 @@ def test_add_asset(fake_itflow_legacy, adapter):
 
 
 def test_wrong_key(fake_itflow_legacy, make_bridge):
-    adapter = make_bridge(fake_itflow_legacy, "legacy", key="wrong-key").adapter()
+    adapter = make_bridge(fake_itflow_legacy, "legacy", key="wrong-key-0a1b2c3d4e5f").adapter()
     with pytest.raises(ITFlowAuthError) as info:
         adapter.find_caller("5551234567")
     assert info.value.reason == "invalid"

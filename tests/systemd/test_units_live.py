@@ -68,7 +68,7 @@ def test_install_runs_the_daemon_as_asterisk_and_it_answers(pbx: PBX) -> None:
 
 def test_daemon_logs_to_the_journal_with_priorities_and_no_second_timestamp(pbx: PBX) -> None:
     entries = pbx.journal(SERVICE)
-    listening = [entry for entry in entries if "FastAGI daemon listening" in entry.get("MESSAGE", "")]
+    listening = [entry for entry in entries if "FastAGI listening on" in entry.get("MESSAGE", "")]
     assert listening, entries
     assert listening[-1]["PRIORITY"] == "6"
     assert listening[-1]["MESSAGE"].startswith("itflow_bridge"), listening[-1]  # no time, no <6> left in it

@@ -69,8 +69,8 @@ def test_a_named_config_file_must_exist(tmp_path):
 
 
 def test_bad_api_key_value_is_never_echoed(tmp_path):
-    config = load_config(write(tmp_path, "[itflow]\napi_key = s3cr3t-key\n"), env={})
-    assert "s3cr3t-key" not in repr(config)
+    config = load_config(write(tmp_path, "[itflow]\napi_key = s3cr3t-key-4f9a2c7e81\n"), env={})
+    assert "s3cr3t-key-4f9a2c7e81" not in repr(config)
 
 
 def test_require_itflow_says_what_to_set(tmp_path):
