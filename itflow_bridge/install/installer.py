@@ -56,6 +56,13 @@ def install(args: argparse.Namespace, run_checks: CheckRunner) -> int:
                     sounds_dir=args.sounds_dir, user=args.user, group=args.group, freepbx=args.freepbx)
     plan = Plan(layout.root, _namer(layout))
     print(layout.describe())
+    pointed = [flag for flag, value in (("--asterisk-etc", args.asterisk_etc), ("--agi-dir", args.agi_dir),
+                                        ("--sounds-dir", args.sounds_dir)) if value]
+    if pointed and str(layout.root) == "/":  # only --prefix moves the bridge's own files: say so
+        print("note: %s only point%s at Asterisk's directories; the bridge's own config (%s), cache, state (%s) "
+              "and systemd units (%s) are this machine's (--prefix DIR puts every path under DIR)"
+              % (", ".join(pointed), "s" if len(pointed) == 1 else "", Path(args.config_file).parent,
+                 plan.state_dir, UNIT_DIR))
     if args.uninstall:
         return Uninstaller(layout, plan, args).run()
     return Installer(layout, plan, args, getattr(args, "cache_dir", None), run_checks).run()

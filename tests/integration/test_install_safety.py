@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -88,3 +90,18 @@ def test_uninstall_dry_run_lists_only_what_the_real_run_does(pbx, fake_itflow): 
     real = install(pbx, "--uninstall")
     assert "systemctl" not in real.stdout + real.stderr
     assert not (pbx / CONFIG).exists()
+
+
+def test_asterisk_dirs_without_prefix_say_where_the_bridge_files_go(pbx, fake_itflow):  # noqa: F811
+    before, host_config = snapshot(pbx), os.path.exists("/etc/itflow-bridge")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ITFLOW_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "itflow_bridge.cli", "install", "--dry-run", "--asterisk-etc", str(pbx / "etc/asterisk"),
+         "--agi-dir", str(pbx / "var/lib/asterisk/agi-bin"), "--sounds-dir", str(pbx / "var/lib/asterisk/sounds"),
+         "--user", "root", "--group", "root", "--url", fake_itflow.url, "--api-key", fake_itflow.api_key],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert "--asterisk-etc, --agi-dir, --sounds-dir only point at Asterisk's directories" in result.stdout, \
+        result.stdout + result.stderr
+    assert "/etc/itflow-bridge" in result.stdout and "/etc/systemd/system" in result.stdout
+    assert "--prefix DIR" in result.stdout
+    assert snapshot(pbx) == before and os.path.exists("/etc/itflow-bridge") == host_config
