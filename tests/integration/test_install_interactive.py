@@ -50,7 +50,7 @@ class Terminal:
                 break
         _, status = os.waitpid(self.pid, 0)
         os.close(self.fd)
-        return os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8
+        return os.waitstatus_to_exitcode(status)
 
 
 def test_empty_answers_are_asked_again_and_never_installed(pbx):  # noqa: F811
