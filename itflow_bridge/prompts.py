@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 from types import MappingProxyType
 from typing import Iterable, Mapping, Optional
@@ -23,6 +24,7 @@ from itflow_bridge.core.errors import ConfigError
 PACKAGE_SOUNDS_DIR = Path(__file__).resolve().parent / "sounds"
 OUR_PROMPT_DIR = "itflow"
 SHIPPED_FORMATS = ("wav", "gsm")
+_PROMPT_MODE = 0o644  # readable by Asterisk, whoever it runs as
 
 # File extensions Asterisk 22's format modules read audio from (format_wav, format_wav_gsm,
 # format_gsm, format_pcm, format_sln, format_g7xx, format_ogg_*, ...; mp3 from the add-ons).
@@ -103,17 +105,24 @@ def install_prompts(sounds_dir: Path, language: str = "en") -> list[Path]:
     """Copy our recordings to ``<sounds_dir>/<language>/itflow/``; return the files written.
 
     ``sounds_dir`` is Asterisk's sounds directory (``/var/lib/asterisk/sounds``), or the
-    language directory itself when its name is ``language``. Files are replaced
-    atomically (a call may be playing them) and left readable by everyone.
+    language directory itself when its name is ``language``. A file already there with
+    the same bytes and mode is left alone (and not returned), so a rerun writes nothing;
+    others are replaced atomically (a call may be playing them), readable by everyone.
     """
     sources = shipped_files(language)
     if not sources:
         raise ConfigError(f"language: no itflow prompts are shipped for {language!r}")
-    target_dir = _language_dirs(Path(sounds_dir), language)[0] / OUR_PROMPT_DIR
+    target_dir = prompts_dir(sounds_dir, language)
     if not target_dir.is_dir():
         target_dir.mkdir(parents=True)
         target_dir.chmod(0o755)  # whatever the umask: Asterisk runs as another user
-    return [_install_file(source, target_dir / source.name) for source in sources]
+    return [_install_file(source, target_dir / source.name) for source in sources
+            if not _up_to_date(source, target_dir / source.name)]
+
+
+def prompts_dir(sounds_dir: Path, language: str = "en") -> Path:
+    """Where ``install_prompts`` puts our recordings for ``language``."""
+    return _language_dirs(Path(sounds_dir), language)[0] / OUR_PROMPT_DIR
 
 
 def missing_prompts(sounds_dir: Path, names: Iterable[str], language: str = "en") -> list[str]:
@@ -145,9 +154,16 @@ def _has_playable_file(name: str, search_dirs: list[Path]) -> bool:
     )
 
 
+def _up_to_date(source: Path, target: Path) -> bool:
+    try:
+        return stat.S_IMODE(target.stat().st_mode) == _PROMPT_MODE and target.read_bytes() == source.read_bytes()
+    except FileNotFoundError:
+        return False
+
+
 def _install_file(source: Path, target: Path) -> Path:
     partial = target.with_name(f".{target.name}.partial")
     shutil.copyfile(source, partial)
-    partial.chmod(0o644)
+    partial.chmod(_PROMPT_MODE)
     os.replace(partial, target)
     return target

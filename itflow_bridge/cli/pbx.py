@@ -116,13 +116,19 @@ def cmd_install_agi(args: argparse.Namespace) -> int:
 
 
 def cmd_install_prompts(config: Config, args: argparse.Namespace) -> int:
-    from ..prompts import install_prompts
+    """Copy the balance IVR's recordings; say each file written, then one summary line."""
+    from ..prompts import install_prompts, prompts_dir, shipped_files
 
     flag = "--sounds-dir" if args.sounds_dir else "[balance] sounds_dir"
     sounds = existing_asterisk_dir(Path(args.sounds_dir) if args.sounds_dir else config.balance.sounds_dir,
                                    "Asterisk sounds directory", flag)
-    for path in install_prompts(sounds, args.language or config.balance.language):
+    language = args.language or config.balance.language
+    written = install_prompts(sounds, language)
+    for path in written:
         print("installed %s" % path)
+    total = len(shipped_files(language))
+    print("%d prompts in %s: %d installed, %d already up to date"
+          % (total, prompts_dir(sounds, language), len(written), total - len(written)))
     return Exit.OK
 
 

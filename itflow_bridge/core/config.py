@@ -361,7 +361,7 @@ def load_config(
             if key[0] in FREE_SECTIONS:
                 free[key[0]][key[1]] = value.strip()
             else:
-                raw[key] = (value, "%s [%s] %s" % (file_path, key[0], key[1]))
+                raw[key] = (value, str(file_path))  # the message names the key already
         source = file_path
     for name, key in ENV_OVERRIDES.items():
         if env.get(name):

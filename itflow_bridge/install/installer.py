@@ -3,7 +3,10 @@
 Order: the bridge's own files (config, cache, AGI wrappers, prompts, dialplan
 file); then ``check`` against ITFlow, and nothing of Asterisk's is touched when
 it fails; then Asterisk's files (one include, one global), the daemon's unit,
-systemd and the dialplan reload.
+systemd and the dialplan reload.  A config file that exists already is rewritten
+only after the check passed, so a wrong ``--url`` or ``--api-key`` never replaces
+a working one.  ``--dry-run`` lists every path a real run would write (the
+bookkeeping included) and runs the same check, failing as the real run would.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ def install(args: argparse.Namespace, run_checks: CheckRunner) -> int:
                     sounds_dir=args.sounds_dir, user=args.user, group=args.group, freepbx=args.freepbx)
     plan = Plan(layout.root, _namer(layout))
     print(layout.describe())
+    pointed = [flag for flag, value in (("--asterisk-etc", args.asterisk_etc), ("--agi-dir", args.agi_dir),
+                                        ("--sounds-dir", args.sounds_dir)) if value]
+    if pointed and str(layout.root) == "/":  # only --prefix moves the bridge's own files: say so
+        print("note: %s only point%s at Asterisk's directories; the bridge's own config (%s), cache, state (%s) "
+              "and systemd units (%s) are this machine's (--prefix DIR puts every path under DIR)"
+              % (", ".join(pointed), "s" if len(pointed) == 1 else "", Path(args.config_file).parent,
+                 plan.state_dir, UNIT_DIR))
     if args.uninstall:
         return Uninstaller(layout, plan, args).run()
     return Installer(layout, plan, args, getattr(args, "cache_dir", None), run_checks).run()
@@ -111,8 +121,14 @@ class Installer:
             return url, key
         if not sys.stdin.isatty():
             raise ConfigError("no config file yet: give --url and --api-key (or run install on a terminal)")
-        url = url or input("ITFlow base URL (e.g. https://itflow.example.com): ").strip()
-        key = key or getpass.getpass("ITFlow API key (not shown): ").strip()
+        try:
+            url = url or _answer(lambda: input("ITFlow base URL (e.g. https://itflow.example.com): "),
+                                 "an address is needed: the base URL of your ITFlow site", "ITFlow URL")
+            key = key or _answer(lambda: getpass.getpass("ITFlow API key (not shown): "),
+                                 "a key is needed: ITFlow > Admin > API Keys", "API key")
+        except EOFError:
+            print()
+            raise ConfigError("install cancelled (end of input): nothing was written") from None
         return url, key
 
     def load(self, data: bytes) -> "Config":
@@ -122,7 +138,10 @@ class Installer:
         with tempfile.TemporaryDirectory(prefix="itflow-bridge-install-") as scratch:
             path = Path(scratch) / "itflow-bridge.conf"
             path.write_bytes(data)
-            config = load_config(str(path), env={})
+            try:
+                config = load_config(str(path), env={})
+            except ConfigError as exc:  # name the file the admin edits, not the private copy
+                raise ConfigError(str(exc).replace(str(path), self.args.config_file)) from None
         return dataclasses.replace(config, source=Path(self.args.config_file))
 
     # --- what the PBX should have --------------------------------------------------------
@@ -247,6 +266,9 @@ class Installer:
             print("note: the daemon listens on %s; the dialplan reaches it at 127.0.0.1" % config.server.host)
         bridge_wants = self.bridge_wants(config, data)
         first = self.plan.changes(bridge_wants)
+        # a working config is replaced only once the check passed on its new values
+        held = [change for change in first if change.want is not None and change.want.path == self.args.config_file
+                and self.layout.host(self.args.config_file).exists()]
         first += self.cache_fixups(config)
         asterisk_wants = self.asterisk_wants(transport, config)
         wanted_paths = {want.path for want in bridge_wants + asterisk_wants}
@@ -257,13 +279,17 @@ class Installer:
         timer_path = UNIT_DIR + "/" + SYNC_TIMER_NAME
         print("transport: %s" % transport)
         if self.dry:
-            return self.dry_run(config, first, asterisk_wants, stale_paths)
+            return self.dry_run(config, transport, first, asterisk_wants, stale_paths)
 
         for change in first:
+            if change not in held:
+                print(change.description)
+                change.apply()
+        if not self.check(config, transport, kept_config=bool(held)):
+            return Exit.FAILURE
+        for change in held:
             print(change.description)
             change.apply()
-        if not self.check(config, transport):
-            return Exit.FAILURE
         second = self.plan.changes(asterisk_wants)  # computed now: the files may have changed meanwhile
         stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
         # One transaction: the socket stopped with its daemon, or a call on it would start the daemon again.
@@ -293,27 +319,59 @@ class Installer:
         print_next_steps(self.layout)
         return Exit.OK
 
-    def dry_run(self, config: "Config", first: List[Change], asterisk_wants: List[Want],
+    def dry_run(self, config: "Config", transport: str, first: List[Change], asterisk_wants: List[Want],
                 stale_paths: Set[str]) -> int:
+        """Every path the real run would write, then the real run's check: the exit code it would give."""
         second = self.plan.changes(asterisk_wants)
         stale = self.plan.undo_changes(keep=lambda record: record["path"] not in stale_paths)
         changes = first + second + stale
+        root = str(self.layout.root)
         print("dry run: nothing is changed. %s" % ("Would:" if changes else "Nothing to change."))
-        for change in changes:
-            print("  " + change.description)
+        if changes:
+            print("  (every path is under %s, --prefix)" % root if root != "/" else
+                  "  (every path is on this machine: --prefix DIR would put them all under DIR)")
+        for line in [change.description for change in changes] + self.plan.bookkeeping(changes):
+            print("  " + line)
+        if self.args.skip_check:
+            print("would skip itflow-bridge check (--skip-check)")
+            return Exit.OK
         print("would run itflow-bridge check against %s before touching Asterisk's files:" % config.itflow.url)
+        sounds = self.layout.host(str(config.balance.sounds_dir))
         with tempfile.TemporaryDirectory(prefix="itflow-bridge-dry-run-") as scratch:
+            installed_sounds = self.sounds_as_installed(config, sounds, Path(scratch) / "sounds")
             trial = dataclasses.replace(
-                config, cache=dataclasses.replace(config.cache, dir=Path(scratch)),
-                balance=dataclasses.replace(config.balance, sounds_dir=Path(scratch) / "not-installed-yet"))
-            report = self.run_checks(trial, None)
-            for item in report.items:
-                if item.name not in ("cache", "local directory", "balance prompts"):
-                    print("  " + item.line().replace("\n", "\n  "))
+                config, cache=dataclasses.replace(config.cache, dir=Path(scratch) / "cache"),
+                balance=dataclasses.replace(config.balance, sounds_dir=installed_sounds))
+            report = self.run_checks(trial, transport)
+            shown = [item for item in report.items  # the scratch cache says nothing of the real one
+                     if item.name not in ("cache", "local directory") and not item.name.startswith("store: ")]
+            for item in shown:
+                print("  " + item.line().replace(str(installed_sounds), str(sounds)).replace("\n", "\n  "))
+        if any(item.status == "FAIL" for item in shown):
+            print("itflow-bridge: the install would stop there: fix what check says and run it again",
+                  file=sys.stderr)
+            return Exit.FAILURE
         return Exit.OK
 
-    def check(self, config: "Config", transport: str) -> bool:
-        """``itflow-bridge check`` on what was written (paths inside the target); False stops the install."""
+    def sounds_as_installed(self, config: "Config", sounds: Path, scratch: Path) -> Path:
+        """A view of the sounds directory ``sounds`` with our prompts in it, as the real run leaves it
+        (links to the real files and to the shipped ones), for the dry run's check."""
+        if not sounds.is_dir():
+            return sounds  # the check says so, as it would in the real run
+        _link_entries(sounds, scratch)
+        for language in self.languages(config):
+            sources = _prompt_files(language)
+            if sources:
+                _link_entries(sounds / language, scratch / language)
+                ours = _link_entries(sounds / language / "itflow", scratch / language / "itflow")
+                for source in sources:
+                    if not os.path.lexists(ours / source.name):
+                        (ours / source.name).symlink_to(source)
+        return scratch
+
+    def check(self, config: "Config", transport: str, kept_config: bool = False) -> bool:
+        """``itflow-bridge check`` on what was written (paths inside the target); False stops the install.
+        ``kept_config``: the existing config file is not rewritten yet (and stays as it is on failure)."""
         if self.args.skip_check:
             print("check skipped (--skip-check)")
             return True
@@ -327,8 +385,9 @@ class Installer:
             print("  " + item.line().replace("\n", "\n  "))
         if not report.ok:
             self.plan.save()
-            print("itflow-bridge: install stopped before touching Asterisk's files: fix what check says "
-                  "(e.g. install --url ... --api-key ...) and run install again", file=sys.stderr)
+            kept = " (%s is unchanged)" % self.args.config_file if kept_config else ""
+            print("itflow-bridge: install stopped before touching Asterisk's files%s: fix what check says "
+                  "(e.g. install --url ... --api-key ...) and run install again" % kept, file=sys.stderr)
         return report.ok
 
     def start_daemon(self, units_changed: bool, socket_changed: bool, restart: bool) -> None:
@@ -345,12 +404,13 @@ class Installer:
             return
         if units_changed:
             _report(systemctl("daemon-reload"))
+        was_running = systemctl("is-active", "--quiet", UNIT_NAME) is None  # enable --now starts a stopped one
         if socket_changed:
             _report(systemctl("stop", UNIT_NAME))
             _report(systemctl("enable", SOCKET_NAME))
             _report(systemctl("restart", SOCKET_NAME))
         _report(systemctl("enable", "--now", SOCKET_NAME, UNIT_NAME))
-        restart = restart and not socket_changed  # a stopped daemon was just started anew
+        restart = restart and not socket_changed and was_running  # a stopped daemon was just started anew
         if restart:
             _report(systemctl("try-restart", UNIT_NAME))
         print("daemon: systemctl enable --now %s %s%s" % (SOCKET_NAME, UNIT_NAME, ", restarted" if restart else ""))
@@ -384,10 +444,11 @@ class Uninstaller:
                  if any(path.endswith("/" + name) for path in recorded)]
         if self.args.dry_run:
             print("dry run: nothing is changed. Would:")
-            if units:
+            if units and systemd_running(self.layout.root):  # as the real run: systemd of another root is not asked
                 print("  systemctl disable --now %s" % " ".join(units))
             for change in changes:
                 print("  " + change.description)
+            print("  " + self.plan.state_description())
             return Exit.OK
         if units and systemd_running(self.layout.root):
             _report(systemctl("disable", "--now", *units))
@@ -441,6 +502,28 @@ def print_next_steps(layout: Layout) -> None:
   1. In the context your trunk delivers calls to: exten => _X.,1,Gosub(itflow-cid,s,1) before Dial().
   2. For the balance IVR: an option that does Goto(itflow-balance,s,1) (set IVR_CONTEXT to come back).
   Then: asterisk -rx 'dialplan reload'.""")
+
+
+def _answer(ask: Callable[[], str], hint: str, what: str, tries: int = 3) -> str:
+    """A non-empty answer to ``ask``; ``hint`` after an empty one; cancelled after ``tries`` empty ones."""
+    for _ in range(tries):
+        answer = ask().strip()
+        if answer:
+            return answer
+        print(hint)
+    raise ConfigError("install cancelled: no %s given: nothing was written" % what)
+
+
+def _link_entries(source: Path, target: Path) -> Path:
+    """``target`` made a directory of links to each entry of ``source`` (if any); returns ``target``.
+    A link already at ``target`` is replaced first: nothing is ever created through it in ``source``."""
+    if target.is_symlink():
+        target.unlink()
+    target.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        for entry in source.iterdir():
+            (target / entry.name).symlink_to(entry)
+    return target
 
 
 def _wrappers() -> List[Tuple[str, str]]:

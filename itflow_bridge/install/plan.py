@@ -82,6 +82,7 @@ class Want:
 class Change:
     description: str
     apply: Callable[[], None]
+    want: Optional[Want] = None  # what the change reaches, when it writes one
 
 
 def owner_mode(uid: int, gid: int, mode: int) -> str:
@@ -160,7 +161,34 @@ class Plan:
                 return None
             verb = "set owner/mode of" if same_bytes else ("update" if current is not None else "create")
         description = "%s %s (%s): %s" % (verb, want.path, who, want.what)
-        return Change(description, lambda: self._apply(want))
+        return Change(description, lambda: self._apply(want), want)
+
+    def bookkeeping(self, changes: List[Change]) -> List[str]:
+        """What applying ``changes`` writes besides their own paths: the missing parent directories, a
+        backup of each file changed for the first time, the manifest (for ``--dry-run`` to list)."""
+        wants = [change.want for change in changes if change.want is not None]
+        own = {want.path for want in wants}
+        lines: List[str] = []
+        listed = set()
+        for want in wants:
+            missing = []
+            parent = os.path.dirname(want.path)
+            while parent not in ("/", "") and not self.host(parent).exists():
+                if parent not in own and parent not in listed:
+                    missing.append(parent)
+                    listed.add(parent)
+                parent = os.path.dirname(parent)
+            lines += ["create directory %s (root:root 0755): holds %s" % (directory, want.path)
+                      for directory in reversed(missing)]
+        for want in wants:
+            if want.kind == "file" and self.entry(want.path) is None and os.path.lexists(self.host(want.path)):
+                lines.append("copy %s to %s (root:root 0600): the original, for uninstall"
+                             % (want.path, self.state_dir + "/" + BACKUPS + want.path))
+        if changes:
+            verb = "update" if self.manifest_path.exists() else "create"
+            lines.append("%s %s (root:root 0600): what install changed, for uninstall" % (
+                verb, self.state_dir + "/" + MANIFEST))
+        return lines
 
     def _apply(self, want: Want) -> None:
         path = self.host(want.path)
@@ -254,6 +282,10 @@ class Plan:
             backup.unlink()
         self.manifest["entries"] = [item for item in self.manifest["entries"] if item["path"] != record["path"]]
         self.save()
+
+    def state_description(self) -> str:
+        """What ``forget_state`` removes, for ``--dry-run`` to list."""
+        return "remove %s/%s and the rest of %s (the manifest and backups)" % (self.state_dir, MANIFEST, self.state_dir)
 
     def forget_state(self) -> None:
         """After an uninstall: remove the manifest, the backups left and the state directory."""

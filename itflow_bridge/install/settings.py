@@ -1,7 +1,8 @@
 """The bridge's own config file as the installer writes it.
 
 A new file starts from the shipped example (every setting, commented) with the
-ITFlow address and key and this PBX's paths filled in.  An existing file is
+ITFlow address and key and this PBX's paths filled in, and a first paragraph
+saying what the file is instead of the example's copying instructions.  An existing file is
 kept as it is; only the values given on the command line are replaced, in
 place, so the admin's comments and other settings survive a re-install.
 """
@@ -19,6 +20,13 @@ _SECTION = re.compile(r"^\s*\[([^\]]+)\]")
 _KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[=:]")
 
 Values = Mapping[Tuple[str, str], str]
+
+# Replaces the example's first paragraph (how to copy it) in the file install writes.
+INSTALLED_HEADER = """\
+# itflow-bridge configuration, written by itflow-bridge install. Edit it here: a re-install
+# keeps your changes and replaces only the values given to it (--url, --api-key, ...).
+# It holds the API key: root and the Asterisk group only (0640).
+"""
 
 
 def set_values(text: str, values: Values) -> str:
@@ -55,5 +63,9 @@ def set_values(text: str, values: Values) -> str:
 
 
 def new_config(values: Values) -> str:
-    """The shipped example with ``values`` filled in."""
-    return set_values(EXAMPLE.read_text(encoding="utf-8"), values)
+    """The shipped example with ``values`` filled in, its first paragraph saying what the file is."""
+    example = EXAMPLE.read_text(encoding="utf-8")
+    instructions, blank, rest = example.partition("\n\n")
+    if not blank or not instructions.startswith("# "):
+        raise ValueError("%s must begin with a paragraph of comments on how to use it" % EXAMPLE)
+    return set_values(INSTALLED_HEADER + "\n" + rest, values)
