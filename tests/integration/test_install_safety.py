@@ -23,11 +23,11 @@ def test_a_wrong_key_on_reinstall_keeps_the_working_config(pbx, fake_itflow):  #
     unit = (pbx / "etc/systemd/system/itflow-bridge.service").read_bytes()
     installed = snapshot(pbx, skip_cache=True)
 
-    result = install(pbx, "--api-key", "wrong-key", expect=2)
+    result = install(pbx, "--api-key", "wrong-key-0a1b2c3d4e5f", expect=2)
     assert "[FAIL] API key" in result.stdout and "install stopped" in result.stderr
     assert config.read_bytes() == before
     assert "%s is unchanged" % ("/" + CONFIG) in result.stderr
-    assert "wrong-key" not in result.stdout + result.stderr
+    assert "wrong-key-0a1b2c3d4e5f" not in result.stdout + result.stderr
     after = config.stat()
     assert (after.st_uid, after.st_gid, after.st_mode) == (info.st_uid, info.st_gid, info.st_mode)
     assert (pbx / "etc/systemd/system/itflow-bridge.service").read_bytes() == unit
