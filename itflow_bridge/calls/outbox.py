@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS entries (
     ticket_id INTEGER,
     ticket_number TEXT NOT NULL DEFAULT '',
     record_id INTEGER,
+    uncertain INTEGER NOT NULL DEFAULT 0,
     added REAL NOT NULL,
     updated REAL NOT NULL
 );
@@ -209,14 +210,18 @@ class Outbox:
         return None if head is None else float(head.next_try)
 
     def retry(self, keys: Sequence[str] = ()) -> int:
-        """Queue failed entries (all, or those of ``keys``) again, due now; answers how many."""
+        """Queue failed entries (all, or those of ``keys``) again, due now; answers how many.
+
+        One that failed while ITFlow might have had it goes back as ``sending``: looked for first.
+        """
         now = self.clock()
         where, args = "state = ?", [FAILED]
         if keys:
             where += " AND key IN (%s)" % ",".join("?" * len(keys))
             args += list(keys)
-        cursor = self._db.execute("UPDATE entries SET state = ?, attempts = 0, next_try = ?, reason = '',"
-                                  " updated = ? WHERE " + where, [PENDING, now, now] + args)
+        cursor = self._db.execute(
+            "UPDATE entries SET state = CASE uncertain WHEN 1 THEN ? ELSE ? END, attempts = 0, next_try = ?,"
+            " reason = '', updated = ? WHERE " + where, [SENDING, PENDING, now, now] + args)
         return cursor.rowcount
 
     # --- delivering ---------------------------------------------------------------------
@@ -244,6 +249,7 @@ class Outbox:
                 result.failed += 1
                 return True
             parent = above.delivered
+        sending = False
         try:
             found = writer.find(entry, parent) if entry.state == SENDING else None
             if found is not None:
@@ -252,15 +258,18 @@ class Outbox:
                 result.adopted += 1
                 return True
             self._mark_sending(entry)
+            sending = True
             delivered = writer.send(entry, parent)
         except REFUSALS + (Refused,) as exc:
-            self._finish(entry.id, FAILED, reason=redact(exc))
+            # A refused send wrote nothing; a refused look-up leaves the entry as uncertain as it was.
+            self._finish(entry.id, FAILED, reason=redact(exc), uncertain=entry.state == SENDING and not sending)
             log.warning("outbox: ITFlow refused %s: %s", entry.key, redact(exc))
             result.failed += 1
             return True
-        except ITFlowError as exc:
-            # The request may have reached ITFlow (a timeout, a 5xx after the insert): the entry stays
-            # ``sending``, so the next attempt looks for it in ITFlow before sending it again.
+        except Exception as exc:  # whatever it was, the entry must be neither lost nor doubled
+            # The request may have reached ITFlow (a timeout, a 5xx after the insert, an answer that
+            # could not be read): the entry stays ``sending``, so the next attempt looks for it in
+            # ITFlow before sending it again.
             attempts = entry.attempts + 1
             self._db.execute(
                 "UPDATE entries SET state = ?, attempts = ?, next_try = ?, reason = ?, updated = ? WHERE id = ?",
@@ -274,16 +283,17 @@ class Outbox:
 
     def _mark_sending(self, entry: Entry) -> None:
         """From here on ITFlow may have the write: a crash leaves the entry ``sending`` (uncertain)."""
-        self._db.execute("UPDATE entries SET state = ?, updated = ? WHERE id = ?",
+        self._db.execute("UPDATE entries SET state = ?, uncertain = 1, updated = ? WHERE id = ?",
                          (SENDING, self.clock(), entry.id))
 
-    def _finish(self, entry_id: int, state: str, delivered: Optional[Delivered] = None, reason: str = "") -> None:
+    def _finish(self, entry_id: int, state: str, delivered: Optional[Delivered] = None, reason: str = "",
+                uncertain: bool = False) -> None:
         self._db.execute(
             "UPDATE entries SET state = ?, reason = ?, ticket_id = ?, ticket_number = ?, record_id = ?,"
-            " updated = ? WHERE id = ?",
+            " uncertain = ?, updated = ? WHERE id = ?",
             (state, reason, delivered.ticket_id if delivered else None,
              delivered.ticket_number if delivered else "", delivered.record_id if delivered else None,
-             self.clock(), entry_id))
+             1 if uncertain else 0, self.clock(), entry_id))
 
     def _head(self) -> Optional[Entry]:
         rows = self._select("WHERE state IN (?, ?) ORDER BY id LIMIT 1", (PENDING, SENDING))

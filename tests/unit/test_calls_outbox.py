@@ -230,3 +230,44 @@ def test_one_process_delivers_at_a_time(tmp_path, clock):
 
     assert first.deliver(Nested()).sent == 1
     assert second.deliver(FakeWriter()).sent == 0  # the lock is free again; nothing left
+
+
+def test_a_refused_look_up_keeps_the_entry_uncertain_through_retry(outbox):
+    writer = FakeWriter()
+    outbox.add("a/missed", "ticket", {"client_id": 1})
+    outbox._mark_sending(outbox.get("a/missed"))
+    writer.tickets[7] = "a/missed"  # ITFlow has it, but the key is refused while looking
+
+    class RefusesLookUp(FakeWriter):
+        def find(self, entry, parent):
+            raise ITFlowAuthError("ITFlow refused the API key: invalid")
+
+    assert outbox.deliver(RefusesLookUp()).failed == 1
+    assert outbox.get("a/missed").state == FAILED
+    assert outbox.retry() == 1 and outbox.get("a/missed").state == SENDING
+    assert outbox.deliver(writer).adopted == 1 and writer.sent == []
+    assert outbox.get("a/missed").ticket_id == 7
+
+
+def test_a_refused_send_is_certain_and_retried_as_a_fresh_send(outbox):
+    writer = FakeWriter()
+    writer.refuse = ITFlowWriteRefused("ITFlow refused the create")
+    outbox.add("a/missed", "ticket", {"client_id": 1})
+    outbox.deliver(writer)
+    writer.refuse = None
+    assert outbox.retry() == 1 and outbox.get("a/missed").state == PENDING
+    assert outbox.deliver(writer).sent == 1 and writer.finds == []
+
+
+def test_an_unexpected_error_while_sending_keeps_the_entry_uncertain(outbox, clock):
+    class Broken(FakeWriter):
+        def send(self, entry, parent):
+            raise ValueError("an answer that could not be read")
+
+    outbox.add("a/missed", "ticket", {"client_id": 1})
+    assert outbox.deliver(Broken()).deferred == 1
+    entry = outbox.get("a/missed")
+    assert entry.state == SENDING and "could not be read" in entry.reason
+    clock.now += backoff(1)
+    writer = FakeWriter()
+    assert outbox.deliver(writer).sent == 1 and writer.finds == ["a/missed"]
