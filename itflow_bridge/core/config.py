@@ -293,6 +293,46 @@ class DirectorySettings:
     http_allow: Tuple[str, ...] = _setting(("127.0.0.1", "::1"), _address_list)
 
 
+TICKET_PRIORITIES = ("Low", "Medium", "High", "Critical")
+ANSWERED_MODES = ("off", "reply", "ticket")
+AMI_PORT = 5038
+
+
+def _priority(raw: str) -> str:
+    value = raw.strip().capitalize()
+    if value not in TICKET_PRIORITIES:
+        raise ValueError("use " + ", ".join(TICKET_PRIORITIES[:-1]) + " or " + TICKET_PRIORITIES[-1])
+    return value
+
+
+def _context_list(raw: str) -> Tuple[str, ...]:
+    items = tuple(item for item in re.split(r"[\s,]+", raw.strip()) if item)
+    if not items:
+        raise ValueError("list at least one dialplan context, e.g. from-trunk, from-pstn")
+    for item in items:
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", item):
+            raise ValueError("%r is not a dialplan context name" % item)
+    return items
+
+
+@dataclass(frozen=True)
+class CallsSettings:
+    """Calls written back to ITFlow as tickets and replies (``itflow_bridge.calls``)."""
+
+    enabled: bool = _setting(False, _boolean)
+    answered: str = _setting("off", _choice(*ANSWERED_MODES))
+    priority: str = _setting("Low", _priority)
+    subject_template: str = _setting("Missed call from {contact} ({client})", _template)
+    repeat_window: int = _setting(3600, _seconds_or_off)
+    time_step: int = _setting(15, _positive(int))  # minutes
+    billable: bool = _setting(False, _boolean)
+    inbound_contexts: Tuple[str, ...] = _setting(("from-trunk", "from-pstn"), _context_list)
+    ami_host: str = _setting("127.0.0.1", _text)
+    ami_port: int = _setting(AMI_PORT, _tcp_port)
+    ami_user: str = _setting("", _text)
+    ami_secret: str = field(default="", repr=False, metadata={"parse": _text, "secret": True})
+
+
 # Free-form sections, checked by the code that uses them (speech names):
 #   [prompts]    field of PromptNames = sound name, e.g. enter_client_number = custom/enter-account
 #   [currencies] ISO code = major_one, major_many, minor_one, minor_many (sound names)
@@ -305,6 +345,7 @@ SECTIONS = {
     "balance": BalanceSettings,
     "server": ServerSettings,
     "directory": DirectorySettings,
+    "calls": CallsSettings,
 }
 
 
@@ -316,6 +357,7 @@ class Config:
     balance: BalanceSettings = field(default_factory=BalanceSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
+    calls: CallsSettings = field(default_factory=CallsSettings)
     prompts: Mapping[str, str] = field(default_factory=dict)
     currencies: Mapping[str, str] = field(default_factory=dict)
     source: Optional[Path] = None  # the INI file read, if any
@@ -380,6 +422,7 @@ def load_config(
         sections[section] = cls(**values)
     config = Config(source=source, prompts=free["prompts"], currencies=free["currencies"], **sections)
     register_secret(config.itflow.api_key)  # from the moment it is read, no message may show it
+    register_secret(config.calls.ami_secret)
     return config
 
 
