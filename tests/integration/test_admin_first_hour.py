@@ -59,7 +59,7 @@ def plain_web_server(tmp_path):
     """A web server that is not ITFlow: every path is 404."""
     docroot = tmp_path / "www"
     docroot.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"], cwd=docroot,
+    process = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"], cwd=docroot,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = process.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
     port = int(re.search(r"port (\d+)", line).group(1))
