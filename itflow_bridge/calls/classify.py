@@ -224,7 +224,7 @@ def _voicemail(events: Sequence[Message]) -> Optional[Voicemail]:
         message_file=message_file.get("Value") if message_file is not None else None,
         seconds=_seconds(_timestamp(saved), _timestamp(started)) if saved is not None and started else None,
         status=status.get("Value") if status is not None else None,
-    ) if (message_file is not None or waiting is not None or started is not None) else None
+    )
 
 
 def _queue(events: Sequence[Message]) -> Optional[str]:
@@ -237,6 +237,14 @@ def _queue(events: Sequence[Message]) -> Optional[str]:
                 and message.get("Application") == "Queue"):
             return message.get("AppData").split(",", 1)[0]
     return None
+
+
+def _abandoned(events: Sequence[Message]) -> bool:
+    """The caller left the queue: QueueCallerAbandon (agent class), or the queue ended other than by its timeout."""
+    if _first(events, "QueueCallerAbandon") is not None:
+        return True
+    status = _variable(events, "QUEUESTATUS")
+    return status is None or status.get("Value") != "TIMEOUT"
 
 
 def _missed_reason(legs: List[_Leg]) -> Optional[MissedReason]:
@@ -290,8 +298,7 @@ def classify(call_id: str, events: Sequence[Message],
     elif voicemail is not None:
         outcome = Outcome.VOICEMAIL if voicemail.message_file or _first(events, "MessageWaiting") else (
             Outcome.VOICEMAIL_NO_MESSAGE)
-    elif queue is not None and (_first(events, "QueueCallerAbandon") is not None
-                                or (_variable(events, "QUEUESTATUS") or Message(())).get("Value") != "TIMEOUT"):
+    elif queue is not None and _abandoned(events):
         outcome = Outcome.QUEUE_ABANDON
     else:
         outcome = Outcome.MISSED

@@ -173,3 +173,30 @@ def test_late_events_of_an_ended_call_start_no_new_call():
 ])
 def test_extension_names(channel, extension):
     assert extension_of(channel) == extension
+
+
+def _edited(name: str, drop: str = "", **set_headers: str) -> List[Message]:
+    """A recording with one event type dropped and headers of the events that carry them replaced."""
+    edited = []
+    for message in recording(name):
+        if message.event == drop:
+            continue
+        edited.append(Message([(key, set_headers.get(key, value)) for key, value in message.pairs]))
+    return edited
+
+
+def test_a_queue_that_timed_out_is_missed_not_abandoned():
+    messages = _edited("queue_abandon", drop="QueueCallerAbandon")
+    call = calls_in(messages)[0]
+    timeout = Message([("Event", "VarSet"), ("Variable", "QUEUESTATUS"), ("Value", "TIMEOUT"),
+                       ("Linkedid", call.call_id)])
+    record = classify(call.call_id, call.events + [timeout])
+    assert record.outcome is Outcome.MISSED and record.queue == "support"
+
+
+@pytest.mark.parametrize("status, reason", [
+    ("BUSY", MissedReason.BUSY), ("CHANUNAVAIL", MissedReason.UNAVAILABLE), ("CONGESTION", MissedReason.UNAVAILABLE),
+])
+def test_missed_reasons_from_the_dial_status(status, reason):
+    record = only_call(_edited("ring_group_no_answer", DialStatus=status))
+    assert record.outcome is Outcome.MISSED and record.missed_reason is reason
