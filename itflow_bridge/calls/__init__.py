@@ -1,1 +1,8 @@
-"""Calls written back to ITFlow: call events, the tickets they make, the outbox that delivers them."""
+"""Calls back into ITFlow: what happened on the PBX, and the writes it makes in ITFlow.
+
+* ``ami_protocol``, ``ami``: Asterisk's Manager Interface (wire format; a small threaded client).
+* ``events``: manager events grouped into calls by ``Linkedid``.
+* ``classify``: an ended call -> ``ClassifiedCall`` (answered, missed, voicemail, ...).
+* ``tickets``: a known client's call -> tickets and replies (``CallForTickets``).
+* ``outbox``: those writes kept before they are sent, delivered in order, checked before resent.
+"""

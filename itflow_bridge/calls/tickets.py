@@ -41,7 +41,7 @@ MARKER = "Call ID: "
 
 
 @dataclass(frozen=True)
-class CallRecord:
+class CallForTickets:
     """One finished inbound call of a known client, as the call classification hands it over."""
 
     call_id: str  # Asterisk's linkedid: one per call, whatever transfers happened
@@ -98,7 +98,7 @@ def _lines(*lines: str) -> str:
     return "<br>\n".join(lines)
 
 
-def _who(call: CallRecord) -> str:
+def _who(call: CallForTickets) -> str:
     return call.contact_name or call.caller_name or call.caller_number or "unknown caller"
 
 
@@ -110,14 +110,14 @@ class OpenTicket:
 
 
 class TicketPlanner:
-    """Turns a ``CallRecord`` into outbox entries, per the ``[calls]`` settings."""
+    """Turns a ``CallForTickets`` into outbox entries, per the ``[calls]`` settings."""
 
     def __init__(self, settings: CallsSettings, outbox: Outbox, api: Optional[ITFlowAPI] = None):
         self.settings = settings
         self.outbox = outbox
         self.api = api
 
-    def plan(self, call: CallRecord) -> List[Entry]:
+    def plan(self, call: CallForTickets) -> List[Entry]:
         """Add this call's writes to the outbox (again for a call already planned: the same entries)."""
         if call.outcome not in OUTCOMES:
             raise ValueError("unknown call outcome %r" % call.outcome)
@@ -133,7 +133,7 @@ class TicketPlanner:
 
     # --- per outcome --------------------------------------------------------------------
 
-    def _missed(self, call: CallRecord) -> Entry:
+    def _missed(self, call: CallForTickets) -> Entry:
         key = entry_key(call.call_id, MISSED)
         recent = self._recent_missed_ticket(call)
         if recent is not None:
@@ -143,7 +143,7 @@ class TicketPlanner:
             return self._reply(key, call, recent, text)
         return self._ticket(key, call, self._subject(call), self._details(call, "Missed call"))
 
-    def _voicemail(self, call: CallRecord) -> Entry:
+    def _voicemail(self, call: CallForTickets) -> Entry:
         key = entry_key(call.call_id, VOICEMAIL)
         about = "Voicemail of %d s%s" % (call.voicemail_seconds,
                                         (": " + html.escape(call.voicemail_link)) if call.voicemail_link else "")
@@ -154,7 +154,7 @@ class TicketPlanner:
         subject = "Voicemail from %s (%s)" % (_who(call), call.client_name)
         return self._ticket(key, call, subject, self._details(call, about))
 
-    def _answered(self, call: CallRecord) -> List[Entry]:
+    def _answered(self, call: CallForTickets) -> List[Entry]:
         mode = self.settings.answered
         if mode == "off":
             return []
@@ -177,7 +177,7 @@ class TicketPlanner:
 
     # --- entries ------------------------------------------------------------------------
 
-    def _ticket(self, key: str, call: CallRecord, subject: str, details: str) -> Entry:
+    def _ticket(self, key: str, call: CallForTickets, subject: str, details: str) -> Entry:
         payload: Dict[str, Any] = {
             "client_id": call.client_id, "ticket_subject": subject.replace("\r", " ").replace("\n", " "),
             "ticket_details": _lines(details, marker(key)), "ticket_priority": self.settings.priority,
@@ -186,7 +186,7 @@ class TicketPlanner:
             payload["ticket_contact_id"] = call.contact_id
         return self.outbox.add(key, TICKET, payload)
 
-    def _reply(self, key: str, call: CallRecord, ticket: OpenTicket, text: str, worked: str = "") -> Entry:
+    def _reply(self, key: str, call: CallForTickets, ticket: OpenTicket, text: str, worked: str = "") -> Entry:
         payload: Dict[str, Any] = {"client_id": call.client_id, "ticket_reply": _lines(text, marker(key))}
         if worked:
             payload["ticket_reply_time_worked"] = worked
@@ -194,12 +194,12 @@ class TicketPlanner:
             payload["ticket_id"] = ticket.ticket_id
         return self.outbox.add(key, REPLY, payload, parent=ticket.key)
 
-    def _subject(self, call: CallRecord) -> str:
+    def _subject(self, call: CallForTickets) -> str:
         return self.settings.subject_template.format(
             client=call.client_name, contact=_who(call), name=call.caller_name, number=call.caller_number)
 
     @staticmethod
-    def _details(call: CallRecord, what: str) -> str:
+    def _details(call: CallForTickets, what: str) -> str:
         rows = [what, "From: %s %s" % (html.escape(_who(call)), html.escape(call.caller_number)),
                 "At: %s" % call.when.strftime("%Y-%m-%d %H:%M")]
         if call.dialled:
@@ -211,7 +211,7 @@ class TicketPlanner:
 
     # --- which ticket is open -------------------------------------------------------------
 
-    def _recent_missed_ticket(self, call: CallRecord) -> Optional[OpenTicket]:
+    def _recent_missed_ticket(self, call: CallForTickets) -> Optional[OpenTicket]:
         """The client's ticket for a missed call within ``repeat_window`` before this one, if still open."""
         window = self.settings.repeat_window
         if window <= 0:
@@ -231,7 +231,7 @@ class TicketPlanner:
             return None
         return None
 
-    def _open_tickets(self, call: CallRecord) -> List[OpenTicket]:
+    def _open_tickets(self, call: CallForTickets) -> List[OpenTicket]:
         """The caller's open tickets (the contact's when known, else the client's): ITFlow's and the outbox's."""
         found: Dict[Any, OpenTicket] = {}
         in_itflow = self._open_in_itflow(call.client_id) or []

@@ -19,7 +19,7 @@ from faulty_itflow import FaultyITFlow
 from itflow_bridge.api.typed import connect
 from itflow_bridge.calls.outbox import DONE, FAILED, SENDING, Outbox
 from itflow_bridge.calls.tickets import (
-    ANSWERED, MISSED, VOICEMAIL, CallRecord, TicketPlanner, TicketWriter, carries_marker,
+    ANSWERED, MISSED, VOICEMAIL, CallForTickets, TicketPlanner, TicketWriter, carries_marker,
 )
 from itflow_bridge.core.config import CallsSettings
 from itflow_bridge.sample.wire import Reply, Request
@@ -29,13 +29,13 @@ WAIT = 60  # seconds an event may take on a loaded machine before the test fails
 START = dt.datetime(2026, 12, 7, 10, 0, 0)
 
 
-def call(n: int, outcome: str = MISSED, client_id: int = 1, minutes: int = 0, **extra: Any) -> CallRecord:
+def call(n: int, outcome: str = MISSED, client_id: int = 1, minutes: int = 0, **extra: Any) -> CallForTickets:
     values: dict = {"call_id": "1765101600.%d" % n, "client_id": client_id, "client_name": "Acme Corp",
                     "outcome": outcome, "when": START + dt.timedelta(minutes=minutes), "contact_id": 1,
                     "contact_name": "John Smith", "caller_number": "5551234567", "rang_where": "Sales",
                     "rang_seconds": 25}
     values.update(extra)
-    return CallRecord(**values)
+    return CallForTickets(**values)
 
 
 def tickets(fake: FaultyITFlow) -> List[dict]:

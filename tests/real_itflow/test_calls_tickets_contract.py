@@ -13,15 +13,15 @@ from typing import Optional
 from itflow_bridge.api.typed import connect
 from itflow_bridge.calls.outbox import DONE, Outbox
 from itflow_bridge.calls.tickets import (
-    ANSWERED, MISSED, TICKET, CallRecord, TicketPlanner, TicketWriter, carries_marker, entry_key,
+    ANSWERED, MISSED, TICKET, CallForTickets, TicketPlanner, TicketWriter, carries_marker, entry_key,
 )
 from itflow_bridge.core.config import CallsSettings
 
 WHEN = dt.datetime(2026, 12, 7, 10, 0)
 
 
-def call(call_id: str, outcome: str, client_id: int, contact_id: Optional[int], minutes: int = 0, **extra: object) -> CallRecord:
-    return CallRecord(call_id=call_id, client_id=client_id, client_name="Client %d" % client_id, outcome=outcome,
+def call(call_id: str, outcome: str, client_id: int, contact_id: Optional[int], minutes: int = 0, **extra: object) -> CallForTickets:
+    return CallForTickets(call_id=call_id, client_id=client_id, client_name="Client %d" % client_id, outcome=outcome,
                       when=WHEN + dt.timedelta(minutes=minutes), contact_id=contact_id, contact_name="Caller",
                       caller_number="5550001111", rang_seconds=20, **extra)  # type: ignore[arg-type]
 

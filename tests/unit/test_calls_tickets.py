@@ -6,7 +6,7 @@ import pytest
 
 from itflow_bridge.calls.outbox import DONE, Outbox
 from itflow_bridge.calls.tickets import (
-    ANSWERED, MISSED, REPLY, TICKET, VOICEMAIL, CallRecord, TicketPlanner, carries_marker, entry_key, marker,
+    ANSWERED, MISSED, REPLY, TICKET, VOICEMAIL, CallForTickets, TicketPlanner, carries_marker, entry_key, marker,
     time_worked,
 )
 from itflow_bridge.core.config import CallsSettings
@@ -19,7 +19,7 @@ def call(n, outcome=MISSED, minutes=0, **extra):
               "when": WHEN + dt.timedelta(minutes=minutes), "contact_id": 1, "contact_name": "John Smith",
               "caller_number": "5551234567", "rang_seconds": 25}
     values.update(extra)
-    return CallRecord(**values)
+    return CallForTickets(**values)
 
 
 @pytest.fixture
