@@ -5,12 +5,7 @@ import pytest
 from itflow_bridge.core.config import CallsSettings, load_config
 from itflow_bridge.core.errors import ConfigError
 from itflow_bridge.core.redact import redact
-
-
-def write(tmp_path, text):
-    path = tmp_path / "bridge.conf"
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+from config_files import write
 
 
 def test_calls_are_off_by_default_with_documented_defaults(tmp_path):

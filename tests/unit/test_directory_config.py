@@ -4,12 +4,7 @@ import pytest
 
 from itflow_bridge.core.config import load_config
 from itflow_bridge.core.errors import ConfigError
-
-
-def write(tmp_path, text):
-    path = tmp_path / "bridge.conf"
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+from config_files import write
 
 
 def test_defaults(tmp_path):
