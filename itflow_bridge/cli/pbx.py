@@ -48,11 +48,16 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
 
+    def shut_down(signum: int) -> None:
+        systemd.notify("STOPPING=1")
+        log.info("signal %d: finishing calls in progress, then stopping", signum)
+        server.shutdown()
+
     def stop(signum: int, _frame: object) -> None:
+        # Nothing but starting a thread here: the signal may arrive while this thread is writing a
+        # log line, and a second write to stderr from the handler would be a reentrant call.
         if not stopping:
-            systemd.notify("STOPPING=1")
-            log.info("signal %d: finishing calls in progress, then stopping", signum)
-            stopping.append(threading.Thread(target=server.shutdown, daemon=True))
+            stopping.append(threading.Thread(target=shut_down, args=(signum,), daemon=True))
             stopping[0].start()
 
     with signal_handlers({signal.SIGTERM: stop, signal.SIGINT: stop}):
