@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Optional
+from typing import Iterator, Optional
+
+import pytest
 
 from itflow_bridge.api.typed import connect
 from itflow_bridge.calls.outbox import DONE, Outbox
@@ -16,8 +18,29 @@ from itflow_bridge.calls.tickets import (
     ANSWERED, MISSED, TICKET, CallForTickets, TicketPlanner, TicketWriter, carries_marker, entry_key,
 )
 from itflow_bridge.core.config import CallsSettings
+from real_itflow.conftest import Backend, fake_backend
 
 WHEN = dt.datetime(2026, 12, 7, 10, 0)
+
+
+@pytest.fixture(params=["fake", "real"])
+def v1(request) -> Iterator[Backend]:
+    """The JSON API on a database of its own: these tests write tickets, which the read contract
+    tests (on the shared sites) must never see."""
+    if request.param == "fake":
+        fake, side = fake_backend("v1")
+        try:
+            yield side
+        finally:
+            fake.stop()
+        return
+    scratch = request.getfixturevalue("real_itflow").scratch("v1")
+    scratch.reset()
+    try:
+        yield Backend("real", "v1", "", scratch.url, scratch.keys.good, wrong_key=scratch.keys.wrong,
+                      expired_key=scratch.keys.expired)
+    finally:
+        scratch.reset()
 
 
 def call(call_id: str, outcome: str, client_id: int, contact_id: Optional[int], minutes: int = 0, **extra: object) -> CallForTickets:
