@@ -7,6 +7,13 @@ response that never comes cannot hang a caller).  After EOF (an Asterisk restart
 the reader reconnects with growing back-off and logs in again.  The secret is
 never logged or put in an exception; a refused login stops the client with
 ``AMIAuthenticationError`` instead of retrying a wrong secret forever.
+
+Why not panoramisk 1.4 (the usual Python choice), as measured against Asterisk 22:
+no release since 2021; used as its README shows it warns "There is no current event
+loop" on Python 3.12 and 3.13; an Originate's future waits for ``OriginateResponse``
+with no timeout (forever for a user without ``read = call``) and takes that event
+from the event handlers; actions queued over a reconnect are re-sent only for users
+that receive ``FullyBooted`` (``read = system``).
 """
 
 from __future__ import annotations
