@@ -19,21 +19,10 @@ import threading
 import time
 from typing import Callable, Dict, Iterable, Optional, Tuple, Union
 
-from ..core.networks import DEFAULT_ALLOW, Network, parse_networks
+from ..core.networks import DEFAULT_ALLOW, Network, parse_networks, peer_allowed
 
 REFUSAL_LOG_INTERVAL = 60.0  # seconds between two log lines about the same refused address
 _REMEMBERED_REFUSALS = 4096  # bound on the addresses remembered for that rate limit
-
-
-def peer_address(host: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
-    """The peer's address, an IPv4-mapped IPv6 address as IPv4, or None when it cannot be read."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 class PeerFilter:
@@ -52,10 +41,7 @@ class PeerFilter:
         self._last_logged: Dict[str, float] = {}
 
     def allows(self, host: str) -> bool:
-        address = peer_address(host)
-        return address is not None and any(
-            address.version == network.version and address in network for network in self.networks
-        )
+        return peer_allowed(host, self.networks)
 
     def refused(self, host: str) -> None:
         """Record a refused connection from ``host``; log it unless it was logged less than a minute ago."""

@@ -7,9 +7,10 @@ than in the FastAGI transport that enforces it.
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable, Tuple, Union
+from typing import Iterable, Optional, Tuple, Union
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 DEFAULT_ALLOW = ("127.0.0.1", "::1")
 
@@ -26,3 +27,21 @@ def parse_networks(raw: Union[str, Iterable[str]]) -> Tuple[Network, ...]:
     if not networks:
         raise ValueError("list at least one address, e.g. 127.0.0.1")
     return tuple(networks)
+
+
+def peer_address(host: str) -> Optional[Address]:
+    """The peer's address, an IPv4-mapped IPv6 address as IPv4, or None when it cannot be read."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def peer_allowed(host: str, networks: Iterable[Network]) -> bool:
+    """Whether the peer ``host`` (as a socket reports it) is in one of ``networks``."""
+    address = peer_address(host)
+    return address is not None and any(address.version == network.version and address in network
+                                       for network in networks)

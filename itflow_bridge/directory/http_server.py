@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import email.utils
 import hmac
-import ipaddress
 import logging
 import re
 import socket
@@ -37,12 +36,13 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ..core.networks import DEFAULT_ALLOW, Network, parse_networks, peer_allowed
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ALLOW = ("127.0.0.1", "::1")
 DEFAULT_BUDGET = 1.5  # seconds: the caller-ID budget
 NUMBER_PARAMETERS = ("number", "num", "cid", "callerid", "thenumber")
 _PHONEBOOK_PATH = re.compile(r"/phonebook/([a-z]+)\.xml")
@@ -59,11 +59,6 @@ class PhonebookDocument:
 
 Lookup = Callable[[str], Optional[str]]
 PhonebookProvider = Callable[[str], Optional[PhonebookDocument]]
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-
-
-def parse_allow(allow: Iterable[str]) -> Tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in allow if item.strip())
 
 
 def number_from_query(query: str) -> Optional[str]:
@@ -88,20 +83,15 @@ class DirectoryHTTPServer(ThreadingHTTPServer):
         self.lookup = lookup
         self.phonebooks = phonebooks
         self.token = token
-        self.allow = parse_allow(allow)
+        entries = [item for item in allow if item.strip()]
+        self.allow: Tuple[Network, ...] = parse_networks(entries) if entries else ()
         self.budget = budget
         # Lookups run here so a request never waits longer than the budget, whatever the callable does.
         self.workers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cnam")
         super().__init__(address, _Handler)
 
     def allowed(self, peer: str) -> bool:
-        try:
-            address = ipaddress.ip_address(peer.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.allow)
+        return peer_allowed(peer, self.allow)
 
     def start(self) -> threading.Thread:
         """Serve on a daemon thread; ``shutdown()`` stops it."""
