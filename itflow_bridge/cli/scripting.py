@@ -20,13 +20,13 @@ from ..core.errors import ConfigError, ITFlowNotFound
 from ..api.registry import CREATE, READ, TIME, APIUsageError
 from ..api.values import Row, to_json_value
 from .queries import client_id_from
+from .queries import CLI_BUDGET
 
 if TYPE_CHECKING:
     from ..itflow.site import ITFlowClient
     from ..core.config import Config
     from ..itflow.script_features import ScriptFeatures
 
-CLI_TIMEOUT = 30.0  # a command line may wait for ITFlow's own timeouts
 
 
 def _client(config: "Config") -> "ITFlowClient":
@@ -40,7 +40,7 @@ def _features(config: "Config") -> "ScriptFeatures":
     """The site's script features: what legacy /api.php offered, on either API generation."""
     from ..itflow.script_features import script_features
 
-    return script_features(_client(config).adapter(CLI_TIMEOUT))
+    return script_features(_client(config).adapter(CLI_BUDGET))
 
 
 def parse_params(items: List[str], stdin: Optional[TextIO] = None) -> Dict[str, Any]:
@@ -93,7 +93,7 @@ def cmd_api(config: "Config", args: argparse.Namespace) -> int:
         raise ConfigError("[itflow] api_mode = legacy: the api command needs ITFlow's JSON API (/api/v1)")
     from ..api.typed import ITFlowAPI
 
-    api = ITFlowAPI(_client(config).http, timeout=CLI_TIMEOUT)
+    api = ITFlowAPI(_client(config).http, timeout=CLI_BUDGET)
     try:
         result = api.call(args.module, args.function, params, all_pages=args.all)
     except ITFlowNotFound as exc:
@@ -129,7 +129,7 @@ def _cell(value: Any) -> str:
 
 
 def cmd_emails(config: "Config", args: argparse.Namespace) -> int:
-    entries = _features(config).contact_emails(timeout=CLI_TIMEOUT)
+    entries = _features(config).contact_emails(timeout=CLI_BUDGET)
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["client", "contact", "email"])
@@ -148,7 +148,7 @@ def cmd_add_asset(config: "Config", args: argparse.Namespace) -> int:
     features = _features(config)
     try:
         new_id = features.add_asset(client_id, args.name, type=args.type, make=args.make, model=args.model,
-                                    serial=args.serial, os=args.os, timeout=CLI_TIMEOUT)
+                                    serial=args.serial, os=args.os, timeout=CLI_BUDGET)
     except ITFlowNotFound as exc:
         return fail(exc, Exit.NO)
     if new_id is not None:
@@ -163,5 +163,5 @@ def cmd_add_asset(config: "Config", args: argparse.Namespace) -> int:
 
 
 def cmd_api_phonebook(config: "Config", args: argparse.Namespace) -> int:
-    sys.stdout.write(_features(config).raw_phonebook(timeout=CLI_TIMEOUT))
+    sys.stdout.write(_features(config).raw_phonebook(timeout=CLI_BUDGET))
     return Exit.OK
