@@ -5,17 +5,14 @@ from __future__ import annotations
 import io
 import logging
 import os
-import stat
 import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 
 from itflow_bridge.core import systemd
 from itflow_bridge.core.logs import JournalFormatter, journal_priority, setup_logging, writes_to_journal
 from itflow_bridge.install import units
-from itflow_bridge.storage.replay import shared_folder
 
 # --- LISTEN_FDS ---------------------------------------------------------------------------
 
@@ -129,36 +126,3 @@ def test_setup_logging_writes_journal_lines_only_to_the_journal(monkeypatch: pyt
         assert not plain.getvalue().startswith("<")
     finally:
         logging.getLogger().removeHandler(handler)
-
-
-# --- the cache's shared folders under RestrictSUIDSGID ------------------------------------
-
-
-def test_shared_folder_made_right_by_mkdir_is_not_chmodded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under RestrictSUIDSGID a chmod naming the setgid bit fails: with a 0007 umask none is needed."""
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    cache.chmod(0o2770)
-
-    def refused(*_args: object) -> None:
-        raise PermissionError("chmod with the setgid bit")
-
-    monkeypatch.setattr(os, "chmod", refused)
-    old = os.umask(0o007)
-    try:
-        shared_folder(str(cache / "answers"))
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((cache / "answers").stat().st_mode) == 0o2770
-
-
-def test_shared_folder_is_group_writable_whatever_the_umask(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    cache.chmod(0o2770)
-    old = os.umask(0o022)
-    try:
-        shared_folder(str(cache / "answers"))
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((cache / "answers").stat().st_mode) == 0o2770
