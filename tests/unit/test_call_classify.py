@@ -131,8 +131,10 @@ def test_with_only_the_call_and_cdr_classes(name):
 def test_without_timestamps_talk_time_comes_from_the_cdr():
     messages = [Message([pair for pair in m.pairs if pair[0] != "Timestamp"]) for m in recording("answered")]
     tracker = CallTracker()
-    ended = [call for call in map(tracker.feed, messages) if call is not None]
-    record = classify(ended[0].call_id, ended[0].events + [m for m in messages if m.event == "Cdr"])
+    for message in messages:
+        tracker.feed(message)
+    ended = tracker.flush()
+    record = classify(ended[0].call_id, ended[0].events)
     assert record.outcome is Outcome.ANSWERED
     assert record.start is None and record.answer is None
     assert record.talk_seconds is not None and 3 <= record.talk_seconds <= 5
@@ -156,12 +158,71 @@ def test_events_of_two_interleaved_calls_are_kept_apart():
     assert outcomes == ["answered", "missed"]
 
 
-def test_late_events_of_an_ended_call_start_no_new_call():
+def test_late_events_of_a_handed_over_call_start_no_new_call():
     messages = recording("answered")
     tracker = CallTracker()
-    ended = [call for call in map(tracker.feed, messages + messages) if call is not None]
-    assert len(ended) == 1
-    assert tracker.unfinished() == []
+    for message in messages:
+        tracker.feed(message)
+    assert len(tracker.flush()) == 1
+    for message in messages:
+        tracker.feed(message)
+    assert tracker.flush() == [] and tracker.unfinished() == []
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _dial_end_after_the_end(name: str) -> List[Message]:
+    """The recording with its DialEnd moved behind LINKEDID_END, as Asterisk 22 sometimes posts it."""
+    messages = recording(name)
+    dial_end = next(m for m in messages if m.event == "DialEnd" and m.get("DialStatus") == "CANCEL")
+    rest = [m for m in messages if m is not dial_end]
+    end = next(i for i, m in enumerate(rest) if m.get("EventName") == "LINKEDID_END")
+    return rest[:end + 1] + [dial_end] + rest[end + 1:]
+
+
+def test_a_call_is_handed_over_once_it_settled_with_its_late_events():
+    clock = _Clock()
+    tracker = CallTracker(settle=2.0, clock=clock)
+    messages = _dial_end_after_the_end("caller_hung_up_ringing")
+    end = next(i for i, m in enumerate(messages) if m.get("EventName") == "LINKEDID_END")
+    for message in messages[:end + 1]:
+        tracker.feed(message)
+    clock.now += 1.9
+    assert tracker.settled() == []
+    for message in messages[end + 1:]:
+        tracker.feed(message)
+    clock.now += 0.1
+    [call] = tracker.settled()
+    record = classify(call.call_id, call.events)
+    assert record.dial_statuses == ("CANCEL",)
+    assert record.missed_reason is MissedReason.CALLER_HUNG_UP
+    assert tracker.settled() == [] and tracker.unfinished() == []
+
+
+def test_a_recording_keeps_the_events_posted_after_the_end():
+    [call] = calls_in(_dial_end_after_the_end("caller_hung_up_ringing"))
+    assert classify(call.call_id, call.events).missed_reason is MissedReason.CALLER_HUNG_UP
+
+
+def test_settled_calls_come_in_the_order_they_ended():
+    clock = _Clock()
+    tracker = CallTracker(settle=1.0, clock=clock)
+    first, second = recording("ring_group_no_answer"), recording("answered")
+    for message in second[:5] + first:
+        tracker.feed(message)
+    clock.now += 0.5
+    for message in second[5:]:
+        tracker.feed(message)
+    clock.now += 0.6
+    assert [c.call_id for c in tracker.settled()] == [calls_in(first)[0].call_id]
+    clock.now += 0.5
+    assert [c.call_id for c in tracker.settled()] == [calls_in(second)[0].call_id]
 
 
 @pytest.mark.parametrize("channel, extension", [
