@@ -298,6 +298,13 @@ ANSWERED_MODES = ("off", "reply", "ticket")
 AMI_PORT = 5038
 
 
+def _url_or_empty(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if value and not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value):
+        raise ValueError("use an address like http://pbx.example.com:8080, or leave it empty")
+    return value
+
+
 def _priority(raw: str) -> str:
     value = raw.strip().capitalize()
     if value not in TICKET_PRIORITIES:
@@ -331,6 +338,13 @@ class CallsSettings:
     ami_port: int = _setting(AMI_PORT, _tcp_port)
     ami_user: str = _setting("", _text)
     ami_secret: str = field(default="", repr=False, metadata={"parse": _text, "secret": True})
+    # Calls that ended while the bridge was away are read back from Asterisk's own CDR file this far.
+    catch_up_hours: int = _setting(24, _whole_number(0, 24 * 31, "use a number of hours from 0 (off) to 744"))
+    cdr_file: Path = _setting(Path("/var/log/asterisk/cdr-custom/itflow-bridge.csv"), _path)
+    voicemail_spool: Path = _setting(Path("/var/spool/asterisk/voicemail"), _path)
+    # Base address of this bridge's HTTP server as ITFlow users reach it; empty: no voicemail links.
+    link_base_url: str = _setting("", _url_or_empty)
+    link_days: int = _setting(30, _whole_number(1, 3650, "use a number of days from 1 to 3650"))
 
 
 # Free-form sections, checked by the code that uses them (speech names):
