@@ -34,6 +34,7 @@ AUTHENTICATION_FAILED = "Authentication failed"
 READ_SIZE = 65536
 
 EventCallback = Callable[[Message], None]
+SessionCallback = Callable[[], None]
 
 
 class AMIError(BridgeError):
@@ -65,6 +66,9 @@ class AMIClient:
 
     ``connect()`` logs in (raising on refusal) and starts the reader thread;
     ``on_event`` is called in that thread for every event, in arrival order.
+    ``on_login`` is called after every login, before the session's first event
+    (events missed while disconnected are never replayed: a listener catches up
+    from elsewhere); ``on_lost`` when a session ends other than by ``close()``.
     ``close()`` sends Logoff and stops.  ``backoff`` is the sequence of waits
     (seconds) between reconnect attempts; the last one repeats.
     """
@@ -77,6 +81,8 @@ class AMIClient:
         secret: str,
         *,
         on_event: Optional[EventCallback] = None,
+        on_login: Optional[SessionCallback] = None,
+        on_lost: Optional[SessionCallback] = None,
         timeout: float = 5.0,
         ping_interval: Optional[float] = 20.0,
         backoff: Tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
@@ -87,6 +93,8 @@ class AMIClient:
         self.username = username
         self._secret = secret
         self._on_event = on_event
+        self._on_login = on_login
+        self._on_lost = on_lost
         self.timeout = timeout
         self.ping_interval = ping_interval
         self.backoff = backoff
@@ -203,7 +211,7 @@ class AMIClient:
                 self._sock = sock
                 self._parser = parser
             self.banner = parser.banner
-            self._login(sock, parser, messages)
+            leftover = self._login(sock, parser, messages)
         except BaseException:
             with self._lock:
                 if self._sock is sock:
@@ -214,6 +222,9 @@ class AMIClient:
         self.logins += 1
         self._connected.set()
         log.info("AMI logged in to %s:%d as %s (%s)", self.host, self.port, self.username, self.banner)
+        self._session_changed(self._on_login)
+        for message in leftover:
+            self._deliver(message)
 
     def _read_banner(self, sock: socket.socket, parser: MessageParser) -> List[Message]:
         messages: List[Message] = []
@@ -224,15 +235,18 @@ class AMIClient:
             raise AMIError("not an Asterisk manager interface: banner %r" % parser.banner[:80])
         return messages
 
-    def _login(self, sock: socket.socket, parser: MessageParser, early: List[Message]) -> None:
-        """Log in on the socket before the reader owns it (so the response is read here)."""
+    def _login(self, sock: socket.socket, parser: MessageParser, early: List[Message]) -> List[Message]:
+        """Log in on the socket before the reader owns it (so the response is read here).
+
+        Answers the messages that came after the login response in the same read.
+        """
         action_id = "itflow-login-%d" % next(self._ids)
         headers = [("Username", self.username), ("Secret", self._secret), ("Events", self._events)]
         with self._write_lock:
             sock.sendall(encode_action("Login", action_id, headers))
         backlog = list(early)
         while True:
-            for message in backlog:
+            for index, message in enumerate(backlog):
                 if message.is_response and message.action_id == action_id:
                     if message.get("Response").lower() != "success":
                         text = message.get("Message") or "login refused"
@@ -240,7 +254,7 @@ class AMIClient:
                             raise AMIAuthenticationError(
                                 "Asterisk refused the manager login for user %r: %s" % (self.username, text))
                         raise AMIError("manager login for user %r failed: %s" % (self.username, text))
-                    return
+                    return backlog[index + 1:]
                 self._deliver(message)
             backlog = parser.feed(self._recv(sock))
 
@@ -261,6 +275,8 @@ class AMIClient:
             sock, self._sock = self._sock, None
             pending = list(self._pending.values())
         self._connected.clear()
+        if sock is not None and not self._closing.is_set():
+            self._session_changed(self._on_lost)
         for waiter in pending:
             waiter.done.set()  # message stays None: the caller sees AMIConnectionLost
         if sock is not None:
@@ -307,6 +323,14 @@ class AMIClient:
             self._on_event(message)
         except Exception:  # a faulty callback must not kill the session
             log.exception("AMI event callback failed on %s", message.event)
+
+    def _session_changed(self, callback: Optional[SessionCallback]) -> None:
+        if callback is None:
+            return
+        try:
+            callback()
+        except Exception:  # a faulty callback must not kill the session
+            log.exception("AMI session callback failed")
 
     def _reconnect(self) -> bool:
         """Log in again with back-off; False once closing or the login is refused."""

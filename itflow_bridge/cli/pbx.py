@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from ..agi.fastagi import FastAGIServer
     from ..app import Bridge
+    from ..calls.journal import journal_for
     from ..directory.daemon import DirectoryServices
     from ..routes import routes
 
@@ -45,6 +46,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         raise listen_error(host, port, exc) from None
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
     directory = DirectoryServices(bridge, http_port=args.http_port).start()  # background sync, HTTP server
+    journal = journal_for(bridge).start() if config.calls.enabled else None  # calls into ITFlow
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
 
@@ -67,6 +69,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         server.serve_forever()
         for thread in stopping:
             thread.join()
+    if journal is not None:
+        journal.stop()
     directory.stop()
     bridge.close()
     log.info("stopped")
