@@ -203,7 +203,7 @@ class CallJournal:
                     next_connect = now + RECONNECT_WAITS[min(attempts, len(RECONNECT_WAITS) - 1)]
                     attempts += 1
             try:
-                self._hand_on_settled()
+                self.hand_on_settled()
                 if self._catch_up_due or now >= self._next_catch_up:
                     self._catch_up_due = False
                     self._next_catch_up = now + CATCH_UP_INTERVAL
@@ -213,7 +213,7 @@ class CallJournal:
             self._wake.wait(TICK)
             self._wake.clear()  # whatever woke it is looked at on the next turn, before the next wait
 
-    def _hand_on_settled(self) -> None:
+    def hand_on_settled(self) -> None:
         with self._lock:
             settled = self._tracker.settled()
         for call in settled:
