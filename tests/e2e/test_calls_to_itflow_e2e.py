@@ -19,7 +19,7 @@ import secrets
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -29,7 +29,9 @@ from ami_recorder import SCENARIOS, AMIRecorder, Scenario
 from asterisk_harness import AsteriskHarness
 
 from itflow_bridge.api.typed import ITFlowAPI, connect
+from itflow_bridge.calls.ami_protocol import Message, parse_stream
 from itflow_bridge.calls.call_log import CallLog, LoggedCall
+from itflow_bridge.calls.events import calls_in
 from itflow_bridge.calls.outbox import DONE, Outbox
 from itflow_bridge.storage.layout import DIRECTORY_PREFIX
 from polling import wait_for
@@ -72,7 +74,8 @@ class PBX:
     asterisk: AsteriskHarness
     recorder: AMIRecorder
     secret: str  # the listener's
-    _did_locks: Dict[str, threading.Lock]
+    _did_locks: Dict[str, threading.Lock] = field(default_factory=dict)
+    streams: Dict[str, bytes] = field(default_factory=dict)  # each call's AMI stream, by Linkedid
 
     def call(self, scenario: str, caller_id: str) -> str:
         """Place one call of ``scenario`` from ``caller_id``; its Linkedid once it ended.
@@ -81,7 +84,15 @@ class PBX:
         """
         chosen: Scenario = replace(SCENARIOS[scenario], caller_id=caller_id)
         with self._did_locks.setdefault(chosen.channel, threading.Lock()):
-            return self.recorder.call(chosen)[0]
+            call_id, stream = self.recorder.call(chosen)
+        self.streams[call_id] = stream
+        return call_id
+
+    def events(self, call_id: str) -> List[Message]:
+        """What Asterisk posted about the call (every class: the recorder's own session reads all)."""
+        [call] = [call for call in calls_in(parse_stream(self.streams[call_id], expect_banner=True))
+                  if call.call_id == call_id]
+        return call.events
 
     def point_at(self, daemon: Daemon) -> None:
         """The trunk's route runs the caller-ID lookup against this daemon."""
@@ -112,7 +123,7 @@ def pbx(asterisk: AsteriskHarness) -> Iterator[PBX]:
     secret = secrets.token_hex(16)
     recorder = AMIRecorder(asterisk)
     recorder.enable(listeners=[(LISTENER, secret)])
-    yield PBX(asterisk, recorder, secret, {})
+    yield PBX(asterisk, recorder, secret)
 
 
 @pytest.fixture(scope="module")
@@ -388,6 +399,15 @@ def test_internal_and_unknown_callers_make_nothing(placed: Placed, lab, bridge: 
         assert writes_of(lab, call_id) == {}
         logged = bridge.logged(call_id)
         assert logged is not None and (logged.note, logged.keys) == (note, ()), logged
+
+
+def test_the_trunk_route_ran_the_caller_id_lookup(placed: Placed, pbx: PBX) -> None:
+    """Asterisk asked the bridge for each inbound call's name, as a FreePBX inbound route does."""
+    statuses = {case: [m.get("Value") for m in pbx.events(call_id)
+                       if m.event == "VarSet" and m.get("Variable") == "ITFLOW_CID_STATUS"]
+                for case, call_id in placed.ids.items()}
+    expected = {case: ["FOUND"] for case in placed.ids}
+    assert statuses == dict(expected, internal=[], unknown=["NOTFOUND"])
 
 
 def test_every_write_is_in_itflow_once(placed: Placed, lab) -> None:
