@@ -18,11 +18,12 @@ never later than ``budget`` seconds.  The URL shapes PBX modules generate work:
 * ``%2B`` (an encoded ``+``), national or international-prefixed numbers.
 
 ``GET /voicemail/<token>`` serves the audio of a voicemail link (see
-``calls.voicemail_links``), ``Cache-Control: no-store``; any token it does not
-open (unknown, expired, the message deleted) is the same short 404.  The link's
-own token is its permission, so this path needs no ``token`` below (a browser
-opening a link from a ticket cannot send one) but obeys ``allow``.  Access log
-lines show ``/voicemail/…``, never the token.
+``calls.voicemail_links``), ``Cache-Control: no-store``, one ``Range`` served
+(206) so players can seek; any token it does not open (unknown, expired, the
+message deleted) is the same short 404.  The link's own token is its
+permission, so this path needs no ``token`` below (a browser opening a link
+from a ticket cannot send one) but obeys ``allow``.  Access log lines show
+``/voicemail/…``, never the token.
 
 The server knows nothing of ITFlow or of calls: ``lookup`` (number -> name or
 ""), ``phonebooks`` (format -> ``PhonebookDocument`` or None) and ``voicemail``
@@ -36,10 +37,10 @@ from __future__ import annotations
 
 import email.utils
 import hmac
+import io
 import logging
 import os
 import re
-import shutil
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,7 @@ _VOICEMAIL_IN_LOG = re.compile(r"(/voicemail/)[^\s\"]*")
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 VOICEMAIL_NOT_FOUND = b"No voicemail here: the link is wrong or has expired.\n"
 CHUNK = 64 * 1024
+_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,38 @@ def number_from_query(query: str) -> Optional[str]:
                 return "+" + stripped  # "+4930..." sent unencoded: form decoding made it " 4930..."
             return stripped
     return None
+
+
+def byte_range(header: str, size: int) -> Optional[Tuple[int, int]]:
+    """(first, last) byte, inclusive, of the one range ``header`` asks of ``size`` bytes; None: the whole file.
+
+    Browsers ask ranges of audio to seek (Safari plays nothing without them).
+    Several ranges, another unit or a malformed header are ignored, which
+    RFC 9110 allows: the whole file goes out.  A range wholly past the end
+    raises ``ValueError`` (416).
+    """
+    match = _BYTE_RANGE.fullmatch(header.replace(" ", ""))
+    if match is None or not (match.group(1) or match.group(2)):
+        return None
+    first, last = match.group(1), match.group(2)
+    if not first:  # "-N": the last N bytes
+        if int(last) == 0 or size == 0:
+            raise ValueError("an empty range")
+        return max(0, size - int(last)), size - 1
+    if last and int(last) < int(first):
+        return None
+    if int(first) >= size:
+        raise ValueError("the range starts past the end")
+    return int(first), min(int(last), size - 1) if last else size - 1
+
+
+def _copy(source: io.BufferedIOBase, target: io.BufferedIOBase, length: int) -> None:
+    while length > 0:
+        chunk = source.read(min(CHUNK, length))
+        if not chunk:
+            return  # the file shrank meanwhile: the client sees a short body
+        target.write(chunk)
+        length -= len(chunk)
 
 
 class DirectoryHTTPServer(ThreadingHTTPServer):
@@ -243,7 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 found = self.server.voicemail(token)
             except Exception as exc:  # a broken store answers like an outage, never with a traceback
-                log.warning("voicemail link lookup failed: %s: %s", type(exc).__name__, exc)
+                log.warning("voicemail link lookup failed: %s: %s", type(exc).__name__,
+                            str(exc).replace(token, "\u2026"))
                 return self._send(503, b"Voicemail is unavailable right now.\n", head=head,
                                   headers=(("Cache-Control", "no-store"),))
         handle = None
@@ -255,15 +290,26 @@ class _Handler(BaseHTTPRequestHandler):
         if found is None or handle is None:
             return self._send(404, VOICEMAIL_NOT_FOUND, head=head, headers=(("Cache-Control", "no-store"),))
         with handle:
-            self.send_response(200)
+            size = os.fstat(handle.fileno()).st_size
+            try:
+                part = byte_range(self.headers.get("Range", ""), size)
+            except ValueError:
+                return self._send(416, b"", head=head, headers=(("Content-Range", "bytes */%d" % size),
+                                                                ("Cache-Control", "no-store")))
+            first, last = part if part is not None else (0, size - 1)
+            self.send_response(200 if part is None else 206)
             self.send_header("Content-Type", found.content_type)
-            self.send_header("Content-Length", str(os.fstat(handle.fileno()).st_size))
+            self.send_header("Content-Length", str(last - first + 1))
+            if part is not None:
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (first, last, size))
+            self.send_header("Accept-Ranges", "bytes")
             self.send_header("Cache-Control", "no-store")
             self.send_header("Content-Disposition",
                              'inline; filename="%s"' % _UNSAFE_IN_FILENAME.sub("_", found.filename))
             self.end_headers()
             if not head:
-                shutil.copyfileobj(handle, self.wfile, CHUNK)
+                handle.seek(first)
+                _copy(handle, self.wfile, last - first + 1)
 
     def _not_modified(self, document: PhonebookDocument) -> bool:
         if_none_match = self.headers.get("If-None-Match")

@@ -164,3 +164,32 @@ def test_the_daemon_serves_links_only_with_a_base_url(tmp_path, message):
         assert store.path == cache / VOICEMAIL_LINKS_DB
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("header, first, last", [
+    ("bytes=0-1", 0, 1),  # Safari's first probe
+    ("bytes=1000-", 1000, len(AUDIO) - 1),
+    ("bytes=-500", len(AUDIO) - 500, len(AUDIO) - 1),
+    ("bytes=10-999999999", 10, len(AUDIO) - 1),
+])
+def test_a_range_answers_206_with_those_bytes(serve, links, message, header, first, last):
+    server = serve(voicemail=links.audio)
+    response, body = request(server, "/voicemail/" + links.issue(message), headers={"Range": header})
+    assert response.status == 206 and body == AUDIO[first:last + 1]
+    assert response.getheader("Content-Range") == "bytes %d-%d/%d" % (first, last, len(AUDIO))
+    assert response.getheader("Content-Length") == str(last - first + 1)
+
+
+@pytest.mark.parametrize("header", ["bytes=0-1,5-9", "bytes=9-3", "pages=1-2", "bytes=x-"])
+def test_a_range_it_does_not_serve_gets_the_whole_file(serve, links, message, header):
+    server = serve(voicemail=links.audio)
+    response, body = request(server, "/voicemail/" + links.issue(message), headers={"Range": header})
+    assert response.status == 200 and body == AUDIO and response.getheader("Accept-Ranges") == "bytes"
+
+
+@pytest.mark.parametrize("header", ["bytes=%d-" % len(AUDIO), "bytes=-0"])
+def test_a_range_past_the_end_answers_416(serve, links, message, header):
+    server = serve(voicemail=links.audio)
+    response, body = request(server, "/voicemail/" + links.issue(message), headers={"Range": header})
+    assert (response.status, body) == (416, b"")
+    assert response.getheader("Content-Range") == "bytes */%d" % len(AUDIO)
