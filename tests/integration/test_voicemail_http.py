@@ -115,13 +115,15 @@ def test_a_server_without_voicemail_answers_404(serve, links, message):
     assert (response.status, body) == (404, VOICEMAIL_NOT_FOUND)
 
 
-def test_a_failing_store_answers_503_without_a_traceback(serve):
+def test_a_failing_store_answers_503_without_a_traceback_or_the_token(serve, caplog):
     def broken(token):
-        raise RuntimeError("database disk image is malformed")
+        raise RuntimeError("database disk image is malformed, looking up %s" % token)
 
     server = serve(voicemail=broken)
-    response, body = request(server, "/voicemail/" + "A" * 43)
+    caplog.set_level(logging.DEBUG, logger="itflow_bridge.directory.http_server")
+    response, body = request(server, "/voicemail/" + "Q" * 43)
     assert response.status == 503 and b"Traceback" not in body and b"malformed" not in body
+    assert "malformed" in caplog.text and "Q" * 43 not in caplog.text
 
 
 def test_links_obey_the_allow_list_but_need_no_server_token(serve, links, message):
