@@ -90,10 +90,10 @@ def find_message(spool: Path, call: ClassifiedCall) -> Optional[VoicemailMessage
         return None
     folder = mailbox_dir(spool, voicemail.mailbox) if voicemail.mailbox else None
     named = _named_message(spool, voicemail.message_file) if voicemail.message_file else None
-    if named is not None:
-        folder = folder or named.txt.parent.parent
-        if _belongs_to(named, call):
-            return _message(voicemail.mailbox, folder, named)
+    if named is not None and _belongs_to(named, call):
+        return _message(voicemail.mailbox, named.txt.parent.parent, named)  # its own mailbox (VoiceMail(a&b))
+    if folder is None and named is not None:
+        folder = named.txt.parent.parent
     if folder is None or call.start is None or call.end is None:
         return None
     candidates = [info for info in _messages(folder) if info.origtime is not None

@@ -213,3 +213,14 @@ def test_a_message_without_audio_is_located_as_nothing(tmp_path):
     message = find_message(tmp_path, CALL)
     assert message is not None and message.audio is None
 
+
+
+def test_a_message_named_in_another_mailbox_of_the_call_is_kept_with_that_mailbox(tmp_path):
+    """VoiceMail(100@default&200@default): the file named may be in the second mailbox."""
+    leave(tmp_path, "INBOX", 0, LEFT_AT, mailbox="default/200")
+    call = dataclasses.replace(CALL, voicemail=Voicemail(
+        mailbox="100@default&200@default",
+        message_file="/var/spool/asterisk/voicemail/default/200/INBOX/msg0000"))
+    message = find_message(tmp_path, call)
+    assert message is not None and message.mailbox_dir == tmp_path / "default" / "200"
+    assert locate(message.mailbox_dir, message.msg_id) is not None
