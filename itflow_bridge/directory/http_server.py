@@ -197,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         text = format % args
         if self.hidden_path:
             text = text.replace(self.path, "/voicemail/\u2026")
-        log.debug("%s %s", self.address_string(), _VOICEMAIL_IN_LOG.sub("\\1\u2026", text))
+        log.debug("%s %s", self.address_string(), _VOICEMAIL_IN_LOG.sub("\\1\u2026", unquote(text)))
 
     def do_HEAD(self) -> None:
         self._handle(head=True)
