@@ -5,4 +5,6 @@
 * ``classify``: an ended call -> ``ClassifiedCall`` (answered, missed, voicemail, ...).
 * ``tickets``: a known client's call -> tickets and replies (``CallForTickets``).
 * ``outbox``: those writes kept before they are sent, delivered in order, checked before resent.
+* ``voicemail``: the message a call left in Asterisk's voicemail spool, and its audio file.
+* ``voicemail_links``: expiring links to those messages for tickets, served by the daemon's HTTP server.
 """

@@ -11,7 +11,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from ..core import systemd
 from ..core.config import Config
@@ -21,6 +21,7 @@ from ..core.process import exit_now, signal_handlers
 
 if TYPE_CHECKING:
     from ..app import Bridge
+    from ..calls.voicemail_links import VoicemailLinks
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         bridge.close()
         raise listen_error(host, port, exc) from None
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
-    directory = DirectoryServices(bridge, http_port=args.http_port).start()  # background sync, HTTP server
+    links = voicemail_links(config)
+    directory = DirectoryServices(bridge, http_port=args.http_port,  # background sync, HTTP server
+                                  voicemail=links.audio if links is not None else None).start()
     journal = journal_for(bridge).start() if config.calls.enabled else None  # calls into ITFlow
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
@@ -72,11 +75,28 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     if journal is not None:
         journal.stop()
     directory.stop()
+    if links is not None:
+        links.close()
     bridge.close()
     log.info("stopped")
     # Every call has ended; lookup threads still waiting on a hung ITFlow must not hold the exit.
     exit_now(0)
     return 0  # not reached
+
+
+def voicemail_links(config: Config) -> "Optional[VoicemailLinks]":
+    """The voicemail links the HTTP server opens: with ``[calls] link_base_url`` only (else no links exist)."""
+    import sqlite3
+
+    from ..calls.voicemail_links import VoicemailLinks
+
+    if not config.calls.link_base_url:
+        return None
+    try:
+        return VoicemailLinks.in_cache(config.cache.dir, config.calls)
+    except (OSError, sqlite3.Error) as exc:  # the rest of the daemon works without them
+        log.warning("voicemail links cannot be served: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def listen_error(host: str, port: int, exc: BaseException) -> BridgeError:
