@@ -22,6 +22,10 @@ The server knows nothing of ITFlow: ``lookup`` (number -> name or "") and
 127.0.0.1 by default, answers only peers in ``allow`` (403 otherwise) and, with
 a ``token``, only requests carrying it (query ``token=``, header ``X-Token`` or
 ``Authorization: Bearer``).
+
+``extra_routes`` (optional) answers paths of its own before the above (behind
+the allow-list, with tokens of its own): ``handle(request, path, head)`` says
+whether it answered; its ``redact(text)`` hides its secrets from the request log.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..core.networks import DEFAULT_ALLOW, Network, parse_networks, peer_allowed
@@ -55,6 +59,14 @@ class PhonebookDocument:
     etag: str  # quoted, e.g. '"3f2a..."'
     last_modified: float  # epoch seconds
     content_type: str = "text/xml; charset=utf-8"
+
+
+class ExtraRoutes(Protocol):
+    """Routes served beside ours (the agent screen's): see the module docstring."""
+
+    def handle(self, request: BaseHTTPRequestHandler, path: str, head: bool) -> bool: ...
+
+    def redact(self, text: str) -> str: ...
 
 
 Lookup = Callable[[str], Optional[str]]
@@ -77,8 +89,10 @@ class DirectoryHTTPServer(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(self, address: Tuple[str, int], lookup: Lookup, phonebooks: PhonebookProvider, *,
-                 token: str = "", allow: Iterable[str] = DEFAULT_ALLOW, budget: float = DEFAULT_BUDGET):
+                 token: str = "", allow: Iterable[str] = DEFAULT_ALLOW, budget: float = DEFAULT_BUDGET,
+                 extra_routes: Optional[ExtraRoutes] = None):
         host = address[0]
+        self.extra_routes = extra_routes
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.lookup = lookup
         self.phonebooks = phonebooks
@@ -107,10 +121,10 @@ class DirectoryHTTPServer(ThreadingHTTPServer):
 
 def make_http_server(host: str, port: int, lookup_callable: Lookup, phonebook_provider: PhonebookProvider,
                      token: str = "", allow: Sequence[str] = DEFAULT_ALLOW,
-                     budget: float = DEFAULT_BUDGET) -> DirectoryHTTPServer:
+                     budget: float = DEFAULT_BUDGET, extra_routes: Optional[ExtraRoutes] = None) -> DirectoryHTTPServer:
     """A bound, not yet serving server (``.start()`` or ``.serve_forever()``); port 0 picks one."""
     return DirectoryHTTPServer((host, port), lookup_callable, phonebook_provider, token=token, allow=allow,
-                               budget=budget)
+                               budget=budget, extra_routes=extra_routes)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -121,7 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
         return "itflow-bridge"
 
     def log_message(self, format: str, *args: Any) -> None:  # no stderr noise per request
-        log.debug("%s %s", self.address_string(), format % args)
+        text = format % args
+        if self.server.extra_routes is not None:
+            text = self.server.extra_routes.redact(text)
+        log.debug("%s %s", self.address_string(), text)
 
     def do_HEAD(self) -> None:
         self._handle(head=True)
@@ -136,6 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = _SLASHES.sub("/", unquote(parts.path)) or "/"
         if path != "/" and path.endswith("/"):
             path = path[:-1]
+        if self.server.extra_routes is not None and self.server.extra_routes.handle(self, path, head):
+            return None
         if not self._token_ok(parts.query):
             return self._send(403, b"", head=head)
         if path == "/cnam":
