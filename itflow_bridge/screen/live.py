@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 200  # events a page may lag behind before its stream is dropped
 HEARTBEAT = 15.0  # seconds between comments on a quiet stream (proxies, dead peers, revoked links)
 RETRY_MS = 2000  # the browser's wait before reconnecting
+# Open pages at once: each holds one HTTP server thread (about 35 kB of memory measured, plus its stack's
+# address space); beyond it a page is asked to come back later rather than the daemon growing without bound.
+MAX_STREAMS = 500
 
 Event = Dict[str, Any]
 
@@ -69,8 +72,10 @@ class Stream:
 class LiveStreams:
     """Every open page, fed by the ringing board and the card service."""
 
-    def __init__(self, board: RingingBoard, cards: CardService, *, queue_size: int = QUEUE_SIZE):
+    def __init__(self, board: RingingBoard, cards: CardService, *, queue_size: int = QUEUE_SIZE,
+                 max_streams: int = MAX_STREAMS):
         self.board = board
+        self.max_streams = max_streams
         self.cards = cards
         self.queue_size = queue_size
         self._lock = threading.Lock()
@@ -79,9 +84,12 @@ class LiveStreams:
         board.subscribe(self._call_changed)
         cards.on_update = self._card_changed
 
-    def open(self, extension: str) -> Stream:
+    def open(self, extension: str) -> Optional[Stream]:
+        """A new stream for a page of ``extension``; None when ``max_streams`` are open already."""
         stream = Stream(extension, self.queue_size)
         with self._lock:
+            if len(self._streams) >= self.max_streams:
+                return None
             self._streams.append(stream)
         return stream
 

@@ -82,6 +82,14 @@ class AgentRoutes:
         return True
 
     def _events(self, request: BaseHTTPRequestHandler, token: str, extension: str, head: bool) -> None:
+        streams = self.streams
+        stream = streams.open(extension) if not head else None
+        if stream is None and not head:
+            log.warning("agent screen: %d pages open already: one more is asked to come back later",
+                        streams.max_streams)
+            _send(request, 503, b"too many open pages\n", "text/plain; charset=utf-8", head,
+                  SECURITY_HEADERS + (("Retry-After", "30"),))
+            return
         request.send_response(200)
         request.send_header("Content-Type", "text/event-stream; charset=utf-8")
         request.send_header("Connection", "close")
@@ -90,10 +98,8 @@ class AgentRoutes:
             request.send_header(name, value)
         request.end_headers()
         request.close_connection = True
-        if head:
+        if stream is None:  # HEAD
             return
-        streams = self.streams
-        stream = streams.open(extension)
         try:
             request.wfile.write(("retry: %d\n\n" % RETRY_MS).encode("ascii"))
             request.wfile.write(encode(streams.state(stream), streams.event_id()))

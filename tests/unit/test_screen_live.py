@@ -82,3 +82,12 @@ def test_closing_wakes_a_waiting_reader():
 def test_an_event_is_one_sse_message():
     assert encode({"type": "call", "call": {"name": "a\nb"}}, 7) == (
         b'id: 7\nevent: call\ndata: {"type":"call","call":{"name":"a\\nb"}}\n\n')
+
+
+def test_no_more_than_max_streams_are_open_at_once():
+    board, cards, _streams, _release = setup()
+    streams = LiveStreams(board, cards, max_streams=2)
+    first, second = streams.open("201"), streams.open("202")
+    assert first is not None and second is not None and streams.open("201") is None
+    streams.close(first)
+    assert streams.open("201") is not None
