@@ -57,6 +57,7 @@ class AgentLinks:
     def __init__(self, path: "os.PathLike[str] | str", *, clock: Callable[[], float] = time.time):
         self.path = Path(path)
         self.clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         create_shared_file(str(self.path))
         self._lock = threading.Lock()  # one connection, shared by the HTTP server's threads
         self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)

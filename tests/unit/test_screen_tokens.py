@@ -81,3 +81,8 @@ def test_agent_link_without_a_base_url_says_what_to_set(tmp_path, capsys):
     assert "[calls] link_base_url is not set" in capsys.readouterr().err
     with AgentLinks.in_cache(tmp_path / "cache") as links:
         assert links.extensions() == []  # nothing issued
+
+
+def test_a_cache_directory_not_made_yet_is_made(tmp_path):
+    with AgentLinks.in_cache(tmp_path / "new" / "cache") as links:
+        assert links.extension_of(links.issue("201")) == "201"
