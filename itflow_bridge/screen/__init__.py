@@ -5,4 +5,5 @@
 * ``tokens``: the unguessable link of each extension's page (kept as hashes).
 * ``live``: the pages' Server-Sent Events streams.
 * ``web``: the HTTP routes ``/agent/<token>`` and ``/agent/<token>/events``; ``page/`` is the page.
+* ``agent_screen``: all of the above built for the daemon, fed by the call journal's AMI events.
 """
