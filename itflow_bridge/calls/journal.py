@@ -122,6 +122,9 @@ class CallJournal:
         self._next_catch_up = 0.0
         self._threads: List[threading.Thread] = []
         self.ami: Optional[AMIClient] = None
+        # Others fed from this one AMI connection (the agent screen): every event, and each loss of the connection.
+        self.event_listeners: List[Callable[[Message], None]] = []
+        self.lost_listeners: List[Callable[[], None]] = []
         self.ami_problem = "not connected yet"
         self.journaled = 0
 
@@ -174,6 +177,11 @@ class CallJournal:
     def on_event(self, message: Message) -> None:
         with self._lock:
             self._tracker.feed(message)
+        for listener in self.event_listeners:
+            try:
+                listener(message)
+            except Exception:  # a listener's bug must not cost the journal its events
+                log.exception("calls: an event listener failed")
 
     def _logged_in(self) -> None:
         self.ami_problem = ""
@@ -185,6 +193,11 @@ class CallJournal:
         with self._lock:
             self._tracker = CallTracker(settle=self._tracker.settle)
         self.ami_problem = "the connection to Asterisk was lost; reconnecting"
+        for listener in self.lost_listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("calls: a connection-lost listener failed")
 
     # --- the journal thread -----------------------------------------------------------
 

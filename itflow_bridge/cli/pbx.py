@@ -32,6 +32,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from ..calls.journal import journal_for
     from ..directory.daemon import DirectoryServices
     from ..routes import routes
+    from ..screen.agent_screen import AgentScreen
 
     config.require_itflow()
     bridge = Bridge(config, long_running=True)
@@ -47,9 +48,16 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         raise listen_error(host, port, exc) from None
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
     links = voicemail_links(config)
+    # The agent screen needs the call events: with [calls] enabled, its pages are served beside /cnam.
+    screen = AgentScreen.for_bridge(bridge) if config.calls.enabled else None
     directory = DirectoryServices(bridge, http_port=args.http_port,  # background sync, HTTP server
-                                  voicemail=links.audio if links is not None else None).start()
-    journal = journal_for(bridge).start() if config.calls.enabled else None  # calls into ITFlow
+                                  voicemail=links.audio if links is not None else None,
+                                  extra_routes=screen.routes if screen is not None else None).start()
+    journal = journal_for(bridge) if config.calls.enabled else None  # calls into ITFlow
+    if journal is not None:
+        if screen is not None:
+            screen.attach(journal)
+        journal.start()
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
 
@@ -74,6 +82,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
             thread.join()
     if journal is not None:
         journal.stop()
+    if screen is not None:
+        screen.close()  # ends the open pages' streams, so the HTTP server stops at once
     directory.stop()
     if links is not None:
         links.close()

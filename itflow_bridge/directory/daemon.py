@@ -29,7 +29,7 @@ from ..core.redact import redact
 
 if TYPE_CHECKING:
     from ..app import Bridge
-    from .http_server import DirectoryHTTPServer, VoicemailSource
+    from .http_server import DirectoryHTTPServer, ExtraRoutes, VoicemailSource
     from .sync import SyncReport
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,11 @@ class DirectoryServices:
     """The daemon's directory work: background sync and the HTTP server, started and stopped together."""
 
     def __init__(self, bridge: "Bridge", http_port: Optional[int] = None, http_host: Optional[str] = None,
-                 voicemail: "Optional[VoicemailSource]" = None):
+                 voicemail: "Optional[VoicemailSource]" = None, extra_routes: "Optional[ExtraRoutes]" = None):
         settings = bridge.config.directory
         self.bridge = bridge
         self.voicemail = voicemail
+        self.extra_routes = extra_routes  # served beside /cnam and the phonebooks (the agent screen)
         self.http_host = http_host or settings.http_host
         self.http_port = settings.http_port if http_port is None else http_port
         self.sync: Optional[BackgroundSync] = None
@@ -126,7 +127,8 @@ class DirectoryServices:
             return make_http_server(self.http_host, self.http_port, cnam_lookup(self.bridge),
                                     Phonebooks(self.bridge.directory, PhonebookOptions.from_config(config)),
                                     token=config.directory.http_token, allow=config.directory.http_allow,
-                                    budget=config.callerid.budget_ms / 1000.0, voicemail=self.voicemail)
+                                    budget=config.callerid.budget_ms / 1000.0, voicemail=self.voicemail,
+                                    extra_routes=self.extra_routes)
         except (OSError, OverflowError) as exc:
             where = "%s port %s" % (self.http_host, self.http_port)
             if getattr(exc, "errno", None) == errno.EADDRINUSE:

@@ -31,6 +31,10 @@ The server knows nothing of ITFlow or of calls: ``lookup`` (number -> name or
 default, answers only peers in ``allow`` (403 otherwise) and, with a
 ``token``, only requests carrying it (query ``token=``, header ``X-Token`` or
 ``Authorization: Bearer``).
+
+``extra_routes`` (optional) answers paths of its own before the above (behind
+the allow-list, with tokens of its own): ``handle(request, path, head)`` says
+whether it answered; its ``redact(text)`` hides its secrets from the request log.
 """
 
 from __future__ import annotations
@@ -88,6 +92,14 @@ class ServedFile(Protocol):
     def filename(self) -> str: ...
 
 
+class ExtraRoutes(Protocol):
+    """Routes served beside ours (the agent screen's): see the module docstring."""
+
+    def handle(self, request: BaseHTTPRequestHandler, path: str, head: bool) -> bool: ...
+
+    def redact(self, text: str) -> str: ...
+
+
 Lookup = Callable[[str], Optional[str]]
 PhonebookProvider = Callable[[str], Optional[PhonebookDocument]]
 VoicemailSource = Callable[[str], Optional[ServedFile]]  # a link's token -> its audio, None if it opens nothing
@@ -142,8 +154,9 @@ class DirectoryHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: Tuple[str, int], lookup: Lookup, phonebooks: PhonebookProvider, *,
                  token: str = "", allow: Iterable[str] = DEFAULT_ALLOW, budget: float = DEFAULT_BUDGET,
-                 voicemail: Optional[VoicemailSource] = None):
+                 voicemail: Optional[VoicemailSource] = None, extra_routes: Optional[ExtraRoutes] = None):
         host = address[0]
+        self.extra_routes = extra_routes
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.lookup = lookup
         self.phonebooks = phonebooks
@@ -173,14 +186,14 @@ class DirectoryHTTPServer(ThreadingHTTPServer):
 
 def make_http_server(host: str, port: int, lookup_callable: Lookup, phonebook_provider: PhonebookProvider,
                      token: str = "", allow: Sequence[str] = DEFAULT_ALLOW,
-                     budget: float = DEFAULT_BUDGET,
-                     voicemail: Optional[VoicemailSource] = None) -> DirectoryHTTPServer:
+                     budget: float = DEFAULT_BUDGET, voicemail: Optional[VoicemailSource] = None,
+                     extra_routes: Optional[ExtraRoutes] = None) -> DirectoryHTTPServer:
     """A bound, not yet serving server (``.start()`` or ``.serve_forever()``); port 0 picks one.
 
     Without ``voicemail`` every ``/voicemail/`` link answers 404.
     """
     return DirectoryHTTPServer((host, port), lookup_callable, phonebook_provider, token=token, allow=allow,
-                               budget=budget, voicemail=voicemail)
+                               budget=budget, voicemail=voicemail, extra_routes=extra_routes)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -193,10 +206,12 @@ class _Handler(BaseHTTPRequestHandler):
         return "itflow-bridge"
 
     def log_message(self, format: str, *args: Any) -> None:  # no stderr noise per request
-        # A voicemail link's token is its permission: never logged, however the path was spelled.
+        # A link's token is its permission: never logged, however the path was spelled.
         text = format % args
         if self.hidden_path:
             text = text.replace(self.path, "/voicemail/\u2026")
+        if self.server.extra_routes is not None:
+            text = self.server.extra_routes.redact(text)
         log.debug("%s %s", self.address_string(), _VOICEMAIL_IN_LOG.sub("\\1\u2026", unquote(text)))
 
     def do_HEAD(self) -> None:
@@ -217,6 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
         if voicemail:  # the link's token is its permission (see the module docstring)
             self.hidden_path = True
             return self._voicemail(voicemail.group(1), head)
+        if self.server.extra_routes is not None and self.server.extra_routes.handle(self, path, head):
+            return None
         if not self._token_ok(parts.query):
             return self._send(403, b"", head=head)
         if path == "/cnam":

@@ -38,6 +38,11 @@ the tokens in tickets' voicemail links; written by the call-events process,
 read by the daemon's HTTP server; each row until its link expires.  Deleting
 it breaks every link already in a ticket.
 
+And ``itflow-bridge-agents.sqlite3`` and its -wal/-shm (``AGENTS_DB``,
+``screen.tokens``): the links of the agents' pages, as sha256 hashes of their
+tokens; written by ``agent-link``, read by the daemon's HTTP server; deleting it
+ends every link.
+
 Modes: every file is ``FILE_MODE`` (0660) whoever creates it and whatever
 the umask, and of the directory's group (root chowns it, as root's files would
 otherwise be root's group).  A folder is created 0770 and takes its group and
@@ -69,6 +74,7 @@ OUTBOX_DB = "itflow-bridge-outbox.sqlite3"
 OUTBOX_LOCK = ".lock"  # beside the outbox: held by the one process delivering it
 OUTBOX_DB_FILES = (OUTBOX_DB, OUTBOX_DB + "-wal", OUTBOX_DB + "-shm", OUTBOX_DB + OUTBOX_LOCK)
 VOICEMAIL_LINKS_DB = "itflow-bridge-voicemail-links.sqlite3"
+AGENTS_DB = "itflow-bridge-agents.sqlite3"
 TEMPORARY_SUFFIX = ".tmp"
 # Nothing else is ever sent to Asterisk from a file of the cache: a variable assignment cannot run anything.
 REPLAYABLE = "SET VARIABLE "
