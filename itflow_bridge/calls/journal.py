@@ -43,6 +43,7 @@ from .tickets import ANSWERED, MISSED, VOICEMAIL, CallForTickets, TicketPlanner
 if TYPE_CHECKING:
     from ..api.typed import ITFlowAPI
     from ..app import Bridge
+    from .voicemail_links import VoicemailLinks
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +326,22 @@ class CallJournal:
             outbox.close()
 
 
-def journal_for(bridge: "Bridge") -> CallJournal:
+def voicemail_info(spool: Path, links: "Optional[VoicemailLinks]") -> VoicemailInfo:
+    """(length, link) of the message a call left: the link when ``link_base_url`` is set, else where it is."""
+    from .voicemail import find_message
+
+    def info(record: ClassifiedCall) -> Tuple[int, str]:
+        message = find_message(spool, record)
+        if message is None:  # not (yet) in the spool, or another storage: what the events said
+            left = record.voicemail
+            return int(round(left.seconds or 0)) if left is not None else 0, ""
+        url = links.link_for(message) if links is not None else None
+        return message.seconds or 0, url or "mailbox %s, message %s" % (message.mailbox, message.msg_id)
+
+    return info
+
+
+def journal_for(bridge: "Bridge", links: "Optional[VoicemailLinks]" = None) -> CallJournal:
     """The daemon's journal: this bridge's ITFlow, directory, cache directory and ``[calls]`` settings."""
     from ..api.typed import ITFlowAPI
     from .callers import identifier
@@ -333,4 +349,5 @@ def journal_for(bridge: "Bridge") -> CallJournal:
 
     config = bridge.config
     api = ITFlowAPI(bridge.client.http)
-    return CallJournal(config.calls, config.cache.dir, identifier(bridge), api, TicketWriter(api))
+    return CallJournal(config.calls, config.cache.dir, identifier(bridge), api, TicketWriter(api),
+                       voicemail=voicemail_info(config.calls.voicemail_spool, links))

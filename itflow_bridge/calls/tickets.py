@@ -98,6 +98,15 @@ def _lines(*lines: str) -> str:
     return "<br>\n".join(lines)
 
 
+def _listen(where: str) -> str:
+    """A link to the message as ITFlow renders it (details and replies are HTML), or where it is."""
+    if not where:
+        return ""
+    if where.startswith(("http://", "https://")):
+        return ': <a href="%s">listen</a>' % html.escape(where, quote=True)
+    return ": " + html.escape(where)
+
+
 def _who(call: CallForTickets) -> str:
     return call.contact_name or call.caller_name or call.caller_number or "unknown caller"
 
@@ -145,8 +154,7 @@ class TicketPlanner:
 
     def _voicemail(self, call: CallForTickets) -> Entry:
         key = entry_key(call.call_id, VOICEMAIL)
-        about = "Voicemail of %d s%s" % (call.voicemail_seconds,
-                                        (": " + html.escape(call.voicemail_link)) if call.voicemail_link else "")
+        about = "Voicemail of %d s%s" % (call.voicemail_seconds, _listen(call.voicemail_link))
         recent = self._recent_missed_ticket(call)
         if recent is not None:
             text = "%s left a voicemail at %s. %s." % (html.escape(_who(call)), _clock(call.when), about)

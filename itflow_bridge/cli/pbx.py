@@ -53,7 +53,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     directory = DirectoryServices(bridge, http_port=args.http_port,  # background sync, HTTP server
                                   voicemail=links.audio if links is not None else None,
                                   extra_routes=screen.routes if screen is not None else None).start()
-    journal = journal_for(bridge) if config.calls.enabled else None  # calls into ITFlow
+    journal = journal_for(bridge, links) if config.calls.enabled else None  # calls into ITFlow
     if journal is not None:
         if screen is not None:
             screen.attach(journal)
