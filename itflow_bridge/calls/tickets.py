@@ -216,9 +216,8 @@ class TicketPlanner:
         window = self.settings.repeat_window
         if window <= 0:
             return None
-        for entry in reversed(self.outbox.entries()):
-            if (entry.action != TICKET or entry.state == FAILED or entry.payload.get("client_id") != call.client_id
-                    or not entry.key.endswith("/" + MISSED)):
+        for entry in reversed(self.outbox.client_entries(call.client_id, TICKET)):
+            if entry.state == FAILED or not entry.key.endswith("/" + MISSED):
                 continue
             made = _dt.datetime.fromisoformat(str(entry.payload.get("when")))
             if not 0 <= _seconds_between(made, call.when) <= window:
@@ -237,8 +236,8 @@ class TicketPlanner:
         in_itflow = self._open_in_itflow(call.client_id) or []
         for ticket in in_itflow:
             found[ticket.ticket_id] = ticket
-        for entry in self.outbox.entries():
-            if entry.action != TICKET or entry.payload.get("client_id") != call.client_id or entry.state == FAILED:
+        for entry in self.outbox.client_entries(call.client_id, TICKET):
+            if entry.state == FAILED:
                 continue
             if entry.state == DONE:
                 if entry.ticket_id is not None and entry.ticket_id in found:  # ITFlow's row, known to this entry
