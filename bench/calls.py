@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ ITFLOW_DELAY = 0.05  # seconds ITFlow takes to answer each request (figures 12 a
 CALL_GAP = 0.25  # figure 12: a call every 250 ms, longer than a ticket's requests take
 BURST_INTERVAL = 0.06  # figure 13: 1,000 calls ending within a minute
 FIRST_PHONE = 5559000000
+COMMITS_PER_ENTRY = 2  # the outbox commits an entry as sending before its request, and as done after it
 CALLS_INI = ("[calls]\nenabled = yes\nami_host = 127.0.0.1\nami_port = %d\nami_user = bench\n"
              "ami_secret = bench-secret\ncatch_up_hours = 0\n")
 CONTACTS_READ = "/api/v1/contacts/read.php"
@@ -62,6 +64,30 @@ def running_journal(fake: RemoteFake, ami: RemoteAMI, workdir: Path) -> Iterator
         finally:
             journal.stop()
             journal.close()
+
+
+def undelivered(journal) -> int:
+    """Outbox entries not delivered yet, read through a connection of our own: the journal's
+    connection belongs to its thread (a read from another thread can make its next write fail)."""
+    from itflow_bridge.calls.outbox import PENDING, SENDING
+    from itflow_bridge.storage.layout import OUTBOX_DB
+
+    path = journal.cache_dir / OUTBOX_DB
+    with contextlib.closing(sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30.0)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM entries WHERE state IN (?, ?)", (PENDING, SENDING)).fetchone()[0])
+
+
+def durable_commit_seconds(workdir: Path, commits: int = 50) -> float:
+    """What one sqlite commit costs on this disk as the outbox commits (WAL, synchronous=FULL)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(str(workdir / "commits.db"), isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+        began = time.perf_counter()
+        for number in range(commits):
+            db.execute("INSERT INTO t VALUES (?)", (number,))
+        return (time.perf_counter() - began) / commits
 
 
 def wait_landed(fake: RemoteFake, count: int, timeout: float) -> Dict[str, float]:
@@ -161,6 +187,9 @@ def _burst_child(workdir: Path, calls: int, clients: int) -> Dict:
 
 def burst(workdir: Path, small: int, large: int) -> List[Row]:
     """``small`` then ``large`` calls ending at the same pace, each in a fresh process; same ITFlow data."""
+    from itflow_bridge.calls.events import SETTLE_SECONDS
+    from itflow_bridge.calls.journal import TICK
+
     runs = [_burst_child(workdir / ("burst%d" % calls), calls, large) for calls in (small, large)]
     few, many = runs
     growth_few = max(few["peak_kb"] - few["before_kb"], 1) / 1024.0
@@ -180,6 +209,9 @@ def burst(workdir: Path, small: int, large: int) -> List[Row]:
                    "calls rang, %d clients in ITFlow, which answers without delay; peak RSS is VmHWM, reset "
                    "before the calls" % large)
     drained = many["drain_after_s"]
+    kept_pace = SETTLE_SECONDS + TICK + 1.0  # the last call's own settling and look-up, and a second to spare
+    details.append("drain target: the last ticket within settle %.1f s + journal tick %.1f s + 1 s of the last "
+                   "call's end, i.e. nothing queued behind the calls" % (SETTLE_SECONDS, TICK))
     return [
         Row("13a", "burst of %d calls: memory" % large, "v1",
             "+%.1f MB (peak %.1f MB)" % (growth_many, many["peak_kb"] / 1024.0),
@@ -188,7 +220,7 @@ def burst(workdir: Path, small: int, large: int) -> List[Row]:
         Row("13b", "burst of %d calls: drain" % large, "v1",
             "%.1f tickets/s, last +%.1f s" % (many["rate"], drained),
             "calls end %.1f/s" % (1.0 / BURST_INTERVAL), "%.2fx" % (many["rate"] * BURST_INTERVAL),
-            "all, last <= +10 s", drained <= 10.0, []),
+            "last <= +%.1f s" % kept_pace, drained <= kept_pace, []),
     ]
 
 
@@ -197,8 +229,6 @@ def burst(workdir: Path, small: int, large: int) -> List[Row]:
 
 def outage(workdir: Path, calls: int) -> List[Row]:
     """ITFlow refuses connections while ``calls`` calls are journaled, then answers again (50 ms a request)."""
-    from itflow_bridge.calls.outbox import PENDING, SENDING
-
     with RemoteFake() as fake, RemoteAMI() as ami:
         phones = fake.add_clients(FIRST_PHONE, calls)
         with running_journal(fake, ami, workdir) as (bridge, _port, journal):
@@ -210,7 +240,7 @@ def outage(workdir: Path, calls: int) -> List[Row]:
             ami.send(missed_calls(phones), 0.0, 0)
             ami.wait(120.0)
             deadline = time.monotonic() + 120.0
-            while len(journal.outbox.entries(PENDING, SENDING)) < calls:
+            while undelivered(journal) < calls:
                 require(time.monotonic() < deadline, "the calls did not all reach the outbox")
                 time.sleep(0.2)  # polling the outbox
             piled = time.monotonic() - began
@@ -219,11 +249,12 @@ def outage(workdir: Path, calls: int) -> List[Row]:
             up = time.monotonic()
             landed = wait_landed(fake, calls, 600.0)
             counts = request_counts(fake)
+    commit = durable_commit_seconds(workdir / "disk")
     times = sorted(landed.values())
     first, last = times[0], times[-1]
     rate = (len(times) - 1) / (last - first)
     per_ticket = counts["all"] / float(len(times))
-    floor_rate = 1.0 / (per_ticket * ITFLOW_DELAY)
+    floor_rate = 1.0 / (per_ticket * ITFLOW_DELAY + COMMITS_PER_ENTRY * commit)
     details = [
         "%d missed calls journaled in %.1f s while ITFlow refused connections (their callers known from the "
         "caller-ID cache, as their calls rang); then ITFlow answered every request after %.0f ms"
@@ -231,9 +262,11 @@ def outage(workdir: Path, calls: int) -> List[Row]:
         "first ticket %.1f s after ITFlow came back (the outbox's retry back-off: 5 s doubling, at most 600 s); "
         "then %d tickets in %.1f s; all drained %.1f s after ITFlow came back"
         % (first - up, len(times), last - first, last - up),
-        "requests per ticket %.2f (%s); one at a time, so at most %.1f tickets/s at %.0f ms a request"
-        % (per_ticket, ", ".join("%s %d" % (path, n) for path, n in sorted(counts.items()) if path != "all"),
-           floor_rate, ITFLOW_DELAY * 1000),
+        "requests per ticket %.2f (%s); one entry at a time, each request %.0f ms and %d durable commits of "
+        "%.1f ms (measured on this disk in the same run: the entry marked sending, then done): at most %.1f "
+        "tickets/s" % (per_ticket, ", ".join("%s %d" % (path, n) for path, n in sorted(counts.items())
+                                              if path != "all"),
+                       ITFLOW_DELAY * 1000, COMMITS_PER_ENTRY, commit * 1000, floor_rate),
     ]
     ratio = rate / floor_rate
     return [Row("14", "outbox drain after an outage", "v1", "%.1f tickets/s" % rate,
@@ -293,9 +326,8 @@ def _sessions_while(driver: Driver, port: int, going) -> List[float]:
 def _wait_idle(fake: RemoteFake, journal, tickets: int) -> None:
     """Until ITFlow has ``tickets`` tickets and the journal nothing left to send."""
     wait_landed(fake, tickets, 120.0)
-    from itflow_bridge.calls.outbox import PENDING, SENDING
     deadline = time.monotonic() + 30.0
-    while journal.outbox.entries(PENDING, SENDING):
+    while undelivered(journal):
         require(time.monotonic() < deadline, "the outbox did not empty")
         time.sleep(0.1)  # polling the outbox
     gc.collect()
