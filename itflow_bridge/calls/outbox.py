@@ -51,7 +51,7 @@ FAILED = "failed"
 STATES = (PENDING, SENDING, DONE, FAILED)
 
 FIRST_DELAY = 5.0  # seconds before the first retry after a transient failure; doubles each time
-LONGEST_DELAY = 600.0
+LONGEST_DELAY = 60.0  # an outage costs at most one request a minute; ITFlow back, tickets within a minute
 # Failures that are ITFlow's answer to this write, not a passing outage: retrying cannot help.
 REFUSALS: Tuple[Type[BaseException], ...] = (ITFlowAuthError, ITFlowWriteRefused, ITFlowNotFound, ITFlowAPIMissing,
                               ITFlowMethodError, UsageError)
