@@ -44,7 +44,6 @@ DIALLING_APPS = frozenset({"dial", "queue"})
 CALLING_APPS = DIALLING_APPS | {"voicemail"}  # a record of the caller's own channel reaching someone
 QUEUE_TIMEOUT_ARGUMENT = 4  # Queue(name,options,URL,announceoverride,timeout,...)
 _NUMBERS = frozenset({"start", "answer", "end", "duration", "billsec", "sequence"})
-_CSV_DIALECT = {"delimiter": ",", "quotechar": '"', "doublequote": True, "strict": True}
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def mapping_line(cdr_file: str) -> str:
 def parse_line(line: str) -> Optional[CdrRecord]:
     """One CSV line (no line end) as a record; None when it is not one of ours (skipped as garbage)."""
     try:
-        rows = list(csv.reader([line], **_CSV_DIALECT))  # type: ignore[arg-type]
+        rows = list(csv.reader([line], delimiter=",", quotechar='"', doublequote=True, strict=True))
     except csv.Error:
         return None
     if len(rows) != 1 or len(rows[0]) != len(COLUMNS):
@@ -181,19 +180,13 @@ def group_by_call(records: Iterable[CdrRecord]) -> Dict[str, List[CdrRecord]]:
     return {call_id: sorted(items, key=lambda item: (item.sequence, item.start)) for call_id, items in calls.items()}
 
 
-def _is_hop(record: CdrRecord, records: Sequence[CdrRecord]) -> bool:
-    """A Local channel's half that dials on (ring groups, queues, follow-me): not a phone."""
-    target = record.dstchannel
-    if not (target.startswith("Local/") and target.endswith(";1")):
-        return False
-    other_half = target[:-1] + "2"
-    return any(item.channel == other_half and item.lastapp.lower() in DIALLING_APPS for item in records)
-
-
 def _phone_legs(records: Sequence[CdrRecord]) -> List[CdrRecord]:
-    """Records of Dial/Queue ringing a phone (its dstchannel), the Local hops left out."""
+    """Records of Dial/Queue ringing a phone (its dstchannel), without the Local hops: a Local channel's
+    half whose other half dials on (ring groups, queues and follow-me dial through them) is not a phone."""
+    dialling = {record.channel for record in records if record.lastapp.lower() in DIALLING_APPS}
     return [record for record in records if record.dstchannel and record.lastapp.lower() in DIALLING_APPS
-            and not _is_hop(record, records)]
+            and not (record.dstchannel.startswith("Local/") and record.dstchannel.endswith(";1")
+                     and record.dstchannel[:-1] + "2" in dialling)]
 
 
 def _caller_name(clid: str) -> str:
