@@ -4,7 +4,8 @@ The classifier's fixtures (tests/data/ami/<scenario>.txt) are these raw streams,
 byte for byte, so that the unit tests read what Asterisk really emits.  The same
 PBX writes the bridge's CDR file through cdr_custom (the mapping of
 ``itflow_bridge.calls.cdr``); the lines of each call are kept too
-(tests/data/cdr/<scenario>.csv).  The
+(tests/data/cdr/<scenario>.csv), and those of the same call placed again with
+Asterisk's default ``unanswered = no`` (tests/data/cdr/unanswered_no/).  The
 recorder turns a running ``AsteriskHarness`` into a small PBX: manager enabled on
 a free localhost port with timestamps, CDR and CEL events over AMI, voicemail box
 100, queue ``support``, a trunk context ``from-trunk`` with one DID per scenario,
@@ -12,8 +13,9 @@ and "phones" that are Local channels into ``ami-phones`` (each number answers,
 or not, on a fixed script).  Calls are placed with AMI Originate; the caller is
 the Local channel's first half, so the Originate timeout is the caller giving up.
 
-Usable as a script (as root): ``python tests/e2e/ami_recorder.py [--cdr-only] [SCENARIO ...]``
-rewrites the fixtures (``--cdr-only``: the CDR ones only, the AMI streams are kept).
+Usable as a script (as root): ``python tests/e2e/ami_recorder.py [--unanswered-no-only] [SCENARIO ...]``
+rewrites the fixtures: an AMI stream and its CDR lines always together (the unit tests hold them
+to the same call), ``--unanswered-no-only`` only the ``unanswered = no`` ones.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from itflow_bridge.calls.cdr import CDR_CUSTOM_DIR, mapping_line, parse_line
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "data" / "ami"
 CDR_FIXTURES = REPO_ROOT / "tests" / "data" / "cdr"
+# The same calls with Asterisk's default ``unanswered = no`` (FreePBX's cdr.conf leaves it so):
+# the never-answered legs of the phones are not written.
+CDR_DEFAULT_FIXTURES = CDR_FIXTURES / "unanswered_no"
 CDR_FILE = CDR_CUSTOM_DIR + "/itflow-bridge.csv"
 AMI_USER = "itflow-recorder"
 CALLER_ID = '"ACME Corp" <+15551234567>'
@@ -171,7 +176,7 @@ class AMIRecorder:
                 "[%s]\nsecret = %s\ndeny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
                 "read = all\nwrite = all\n" % (self.port, AMI_USER, self.secret)
             ),
-            "cdr.conf": "[general]\nenable = yes\nunanswered = yes\n",
+            "cdr.conf": _cdr_conf(unanswered=True),
             "cdr_manager.conf": "[general]\nenabled = yes\n\n[mappings]\nlinkedid => LinkedID\n",
             "cdr_custom.conf": "[mappings]\n%s\n" % mapping_line(CDR_FILE),
             "cel.conf": "[general]\nenable = yes\napps = dial,queue,voicemail\nevents = ALL\n\n[manager]\nenabled = yes\n",
@@ -198,6 +203,11 @@ class AMIRecorder:
                 raise RuntimeError("Asterisk did not load %s" % module)
         self.harness.cli("dialplan reload")
         self._wait_for_manager()
+
+    def cdr_unanswered(self, unanswered: bool) -> None:
+        """Write (``yes``) or not (Asterisk's default) the CDRs of legs never answered, from the next call on."""
+        (self.harness.root / "etc/asterisk/cdr.conf").write_text(_cdr_conf(unanswered))
+        self.harness.cli("module reload cdr")
 
     def _wait_for_manager(self) -> None:
         deadline = time.monotonic() + 10.0
@@ -271,6 +281,10 @@ class AMIRecorder:
             time.sleep(POLL_INTERVAL)
 
 
+def _cdr_conf(unanswered: bool) -> str:
+    return "[general]\nenable = yes\n%s" % ("unanswered = yes\n" if unanswered else "")
+
+
 def _linkedid(line: bytes) -> Optional[str]:
     record = parse_line(line.decode("utf-8", "replace").rstrip("\r\n"))
     return record.linkedid if record is not None else None
@@ -342,22 +356,25 @@ class _Capture:
 def main(argv: List[str]) -> int:
     from asterisk_root import ensure_root
 
-    cdr_only = "--cdr-only" in argv[1:]
-    names = [name for name in argv[1:] if name != "--cdr-only"] or list(SCENARIOS)
+    only_default = "--unanswered-no-only" in argv[1:]
+    names = [name for name in argv[1:] if name != "--unanswered-no-only"] or list(SCENARIOS)
     harness = AsteriskHarness(ensure_root())
     harness.start()
     try:
         recorder = AMIRecorder(harness)
         recorder.enable()
         FIXTURES.mkdir(parents=True, exist_ok=True)
-        CDR_FIXTURES.mkdir(parents=True, exist_ok=True)
-        for name in names:
+        CDR_DEFAULT_FIXTURES.mkdir(parents=True, exist_ok=True)
+        for name in [] if only_default else names:
             recording = recorder.record_with_cdr(SCENARIOS[name])
-            if not cdr_only:
-                (FIXTURES / ("%s.txt" % name)).write_bytes(recording.ami)
+            (FIXTURES / ("%s.txt" % name)).write_bytes(recording.ami)
             (CDR_FIXTURES / ("%s.csv" % name)).write_bytes(recording.cdr)
-            print("%s: %d bytes of AMI%s, %d CDR line(s)" % (
-                name, len(recording.ami), " (not kept)" if cdr_only else "", recording.cdr.count(b"\n")))
+            print("%s: %d bytes of AMI, %d CDR line(s)" % (name, len(recording.ami), recording.cdr.count(b"\n")))
+        recorder.cdr_unanswered(False)
+        for name in names:
+            cdr = recorder.record_with_cdr(SCENARIOS[name]).cdr
+            (CDR_DEFAULT_FIXTURES / ("%s.csv" % name)).write_bytes(cdr)
+            print("%s, unanswered = no: %d CDR line(s)" % (name, cdr.count(b"\n")))
     finally:
         harness.stop()
     return 0

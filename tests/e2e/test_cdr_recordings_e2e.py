@@ -11,7 +11,7 @@ from typing import Dict, Iterator
 
 import pytest
 
-from ami_recorder import CDR_FIXTURES, SCENARIOS, AMIRecorder
+from ami_recorder import CDR_DEFAULT_FIXTURES, CDR_FIXTURES, SCENARIOS, AMIRecorder
 from asterisk_harness import AsteriskHarness
 from itflow_bridge.calls.ami_protocol import parse_stream
 from itflow_bridge.calls.cdr import classify_cdrs, group_by_call, read_cdr
@@ -65,3 +65,19 @@ def test_fresh_cdr_lines_classify_like_the_events_and_the_fixture(recorder: AMIR
     assert record.call_id == events.call_id
     assert what_both_tell(record) == what_both_tell(events)
     assert what_both_tell(record) == what_both_tell(from_cdr(CDR_FIXTURES / f"{name}.csv"))
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_with_asterisks_default_unanswered_no_too(recorder: AMIRecorder, name: str, tmp_path: Path) -> None:
+    recorder.cdr_unanswered(False)
+    try:
+        recording = recorder.record_with_cdr(SCENARIOS[name])
+    finally:
+        recorder.cdr_unanswered(True)
+    fresh = tmp_path / f"{name}.csv"
+    fresh.write_bytes(recording.cdr)
+    calls = calls_in(parse_stream(recording.ami, expect_banner=True))
+    assert len(calls) == 1
+    record = from_cdr(fresh)
+    assert what_both_tell(record) == what_both_tell(classify(calls[0].call_id, calls[0].events))
+    assert what_both_tell(record) == what_both_tell(from_cdr(CDR_DEFAULT_FIXTURES / f"{name}.csv"))

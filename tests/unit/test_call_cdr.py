@@ -24,6 +24,7 @@ from itflow_bridge.calls.events import calls_in
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CDR_FIXTURES = DATA / "cdr"
+DEFAULT_FIXTURES = CDR_FIXTURES / "unanswered_no"  # Asterisk's (and FreePBX's) default: no unanswered legs
 AMI_FIXTURES = DATA / "ami"
 EXPECTED = {
     "answered": Outcome.ANSWERED,
@@ -39,8 +40,8 @@ EXPECTED = {
 
 # --- the fixtures against the AMI classifier ------------------------------------------------------
 
-def from_cdr(name: str) -> ClassifiedCall:
-    calls = group_by_call(read_cdr_file(CDR_FIXTURES / f"{name}.csv", since=0))
+def from_cdr(name: str, fixtures: Path = CDR_FIXTURES) -> ClassifiedCall:
+    calls = group_by_call(read_cdr_file(fixtures / f"{name}.csv", since=0))
     assert len(calls) == 1, "one call per recording"
     ((call_id, records),) = calls.items()
     return classify_cdrs(call_id, records)
@@ -70,9 +71,18 @@ def what_both_tell(record: ClassifiedCall) -> Dict[str, object]:
     }
 
 
-def test_every_ami_scenario_has_its_cdr_fixture():
+def test_every_ami_scenario_has_its_cdr_fixtures():
     assert sorted(path.stem for path in CDR_FIXTURES.glob("*.csv")) == sorted(
-        path.stem for path in AMI_FIXTURES.glob("*.txt")) == sorted(EXPECTED)
+        path.stem for path in AMI_FIXTURES.glob("*.txt")) == sorted(EXPECTED) == sorted(
+        path.stem for path in DEFAULT_FIXTURES.glob("*.csv"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_without_the_unanswered_legs_the_call_reads_the_same(name):
+    """Asterisk's default ``unanswered = no`` drops the phones' unanswered legs, not the caller's Dial."""
+    quiet = from_cdr(name, DEFAULT_FIXTURES)
+    assert quiet.outcome == EXPECTED[name]
+    assert what_both_tell(quiet) == what_both_tell(from_ami(name))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
