@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Dict, List
 
 import pytest
 
 from itflow_bridge.calls.ami_protocol import parse_stream
 from itflow_bridge.calls.cdr import (
-    COLUMNS, MAPPING_VALUE, CdrRecord, classify_cdrs, group_by_call, mapping_line, mapping_target, parse_line,
+    CDR_CUSTOM_DIR, COLUMNS, MAPPING_VALUE, CdrRecord, classify_cdrs, group_by_call, mapping_line, mapping_target, parse_line,
     read_cdr, read_cdr_file,
 )
 from itflow_bridge.calls.classify import ClassifiedCall, MissedReason, Outcome, classify
 from itflow_bridge.calls.events import calls_in
+from itflow_bridge.core.config import CallsSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CDR_FIXTURES = DATA / "cdr"
@@ -189,6 +190,13 @@ def test_group_by_call_orders_each_call_by_sequence():
 
 
 # --- the mapping ------------------------------------------------------------------------------------
+
+def test_the_default_cdr_file_is_in_cdr_customs_own_directory():
+    # The default needs only a bare file name in the mapping, which every cdr_custom version takes.
+    default = str(CallsSettings().cdr_file)
+    assert PurePosixPath(default).parent == PurePosixPath(CDR_CUSTOM_DIR)
+    assert mapping_target(default) == "itflow-bridge.csv"
+
 
 def test_mapping_line_has_every_column_in_order_with_epoch_times():
     assert mapping_target("/var/log/asterisk/cdr-custom/itflow-bridge.csv") == "itflow-bridge.csv"
