@@ -326,6 +326,19 @@ class CallJournal:
             outbox.close()
 
 
+def cdr_catch_up(settings: CallsSettings) -> CatchUp:
+    """The calls of Asterisk's CDR file (``[calls] cdr_file``) that ended since a time, classified."""
+    from .cdr import classify_cdrs, group_by_call, read_cdr
+
+    inbound = frozenset(settings.inbound_contexts)
+
+    def catch_up(since: float) -> List[ClassifiedCall]:
+        records = read_cdr(settings.cdr_file, since).records
+        return [classify_cdrs(call_id, rows, inbound) for call_id, rows in group_by_call(records).items()]
+
+    return catch_up
+
+
 def voicemail_info(spool: Path, links: "Optional[VoicemailLinks]") -> VoicemailInfo:
     """(length, link) of the message a call left: the link when ``link_base_url`` is set, else where it is."""
     from .voicemail import find_message
@@ -350,4 +363,5 @@ def journal_for(bridge: "Bridge", links: "Optional[VoicemailLinks]" = None) -> C
     config = bridge.config
     api = ITFlowAPI(bridge.client.http)
     return CallJournal(config.calls, config.cache.dir, identifier(bridge), api, TicketWriter(api),
+                       catch_up=cdr_catch_up(config.calls),
                        voicemail=voicemail_info(config.calls.voicemail_spool, links))
