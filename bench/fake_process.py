@@ -14,6 +14,9 @@ Requests:
   {"op": "clear"}                                         -> {}
   {"op": "count", "path": PREFIX, "query": {name: value or null}} -> {"count": N}
   {"op": "arrivals", "path": PREFIX}                      -> {"times": [monotonic seconds]}
+  {"op": "add_clients", "first_phone": N, "count": C}    -> {"phones": [...]}
+      (C more clients, each with one contact whose phone is the next number)
+  {"op": "landed"}  -> {"writes": [[what, key, monotonic seconds], ...]}  tickets and replies stored
 Closing stdin stops the fake (a black hole's waiting handlers are released).
 """
 
@@ -25,6 +28,7 @@ from typing import Dict, List
 
 from directory_data import build_dataset
 from faulty_itflow import FaultyITFlow
+from ticket_writes import TicketWrites
 
 BENCH_CLIENT_ID = "6"  # "Big Client Inc" in the sample data
 
@@ -45,6 +49,25 @@ def add_contacts(fake: FaultyITFlow, first_phone: int, count: int) -> List[str]:
     return phones
 
 
+def add_clients(fake: FaultyITFlow, first_phone: int, count: int) -> List[str]:
+    """``count`` more clients, each with one (primary) contact of the next 10-digit phone; returns the phones."""
+    clients, contacts = fake.data["clients"], fake.data["contacts"]
+    client_template, contact_template = dict(clients[0]), dict(contacts[0])
+    next_client = max(int(row["client_id"]) for row in clients) + 1
+    next_contact = max(int(row["contact_id"]) for row in contacts) + 1
+    phones = []
+    for offset in range(count):
+        client_id, phone = str(next_client + offset), str(first_phone + offset)
+        clients.append(dict(client_template, client_id=client_id, client_name="Bench Client %d" % offset,
+                            client_abbreviation="BC%d" % offset, client_website=""))
+        contacts.append(dict(
+            contact_template, contact_id=str(next_contact + offset), contact_name="Caller %d" % offset,
+            contact_phone=phone, contact_mobile="", contact_email="", contact_client_id=client_id,
+            contact_location_id="0", contact_primary="1"))
+        phones.append(phone)
+    return phones
+
+
 def scale(fake: FaultyITFlow, contacts: int, locations: int, vendors: int) -> Dict[str, int]:
     """Serve the sample plus generated clients, contacts, locations and vendors (directory_data.py)."""
     data = build_dataset(contacts=contacts, locations=locations, vendors=vendors, clients=max(40, contacts // 25))
@@ -53,8 +76,12 @@ def scale(fake: FaultyITFlow, contacts: int, locations: int, vendors: int) -> Di
     return {table: len(data[table]) for table in ("clients", "contacts", "locations", "vendors")}
 
 
-def answer(fake: FaultyITFlow, request: Dict) -> Dict:
+def answer(fake: FaultyITFlow, writes: TicketWrites, request: Dict) -> Dict:
     op = request.get("op")
+    if op == "add_clients":
+        return {"phones": add_clients(fake, int(request["first_phone"]), int(request["count"]))}
+    if op == "landed":
+        return {"writes": writes.landed()}
     if op == "add_contacts":
         return {"phones": add_contacts(fake, int(request["first_phone"]), int(request["count"]))}
     if op == "scale":
@@ -74,11 +101,12 @@ def answer(fake: FaultyITFlow, request: Dict) -> Dict:
 
 
 def main() -> int:
-    with FaultyITFlow() as fake:
+    writes = TicketWrites()
+    with FaultyITFlow(writes=writes) as fake:
         print(json.dumps({"url": fake.url, "api_key": fake.api_key}), flush=True)
         for line in sys.stdin:
             try:
-                reply = answer(fake, json.loads(line))
+                reply = answer(fake, writes, json.loads(line))
             except Exception as exc:
                 reply = {"error": "%s: %s" % (type(exc).__name__, exc)}
             print(json.dumps(reply), flush=True)

@@ -25,6 +25,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 DRIVER_PATH = BENCH_DIR / "driver.py"
 FAKE_PATH = BENCH_DIR / "fake_process.py"
+AMI_PATH = BENCH_DIR / "ami_server.py"
 CID_SCRIPT = "itflow-cid.agi"
 HOST = "127.0.0.1"
 
@@ -227,6 +228,15 @@ class RemoteFake(JsonChild):
     def add_contacts(self, first_phone: int, count: int) -> List[str]:
         return self.call({"op": "add_contacts", "first_phone": first_phone, "count": count})["phones"]
 
+    def add_clients(self, first_phone: int, count: int) -> List[str]:
+        """``count`` more clients, each with one contact of its own phone (consecutive numbers)."""
+        return self.call({"op": "add_clients", "first_phone": first_phone, "count": count},
+                         timeout=120.0)["phones"]
+
+    def landed(self) -> List[Tuple[str, str, float]]:
+        """The tickets and replies ITFlow stored: (what, the call's key, monotonic time stored)."""
+        return [(what, key, at) for what, key, at in self.call({"op": "landed"})["writes"]]
+
     def scale(self, contacts: int, locations: int, vendors: int) -> Dict[str, int]:
         """Serve a big dataset: the sample plus generated clients, contacts, locations, vendors."""
         request = {"op": "scale", "contacts": contacts, "locations": locations, "vendors": vendors}
@@ -244,6 +254,34 @@ class RemoteFake(JsonChild):
     def arrivals(self, path_prefix: str = "") -> List[float]:
         """``time.monotonic()`` of each request's arrival (one clock for all processes on Linux)."""
         return self.call({"op": "arrivals", "path": path_prefix})["times"]
+
+
+class RemoteAMI(JsonChild):
+    """Asterisk's manager interface in its own process (bench/ami_server.py), replaying recorded calls."""
+
+    def __init__(self) -> None:
+        super().__init__(AMI_PATH)
+        self.port = int(self.read_line(30.0)["port"])
+
+    def __enter__(self) -> "RemoteAMI":
+        return self
+
+    def wait_login(self, timeout: float = 30.0) -> None:
+        require(self.call({"op": "wait_login", "timeout": timeout}, timeout + 5.0)["logins"] > 0,
+                "the bridge did not log in to the manager interface within %.0f s" % timeout)
+
+    def send(self, calls: Sequence[Tuple[str, str]], interval: float, first: int) -> None:
+        """Start sending ``calls`` ((recording, caller digits), ...), one every ``interval`` seconds;
+        call ``first + i`` has the Linkedid ``call_id(first + i)``."""
+        self.call({"op": "send", "calls": [list(call) for call in calls], "interval": interval, "first": first},
+                  timeout=120.0)
+
+    def sending(self) -> bool:
+        return not self.call({"op": "status"})["done"]
+
+    def wait(self, timeout: float = 300.0) -> List[float]:
+        """Once all are sent: ``time.monotonic()`` when each call's last event left."""
+        return self.call({"op": "wait", "timeout": timeout}, timeout + 5.0)["sent_at"]
 
 
 # --- the protocol floor -------------------------------------------------------------

@@ -18,10 +18,11 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from calls import burst, callerid_beside_journal, hangup_to_ticket, outage
 from classic import classic_cache_hit
 from directory import classic_synced, fastagi_synced, listings, sync_and_phonebooks
 from figures import (
@@ -41,14 +42,21 @@ class Plan:
     memory_entries: int
     peer_calls: int
     loop_seconds: float
+    journal_calls: int  # figure 12
+    burst_calls: Tuple[int, int]  # figure 13: the smaller and the larger burst
+    outage_calls: int  # figure 14
+    busy_cycles: int  # figure 15: cycles of alone / busy / alone
+    busy_calls: int  # figure 15: calls the journal takes per cycle
 
 
 FULL = Plan(fastagi_sessions=2000, classic_runs=40, slow_rounds=3, blackhole_rounds=3,
-            memory_entries=100000, peer_calls=1000, loop_seconds=60.0)
+            memory_entries=100000, peer_calls=1000, loop_seconds=60.0,
+            journal_calls=200, burst_calls=(100, 1000), outage_calls=300, busy_cycles=2, busy_calls=200)
 QUICK = Plan(fastagi_sessions=300, classic_runs=10, slow_rounds=1, blackhole_rounds=1,
-             memory_entries=100000, peer_calls=200, loop_seconds=20.0)
+             memory_entries=100000, peer_calls=200, loop_seconds=20.0,
+             journal_calls=50, burst_calls=(50, 500), outage_calls=100, busy_cycles=1, busy_calls=100)
 
-FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
+FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15")
 
 
 def figure_steps(plan: Plan, driver: Driver, workdir: Path) -> Dict[str, Callable[[], List[Row]]]:
@@ -64,6 +72,10 @@ def figure_steps(plan: Plan, driver: Driver, workdir: Path) -> Dict[str, Callabl
                       + classic_synced(workdir / "fig8b", plan.classic_runs, plan.loop_seconds)),
         "9": lambda: listings(driver, workdir / "fig9"),
         "10,11": lambda: sync_and_phonebooks(workdir / "fig10"),
+        "12": lambda: hangup_to_ticket(driver, workdir / "fig12", plan.journal_calls, plan.loop_seconds * 2),
+        "13": lambda: burst(workdir / "fig13", *plan.burst_calls),
+        "14": lambda: outage(workdir / "fig14", plan.outage_calls),
+        "15": lambda: callerid_beside_journal(driver, workdir / "fig15", plan.busy_cycles, plan.busy_calls),
     }
 
 
@@ -95,7 +107,7 @@ def print_report(rows: Sequence[Row], plan_name: str, seconds: float) -> None:
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="run-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs per figure (about 25 s instead of 45 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs per figure (about 2.5 minutes instead of 6)")
     parser.add_argument("--only", default=",".join(FIGURES), metavar="LIST",
                         help="figures to run, e.g. 1,2 (default: all)")
     args = parser.parse_args(argv)

@@ -43,6 +43,7 @@ from .tickets import ANSWERED, MISSED, VOICEMAIL, CallForTickets, TicketPlanner
 if TYPE_CHECKING:
     from ..api.typed import ITFlowAPI
     from ..app import Bridge
+    from .voicemail_links import VoicemailLinks
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ class CallJournal:
         self._next_catch_up = 0.0
         self._threads: List[threading.Thread] = []
         self.ami: Optional[AMIClient] = None
+        # Others fed from this one AMI connection (the agent screen): every event, and each loss of the connection.
+        self.event_listeners: List[Callable[[Message], None]] = []
+        self.lost_listeners: List[Callable[[], None]] = []
         self.ami_problem = "not connected yet"
         self.journaled = 0
 
@@ -174,6 +178,11 @@ class CallJournal:
     def on_event(self, message: Message) -> None:
         with self._lock:
             self._tracker.feed(message)
+        for listener in self.event_listeners:
+            try:
+                listener(message)
+            except Exception:  # a listener's bug must not cost the journal its events
+                log.exception("calls: an event listener failed")
 
     def _logged_in(self) -> None:
         self.ami_problem = ""
@@ -185,6 +194,11 @@ class CallJournal:
         with self._lock:
             self._tracker = CallTracker(settle=self._tracker.settle)
         self.ami_problem = "the connection to Asterisk was lost; reconnecting"
+        for listener in self.lost_listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("calls: a connection-lost listener failed")
 
     # --- the journal thread -----------------------------------------------------------
 
@@ -312,7 +326,35 @@ class CallJournal:
             outbox.close()
 
 
-def journal_for(bridge: "Bridge") -> CallJournal:
+def cdr_catch_up(settings: CallsSettings) -> CatchUp:
+    """The calls of Asterisk's CDR file (``[calls] cdr_file``) that ended since a time, classified."""
+    from .cdr import classify_cdrs, group_by_call, read_cdr
+
+    inbound = frozenset(settings.inbound_contexts)
+
+    def catch_up(since: float) -> List[ClassifiedCall]:
+        records = read_cdr(settings.cdr_file, since).records
+        return [classify_cdrs(call_id, rows, inbound) for call_id, rows in group_by_call(records).items()]
+
+    return catch_up
+
+
+def voicemail_info(spool: Path, links: "Optional[VoicemailLinks]") -> VoicemailInfo:
+    """(length, link) of the message a call left: the link when ``link_base_url`` is set, else where it is."""
+    from .voicemail import find_message
+
+    def info(record: ClassifiedCall) -> Tuple[int, str]:
+        message = find_message(spool, record)
+        if message is None:  # not (yet) in the spool, or another storage: what the events said
+            left = record.voicemail
+            return int(round(left.seconds or 0)) if left is not None else 0, ""
+        url = links.link_for(message) if links is not None else None
+        return message.seconds or 0, url or "mailbox %s, message %s" % (message.mailbox, message.msg_id)
+
+    return info
+
+
+def journal_for(bridge: "Bridge", links: "Optional[VoicemailLinks]" = None) -> CallJournal:
     """The daemon's journal: this bridge's ITFlow, directory, cache directory and ``[calls]`` settings."""
     from ..api.typed import ITFlowAPI
     from .callers import identifier
@@ -320,4 +362,6 @@ def journal_for(bridge: "Bridge") -> CallJournal:
 
     config = bridge.config
     api = ITFlowAPI(bridge.client.http)
-    return CallJournal(config.calls, config.cache.dir, identifier(bridge), api, TicketWriter(api))
+    return CallJournal(config.calls, config.cache.dir, identifier(bridge), api, TicketWriter(api),
+                       catch_up=cdr_catch_up(config.calls),
+                       voicemail=voicemail_info(config.calls.voicemail_spool, links))

@@ -51,12 +51,12 @@ FAILED = "failed"
 STATES = (PENDING, SENDING, DONE, FAILED)
 
 FIRST_DELAY = 5.0  # seconds before the first retry after a transient failure; doubles each time
-LONGEST_DELAY = 600.0
+LONGEST_DELAY = 60.0  # an outage costs at most one request a minute; ITFlow back, tickets within a minute
 # Failures that are ITFlow's answer to this write, not a passing outage: retrying cannot help.
 REFUSALS: Tuple[Type[BaseException], ...] = (ITFlowAuthError, ITFlowWriteRefused, ITFlowNotFound, ITFlowAPIMissing,
                               ITFlowMethodError, UsageError)
 
-_SCHEMA = """
+_TABLE = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL UNIQUE,
@@ -72,9 +72,14 @@ CREATE TABLE IF NOT EXISTS entries (
     record_id INTEGER,
     uncertain INTEGER NOT NULL DEFAULT 0,
     added REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    client_id INTEGER
 );
+"""
+# The client's entries are read for every call planned: an index, not a scan of every entry ever kept.
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS entries_state ON entries (state, id);
+CREATE INDEX IF NOT EXISTS entries_client ON entries (client_id, action, id);
 """
 
 
@@ -162,7 +167,30 @@ class Outbox:
         self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")  # a committed entry survives a power cut
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_TABLE)
+        self._add_client_column()
+        self._db.executescript(_INDEXES)
+
+    def _add_client_column(self) -> None:
+        """An outbox kept before entries had their ``client_id`` column gets it, filled from the payloads."""
+        if self._has_client_column():
+            return
+        self._db.execute("BEGIN IMMEDIATE")  # another process may be adding it right now: one at a time
+        try:
+            if self._has_client_column():
+                self._db.execute("COMMIT")
+                return
+            self._db.execute("ALTER TABLE entries ADD COLUMN client_id INTEGER")
+            for entry_id, payload in self._db.execute("SELECT id, payload FROM entries").fetchall():
+                self._db.execute("UPDATE entries SET client_id = ? WHERE id = ?",
+                                 (_client_of(json.loads(payload)), entry_id))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _has_client_column(self) -> bool:
+        return any(row[1] == "client_id" for row in self._db.execute("PRAGMA table_info(entries)"))
 
     @classmethod
     def in_cache(cls, cache_dir: "os.PathLike[str] | str", **options: Any) -> "Outbox":
@@ -187,9 +215,10 @@ class Outbox:
         """Keep a write to make (durably, before anything is sent); the same key again is the same entry."""
         now = self.clock()
         self._db.execute(
-            "INSERT OR IGNORE INTO entries (key, action, payload, parent, state, next_try, added, updated)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, action, json.dumps(dict(payload), sort_keys=True), parent, PENDING, now, now, now))
+            "INSERT OR IGNORE INTO entries (key, action, payload, parent, state, next_try, added, updated, client_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, action, json.dumps(dict(payload), sort_keys=True), parent, PENDING, now, now, now,
+             _client_of(payload)))
         entry = self.get(key)
         assert entry is not None
         return entry
@@ -203,6 +232,10 @@ class Outbox:
         if not states:
             return self._select("", ())
         return self._select("WHERE state IN (%s)" % ",".join("?" * len(states)), tuple(states))
+
+    def client_entries(self, client_id: int, action: str) -> List[Entry]:
+        """The entries of ``action`` for one ITFlow client (the payload's ``client_id``), oldest first."""
+        return self._select("WHERE client_id = ? AND action = ?", (client_id, action))
 
     def next_due(self) -> Optional[float]:
         """When the oldest undelivered entry is due (None: nothing to send)."""
@@ -309,6 +342,15 @@ class Outbox:
 
     def _delivering(self) -> "_DeliveryLock":
         return _DeliveryLock(self._lock_path)
+
+
+def _client_of(payload: Mapping[str, Any]) -> Optional[int]:
+    """The ITFlow client a write is for (its payload's ``client_id``), None when it names none."""
+    value = payload.get("client_id")
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class _DeliveryLock:

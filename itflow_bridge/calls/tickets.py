@@ -18,8 +18,9 @@ import html
 import logging
 import math
 import re
+import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..api.typed import ITFlowAPI
 from ..core.config import CallsSettings
@@ -38,6 +39,9 @@ REPLY = "reply"
 RESOLVED_STATUS = 4  # ITFlow's "Resolved" (ticket_statuses of every new ITFlow)
 OPEN_STATUSES = (1, 2, 3)  # New, Open, On Hold
 MARKER = "Call ID: "
+# Seconds one read of ITFlow's clients listing answers the client check of new tickets: ITFlow reads no
+# single client, so checking each ticket on its own read the whole listing per ticket.
+CLIENTS_FRESH = 60.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,15 @@ def _lines(*lines: str) -> str:
     return "<br>\n".join(lines)
 
 
+def _listen(where: str) -> str:
+    """A link to the message as ITFlow renders it (details and replies are HTML), or where it is."""
+    if not where:
+        return ""
+    if where.startswith(("http://", "https://")):
+        return ': <a href="%s">listen</a>' % html.escape(where, quote=True)
+    return ": " + html.escape(where)
+
+
 def _who(call: CallForTickets) -> str:
     return call.contact_name or call.caller_name or call.caller_number or "unknown caller"
 
@@ -145,8 +158,7 @@ class TicketPlanner:
 
     def _voicemail(self, call: CallForTickets) -> Entry:
         key = entry_key(call.call_id, VOICEMAIL)
-        about = "Voicemail of %d s%s" % (call.voicemail_seconds,
-                                        (": " + html.escape(call.voicemail_link)) if call.voicemail_link else "")
+        about = "Voicemail of %d s%s" % (call.voicemail_seconds, _listen(call.voicemail_link))
         recent = self._recent_missed_ticket(call)
         if recent is not None:
             text = "%s left a voicemail at %s. %s." % (html.escape(_who(call)), _clock(call.when), about)
@@ -216,9 +228,8 @@ class TicketPlanner:
         window = self.settings.repeat_window
         if window <= 0:
             return None
-        for entry in reversed(self.outbox.entries()):
-            if (entry.action != TICKET or entry.state == FAILED or entry.payload.get("client_id") != call.client_id
-                    or not entry.key.endswith("/" + MISSED)):
+        for entry in reversed(self.outbox.client_entries(call.client_id, TICKET)):
+            if entry.state == FAILED or not entry.key.endswith("/" + MISSED):
                 continue
             made = _dt.datetime.fromisoformat(str(entry.payload.get("when")))
             if not 0 <= _seconds_between(made, call.when) <= window:
@@ -237,8 +248,8 @@ class TicketPlanner:
         in_itflow = self._open_in_itflow(call.client_id) or []
         for ticket in in_itflow:
             found[ticket.ticket_id] = ticket
-        for entry in self.outbox.entries():
-            if entry.action != TICKET or entry.payload.get("client_id") != call.client_id or entry.state == FAILED:
+        for entry in self.outbox.client_entries(call.client_id, TICKET):
+            if entry.state == FAILED:
                 continue
             if entry.state == DONE:
                 if entry.ticket_id is not None and entry.ticket_id in found:  # ITFlow's row, known to this entry
@@ -261,10 +272,10 @@ class TicketPlanner:
             return None
         return [OpenTicket(int(row["ticket_id"]), row.get("ticket_contact_id") or None) for row in rows
                 if row.get("ticket_resolved_at") is None and row.get("ticket_closed_at") is None
-                and _status(row.get("ticket_status")) in OPEN_STATUSES]
+                and _int_or_zero(row.get("ticket_status")) in OPEN_STATUSES]
 
 
-def _status(value: Any) -> int:
+def _int_or_zero(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -280,17 +291,20 @@ def _seconds_between(earlier: _dt.datetime, later: _dt.datetime) -> float:
 class TicketWriter(Writer):
     """Sends outbox entries with ITFlow's JSON API, and finds them there by their marker."""
 
-    def __init__(self, api: ITFlowAPI):
+    def __init__(self, api: ITFlowAPI, *, clock: Callable[[], float] = time.monotonic):
         self.api = api
+        self.clock = clock
+        self._clients: Dict[int, Any] = {}  # client_id -> its row, from the last read of the listing
+        self._clients_read: Optional[float] = None
 
     def send(self, entry: Entry, parent: Optional[Delivered]) -> Delivered:
         payload = dict(entry.payload)
         client_id = int(payload.pop("client_id"))
         if entry.action == TICKET:
-            clients = list(self.api.clients.read(client_id=client_id))  # reads have no client filter of ITFlow's
-            if not clients:
+            client = self._client(client_id)
+            if client is None:
                 raise Refused("ITFlow has no client %d" % client_id)
-            if clients[0].get("client_archived_at") is not None:  # ITFlow would take the ticket all the same
+            if client.get("client_archived_at") is not None:  # ITFlow would take the ticket all the same
                 raise Refused("client %d is archived in ITFlow" % client_id)
             fields = {name: value for name, value in payload.items() if name.startswith("ticket_")}
             ticket_id = self.api.tickets.create(client_id=client_id, **fields)
@@ -303,6 +317,15 @@ class TicketWriter(Writer):
                                                       ticket_reply_type="Internal", **fields)
             return Delivered(ticket_id, number, reply_id)
         raise Refused("unknown outbox action %r" % entry.action)
+
+    def _client(self, client_id: int) -> Any:
+        """The client's row, None when ITFlow has none: the listing is read again once older than
+        ``CLIENTS_FRESH`` or when it lacks the client (one added since), so a burst of tickets reads it once."""
+        now = self.clock()
+        if self._clients_read is None or now - self._clients_read > CLIENTS_FRESH or client_id not in self._clients:
+            self._clients = {_int_or_zero(row.get("client_id")): row for row in self.api.clients.read()}
+            self._clients_read = now
+        return self._clients.get(client_id)
 
     def find(self, entry: Entry, parent: Optional[Delivered]) -> Optional[Delivered]:
         client_id = int(entry.payload["client_id"])

@@ -11,7 +11,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from ..core import systemd
 from ..core.config import Config
@@ -21,6 +21,7 @@ from ..core.process import exit_now, signal_handlers
 
 if TYPE_CHECKING:
     from ..app import Bridge
+    from ..calls.voicemail_links import VoicemailLinks
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from ..calls.journal import journal_for
     from ..directory.daemon import DirectoryServices
     from ..routes import routes
+    from ..screen.agent_screen import AgentScreen
 
     config.require_itflow()
     bridge = Bridge(config, long_running=True)
@@ -45,8 +47,17 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         bridge.close()
         raise listen_error(host, port, exc) from None
     threading.Thread(target=_announce_generation, args=(bridge,), daemon=True).start()
-    directory = DirectoryServices(bridge, http_port=args.http_port).start()  # background sync, HTTP server
-    journal = journal_for(bridge).start() if config.calls.enabled else None  # calls into ITFlow
+    links = voicemail_links(config)
+    # The agent screen needs the call events: with [calls] enabled, its pages are served beside /cnam.
+    screen = AgentScreen.for_bridge(bridge) if config.calls.enabled else None
+    directory = DirectoryServices(bridge, http_port=args.http_port,  # background sync, HTTP server
+                                  voicemail=links.audio if links is not None else None,
+                                  extra_routes=screen.routes if screen is not None else None).start()
+    journal = journal_for(bridge, links) if config.calls.enabled else None  # calls into ITFlow
+    if journal is not None:
+        if screen is not None:
+            screen.attach(journal)
+        journal.start()
 
     stopping: List[threading.Thread] = []  # the thread running shutdown(): calls in progress get its grace period
 
@@ -71,12 +82,31 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
             thread.join()
     if journal is not None:
         journal.stop()
+    if screen is not None:
+        screen.close()  # ends the open pages' streams, so the HTTP server stops at once
     directory.stop()
+    if links is not None:
+        links.close()
     bridge.close()
     log.info("stopped")
     # Every call has ended; lookup threads still waiting on a hung ITFlow must not hold the exit.
     exit_now(0)
     return 0  # not reached
+
+
+def voicemail_links(config: Config) -> "Optional[VoicemailLinks]":
+    """The voicemail links the HTTP server opens: with ``[calls] link_base_url`` only (else no links exist)."""
+    import sqlite3
+
+    from ..calls.voicemail_links import VoicemailLinks
+
+    if not config.calls.link_base_url:
+        return None
+    try:
+        return VoicemailLinks.in_cache(config.cache.dir, config.calls)
+    except (OSError, sqlite3.Error) as exc:  # the rest of the daemon works without them
+        log.warning("voicemail links cannot be served: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def listen_error(host: str, port: int, exc: BaseException) -> BridgeError:

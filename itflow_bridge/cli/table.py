@@ -17,7 +17,7 @@ from ..core.constants import FASTAGI_PORT
 from ..core.paths import CONFIG_ENV, DEFAULT_CONFIG
 from ..directory.formats import FORMATS
 from ..install.installer import TRANSPORTS
-from . import pbx, phonebooks, queries, scripting
+from . import agent_links, call_history, pbx, phonebooks, queries, scripting
 
 ArgumentBuilder = Callable[[argparse.ArgumentParser], None]
 ConfigHandler = Callable[[Config, argparse.Namespace], int]
@@ -214,6 +214,10 @@ COMMANDS: Dict[str, Command] = {
                     phonebooks.cmd_sync),
     "phonebook": Command("print a desk-phone phonebook from the local directory", phonebook_arguments,
                          phonebooks.cmd_phonebook),
+    "calls": Command("the calls journaled into ITFlow and what each did (--retry resends failures)",
+                     call_history.calls_arguments, call_history.cmd_calls),
+    "agent-link": Command("print a new link to an extension's agent page (--revoke ends its links)",
+                          agent_links.agent_link_arguments, agent_links.cmd_agent_link),
 }
 
 

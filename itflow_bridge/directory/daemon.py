@@ -8,7 +8,8 @@
   logged once (one line per attempt, so once per interval) and leaves the
   previous directory answering: a sync replaces the file only once it has read
   everything.
-* the HTTP server (``/cnam``, ``/phonebook/<format>.xml``) on
+* the HTTP server (``/cnam``, ``/phonebook/<format>.xml``, and
+  ``/voicemail/<token>`` when given a ``voicemail`` source) on
   ``[directory] http_host:http_port`` when the port (or ``serve --http-port``)
   is not 0, with the token and allow-list of ``[directory]``.
 
@@ -28,7 +29,7 @@ from ..core.redact import redact
 
 if TYPE_CHECKING:
     from ..app import Bridge
-    from .http_server import DirectoryHTTPServer
+    from .http_server import DirectoryHTTPServer, ExtraRoutes, VoicemailSource
     from .sync import SyncReport
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,12 @@ class BackgroundSync:
 class DirectoryServices:
     """The daemon's directory work: background sync and the HTTP server, started and stopped together."""
 
-    def __init__(self, bridge: "Bridge", http_port: Optional[int] = None, http_host: Optional[str] = None):
+    def __init__(self, bridge: "Bridge", http_port: Optional[int] = None, http_host: Optional[str] = None,
+                 voicemail: "Optional[VoicemailSource]" = None, extra_routes: "Optional[ExtraRoutes]" = None):
         settings = bridge.config.directory
         self.bridge = bridge
+        self.voicemail = voicemail
+        self.extra_routes = extra_routes  # served beside /cnam and the phonebooks (the agent screen)
         self.http_host = http_host or settings.http_host
         self.http_port = settings.http_port if http_port is None else http_port
         self.sync: Optional[BackgroundSync] = None
@@ -98,8 +102,8 @@ class DirectoryServices:
         if self.http_port:
             self.http = self._http_server()
             self.http.start()
-            log.info("directory HTTP server listening on %s:%d (/cnam, /phonebook/<format>.xml)",
-                     *self.http.server_address[:2])
+            log.info("directory HTTP server listening on %s:%d (/cnam, /phonebook/<format>.xml%s)",
+                     *self.http.server_address[:2], ", /voicemail/<link>" if self.voicemail else "")
         if settings.sync_interval:
             self.sync = BackgroundSync(self.bridge, settings.sync_interval).start()
         else:
@@ -123,7 +127,8 @@ class DirectoryServices:
             return make_http_server(self.http_host, self.http_port, cnam_lookup(self.bridge),
                                     Phonebooks(self.bridge.directory, PhonebookOptions.from_config(config)),
                                     token=config.directory.http_token, allow=config.directory.http_allow,
-                                    budget=config.callerid.budget_ms / 1000.0)
+                                    budget=config.callerid.budget_ms / 1000.0, voicemail=self.voicemail,
+                                    extra_routes=self.extra_routes)
         except (OSError, OverflowError) as exc:
             where = "%s port %s" % (self.http_host, self.http_port)
             if getattr(exc, "errno", None) == errno.EADDRINUSE:

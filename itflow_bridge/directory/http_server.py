@@ -17,18 +17,33 @@ never later than ``budget`` seconds.  The URL shapes PBX modules generate work:
   raw substitution.
 * ``%2B`` (an encoded ``+``), national or international-prefixed numbers.
 
-The server knows nothing of ITFlow: ``lookup`` (number -> name or "") and
-``phonebooks`` (format -> ``PhonebookDocument`` or None) are injected.  It binds
-127.0.0.1 by default, answers only peers in ``allow`` (403 otherwise) and, with
-a ``token``, only requests carrying it (query ``token=``, header ``X-Token`` or
+``GET /voicemail/<token>`` serves the audio of a voicemail link (see
+``calls.voicemail_links``), ``Cache-Control: no-store``, one ``Range`` served
+(206) so players can seek; any token it does not open (unknown, expired, the
+message deleted) is the same short 404.  The link's own token is its
+permission, so this path needs no ``token`` below (a browser opening a link
+from a ticket cannot send one) but obeys ``allow``.  Access log lines show
+``/voicemail/…``, never the token.
+
+The server knows nothing of ITFlow or of calls: ``lookup`` (number -> name or
+""), ``phonebooks`` (format -> ``PhonebookDocument`` or None) and ``voicemail``
+(token -> ``ServedFile`` or None) are injected.  It binds 127.0.0.1 by
+default, answers only peers in ``allow`` (403 otherwise) and, with a
+``token``, only requests carrying it (query ``token=``, header ``X-Token`` or
 ``Authorization: Bearer``).
+
+``extra_routes`` (optional) answers paths of its own before the above (behind
+the allow-list, with tokens of its own): ``handle(request, path, head)`` says
+whether it answered; its ``redact(text)`` hides its secrets from the request log.
 """
 
 from __future__ import annotations
 
 import email.utils
 import hmac
+import io
 import logging
+import os
 import re
 import socket
 import threading
@@ -36,7 +51,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..core.networks import DEFAULT_ALLOW, Network, parse_networks, peer_allowed
@@ -47,6 +63,12 @@ DEFAULT_BUDGET = 1.5  # seconds: the caller-ID budget
 NUMBER_PARAMETERS = ("number", "num", "cid", "callerid", "thenumber")
 _PHONEBOOK_PATH = re.compile(r"/phonebook/([a-z]+)\.xml")
 _SLASHES = re.compile(r"/{2,}")
+_VOICEMAIL_PATH = re.compile(r"/voicemail/(.+)")  # any token: the store says which ones open
+_VOICEMAIL_IN_LOG = re.compile(r"(/voicemail/)[^\s\"]*")
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
+VOICEMAIL_NOT_FOUND = b"No voicemail here: the link is wrong or has expired.\n"
+CHUNK = 64 * 1024
+_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 @dataclass(frozen=True)
@@ -57,8 +79,30 @@ class PhonebookDocument:
     content_type: str = "text/xml; charset=utf-8"
 
 
+class ServedFile(Protocol):
+    """A file to answer with: where it is, its type, the name a browser saves it as."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+    @property
+    def filename(self) -> str: ...
+
+
+class ExtraRoutes(Protocol):
+    """Routes served beside ours (the agent screen's): see the module docstring."""
+
+    def handle(self, request: BaseHTTPRequestHandler, path: str, head: bool) -> bool: ...
+
+    def redact(self, text: str) -> str: ...
+
+
 Lookup = Callable[[str], Optional[str]]
 PhonebookProvider = Callable[[str], Optional[PhonebookDocument]]
+VoicemailSource = Callable[[str], Optional[ServedFile]]  # a link's token -> its audio, None if it opens nothing
 
 
 def number_from_query(query: str) -> Optional[str]:
@@ -72,16 +116,51 @@ def number_from_query(query: str) -> Optional[str]:
     return None
 
 
+def byte_range(header: str, size: int) -> Optional[Tuple[int, int]]:
+    """(first, last) byte, inclusive, of the one range ``header`` asks of ``size`` bytes; None: the whole file.
+
+    Browsers ask ranges of audio to seek (Safari plays nothing without them).
+    Several ranges, another unit or a malformed header are ignored, which
+    RFC 9110 allows: the whole file goes out.  A range wholly past the end
+    raises ``ValueError`` (416).
+    """
+    match = _BYTE_RANGE.fullmatch(header.replace(" ", ""))
+    if match is None or not (match.group(1) or match.group(2)):
+        return None
+    first, last = match.group(1), match.group(2)
+    if not first:  # "-N": the last N bytes
+        if int(last) == 0 or size == 0:
+            raise ValueError("an empty range")
+        return max(0, size - int(last)), size - 1
+    if last and int(last) < int(first):
+        return None
+    if int(first) >= size:
+        raise ValueError("the range starts past the end")
+    return int(first), min(int(last), size - 1) if last else size - 1
+
+
+def _copy(source: io.BufferedIOBase, target: io.BufferedIOBase, length: int) -> None:
+    while length > 0:
+        chunk = source.read(min(CHUNK, length))
+        if not chunk:
+            return  # the file shrank meanwhile: the client sees a short body
+        target.write(chunk)
+        length -= len(chunk)
+
+
 class DirectoryHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
     def __init__(self, address: Tuple[str, int], lookup: Lookup, phonebooks: PhonebookProvider, *,
-                 token: str = "", allow: Iterable[str] = DEFAULT_ALLOW, budget: float = DEFAULT_BUDGET):
+                 token: str = "", allow: Iterable[str] = DEFAULT_ALLOW, budget: float = DEFAULT_BUDGET,
+                 voicemail: Optional[VoicemailSource] = None, extra_routes: Optional[ExtraRoutes] = None):
         host = address[0]
+        self.extra_routes = extra_routes
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.lookup = lookup
         self.phonebooks = phonebooks
+        self.voicemail = voicemail
         self.token = token
         entries = [item for item in allow if item.strip()]
         self.allow: Tuple[Network, ...] = parse_networks(entries) if entries else ()
@@ -107,21 +186,33 @@ class DirectoryHTTPServer(ThreadingHTTPServer):
 
 def make_http_server(host: str, port: int, lookup_callable: Lookup, phonebook_provider: PhonebookProvider,
                      token: str = "", allow: Sequence[str] = DEFAULT_ALLOW,
-                     budget: float = DEFAULT_BUDGET) -> DirectoryHTTPServer:
-    """A bound, not yet serving server (``.start()`` or ``.serve_forever()``); port 0 picks one."""
+                     budget: float = DEFAULT_BUDGET, voicemail: Optional[VoicemailSource] = None,
+                     extra_routes: Optional[ExtraRoutes] = None) -> DirectoryHTTPServer:
+    """A bound, not yet serving server (``.start()`` or ``.serve_forever()``); port 0 picks one.
+
+    Without ``voicemail`` every ``/voicemail/`` link answers 404.
+    """
     return DirectoryHTTPServer((host, port), lookup_callable, phonebook_provider, token=token, allow=allow,
-                               budget=budget)
+                               budget=budget, voicemail=voicemail, extra_routes=extra_routes)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: DirectoryHTTPServer
     protocol_version = "HTTP/1.1"
 
+    hidden_path = False  # this request is a voicemail link: its path holds the token
+
     def version_string(self) -> str:
         return "itflow-bridge"
 
     def log_message(self, format: str, *args: Any) -> None:  # no stderr noise per request
-        log.debug("%s %s", self.address_string(), format % args)
+        # A link's token is its permission: never logged, however the path was spelled.
+        text = format % args
+        if self.hidden_path:
+            text = text.replace(self.path, "/voicemail/\u2026")
+        if self.server.extra_routes is not None:
+            text = self.server.extra_routes.redact(text)
+        log.debug("%s %s", self.address_string(), _VOICEMAIL_IN_LOG.sub("\\1\u2026", unquote(text)))
 
     def do_HEAD(self) -> None:
         self._handle(head=True)
@@ -130,12 +221,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle(head=False)
 
     def _handle(self, head: bool) -> None:
+        self.hidden_path = False  # a kept-alive connection's next request
         if not self.server.allowed(self.client_address[0]):
             return self._send(403, b"", head=head)
         parts = urlsplit(self.path)
         path = _SLASHES.sub("/", unquote(parts.path)) or "/"
         if path != "/" and path.endswith("/"):
             path = path[:-1]
+        voicemail = _VOICEMAIL_PATH.fullmatch(path)
+        if voicemail:  # the link's token is its permission (see the module docstring)
+            self.hidden_path = True
+            return self._voicemail(voicemail.group(1), head)
+        if self.server.extra_routes is not None and self.server.extra_routes.handle(self, path, head):
+            return None
         if not self._token_ok(parts.query):
             return self._send(403, b"", head=head)
         if path == "/cnam":
@@ -189,6 +287,46 @@ class _Handler(BaseHTTPRequestHandler):
         if self._not_modified(document):
             return self._send(304, b"", head=True, headers=headers)
         self._send(200, document.body, head=head, content_type=document.content_type, headers=headers)
+
+    def _voicemail(self, token: str, head: bool) -> None:
+        found = None
+        if self.server.voicemail is not None:
+            try:
+                found = self.server.voicemail(token)
+            except Exception as exc:  # a broken store answers like an outage, never with a traceback
+                log.warning("voicemail link lookup failed: %s: %s", type(exc).__name__,
+                            str(exc).replace(token, "\u2026"))
+                return self._send(503, b"Voicemail is unavailable right now.\n", head=head,
+                                  headers=(("Cache-Control", "no-store"),))
+        handle = None
+        if found is not None:
+            try:
+                handle = open(found.path, "rb")
+            except OSError:  # deleted since it was found
+                handle = None
+        if found is None or handle is None:
+            return self._send(404, VOICEMAIL_NOT_FOUND, head=head, headers=(("Cache-Control", "no-store"),))
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            try:
+                part = byte_range(self.headers.get("Range", ""), size)
+            except ValueError:
+                return self._send(416, b"", head=head, headers=(("Content-Range", "bytes */%d" % size),
+                                                                ("Cache-Control", "no-store")))
+            first, last = part if part is not None else (0, size - 1)
+            self.send_response(200 if part is None else 206)
+            self.send_header("Content-Type", found.content_type)
+            self.send_header("Content-Length", str(last - first + 1))
+            if part is not None:
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (first, last, size))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Disposition",
+                             'inline; filename="%s"' % _UNSAFE_IN_FILENAME.sub("_", found.filename))
+            self.end_headers()
+            if not head:
+                handle.seek(first)
+                _copy(handle, self.wfile, last - first + 1)
 
     def _not_modified(self, document: PhonebookDocument) -> bool:
         if_none_match = self.headers.get("If-None-Match")

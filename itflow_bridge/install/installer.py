@@ -26,7 +26,7 @@ from ..core.exits import Exit, fail
 from .. import __version__
 from ..core.constants import FASTAGI_PORT
 from ..core.errors import ConfigError
-from . import edits
+from . import cdr_custom, edits
 from ..storage.layout import CACHE_DIR_MODE, files_off_policy
 from .asterisk_layout import Layout, detect
 from .plan import Change, Plan, Record, Want
@@ -221,6 +221,8 @@ class Installer:
                     edits.GLOBAL, FASTAGI_PORT)
                 if current is not None or wanted:
                     wants.append(Want(globals_file, "file", owner_g[2], owner_g[0], owner_g[1], what, content=wanted))
+        if config.calls.enabled and config.calls.catch_up_hours:
+            wants += cdr_custom.wants(layout, str(config.calls.cdr_file), owner)
         if transport == "fastagi":
             wants.append(Want(UNIT_DIR + "/" + SOCKET_NAME, "file", 0o644, 0, 0,
                               "the daemon's port, held by systemd across restarts",
@@ -316,6 +318,8 @@ class Installer:
                           self.layout.asterisk_etc + "/globals_custom.conf"}
         if any(path in dialplan_files for path in _paths(first + second + stale)) or stale_paths & dialplan_files:
             reload_dialplan(self.layout)
+        if cdr_custom.conf_path(self.layout) in _paths(second + stale):
+            cdr_custom.load_module(self.layout)
         print_next_steps(self.layout)
         return Exit.OK
 
@@ -459,6 +463,8 @@ class Uninstaller:
         if units and systemd_running(self.layout.root):
             _report(systemctl("daemon-reload"))
         reload_dialplan(self.layout)
+        if cdr_custom.conf_path(self.layout) in recorded:
+            cdr_custom.load_module(self.layout)
         print("uninstalled%s" % (" (config kept: %s)" % self.args.config_file if self.args.keep_config else ""))
         return Exit.OK
 

@@ -28,11 +28,20 @@ who writes it; when it is no longer used):
 then ITFlow itself.  The first two are read by the classic fast path only
 (standard library, no sqlite); the daemon starts at the directory.
 
-Beside them, one store that is no cache: ``itflow-bridge-outbox.sqlite3``
+Beside them, two stores that are no cache: ``itflow-bridge-outbox.sqlite3``
 and its -wal/-shm/.lock (``OUTBOX_DB``, ``calls.outbox``): the writes to ITFlow
 that calls made (tickets, replies), each kept until ITFlow has it; written
 by the call-events process before each request; never to be deleted while
-entries are pending.
+entries are pending.  And ``itflow-bridge-voicemail-links.sqlite3`` and its
+-wal/-shm (``VOICEMAIL_LINKS_DB``, ``calls.voicemail_links``): the hashes of
+the tokens in tickets' voicemail links; written by the call-events process,
+read by the daemon's HTTP server; each row until its link expires.  Deleting
+it breaks every link already in a ticket.
+
+And ``itflow-bridge-agents.sqlite3`` and its -wal/-shm (``AGENTS_DB``,
+``screen.tokens``): the links of the agents' pages, as sha256 hashes of their
+tokens; written by ``agent-link``, read by the daemon's HTTP server; deleting it
+ends every link.
 
 Modes: every file is ``FILE_MODE`` (0660) whoever creates it and whatever
 the umask, and of the directory's group (root chowns it, as root's files would
@@ -64,6 +73,8 @@ CACHE_DB_FILES = (CACHE_DB, CACHE_DB + "-wal", CACHE_DB + "-shm")
 OUTBOX_DB = "itflow-bridge-outbox.sqlite3"
 OUTBOX_LOCK = ".lock"  # beside the outbox: held by the one process delivering it
 OUTBOX_DB_FILES = (OUTBOX_DB, OUTBOX_DB + "-wal", OUTBOX_DB + "-shm", OUTBOX_DB + OUTBOX_LOCK)
+VOICEMAIL_LINKS_DB = "itflow-bridge-voicemail-links.sqlite3"
+AGENTS_DB = "itflow-bridge-agents.sqlite3"
 TEMPORARY_SUFFIX = ".tmp"
 # Nothing else is ever sent to Asterisk from a file of the cache: a variable assignment cannot run anything.
 REPLAYABLE = "SET VARIABLE "

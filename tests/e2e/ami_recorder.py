@@ -1,7 +1,11 @@
 """Record what a real Asterisk 22 says over AMI during one call scenario.
 
 The classifier's fixtures (tests/data/ami/<scenario>.txt) are these raw streams,
-byte for byte, so that the unit tests read what Asterisk really emits.  The
+byte for byte, so that the unit tests read what Asterisk really emits.  The same
+PBX writes the bridge's CDR file through cdr_custom (the mapping of
+``itflow_bridge.calls.cdr``); the lines of each call are kept too
+(tests/data/cdr/<scenario>.csv), and those of the same call placed again with
+Asterisk's default ``unanswered = no`` (tests/data/cdr/unanswered_no/).  The
 recorder turns a running ``AsteriskHarness`` into a small PBX: manager enabled on
 a free localhost port with timestamps, CDR and CEL events over AMI, voicemail box
 100, queue ``support``, a trunk context ``from-trunk`` with one DID per scenario,
@@ -9,8 +13,9 @@ and "phones" that are Local channels into ``ami-phones`` (each number answers,
 or not, on a fixed script).  Calls are placed with AMI Originate; the caller is
 the Local channel's first half, so the Originate timeout is the caller giving up.
 
-Usable as a script (as root): ``python tests/e2e/ami_recorder.py [SCENARIO ...]``
-rewrites the fixtures.
+Usable as a script (as root): ``python tests/e2e/ami_recorder.py [--unanswered-no-only] [SCENARIO ...]``
+rewrites the fixtures: an AMI stream and its CDR lines always together (the unit tests hold them
+to the same call), ``--unanswered-no-only`` only the ``unanswered = no`` ones.
 """
 
 from __future__ import annotations
@@ -28,14 +33,23 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from asterisk_harness import AsteriskHarness
 from itflow_bridge.calls.ami import AMIClient
 from itflow_bridge.calls.ami_protocol import Message, MessageParser, encode_action
+from itflow_bridge.calls.cdr import CDR_CUSTOM_DIR, mapping_line, parse_line
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "data" / "ami"
+CDR_FIXTURES = REPO_ROOT / "tests" / "data" / "cdr"
+# The same calls with Asterisk's default ``unanswered = no`` (FreePBX's cdr.conf leaves it so):
+# the never-answered legs of the phones are not written.
+CDR_DEFAULT_FIXTURES = CDR_FIXTURES / "unanswered_no"
+CDR_FILE = CDR_CUSTOM_DIR + "/itflow-bridge.csv"
 AMI_USER = "itflow-recorder"
 LISTENER_READ = "call,cdr"  # what a listener of call events needs, and nothing it could act with
 CALLER_ID = '"ACME Corp" <+15551234567>'
 INTERNAL_CALLER_ID = '"Front Desk" <202>'
-MODULES = ("app_dial", "app_queue", "app_voicemail", "cdr_manager", "cel_manager")
+# res_cdrel_custom: cdr_custom's engine since Asterisk 22.6 (absent before: then not loaded).
+MODULES = ("app_dial", "app_queue", "app_voicemail", "cdr_manager", "cel_manager", "func_cdr", "res_cdrel_custom",
+           "cdr_custom")
+OPTIONAL_MODULES = ("res_cdrel_custom",)
 CALL_TIMEOUT = 60.0
 POLL_INTERVAL = 0.05
 MAILBOX_DIR = "var/spool/asterisk/voicemail/default/100"
@@ -52,19 +66,26 @@ exten => _X.,1,GosubIf($["${CALLERID_LOOKUP}" = "yes"]?itflow-cid,s,1)
 ; 5550101: phone 201 answers.  5550102: ring group 201+202, nobody answers in 6 s.
 ; 5550103: phone 202 rings until the caller gives up.  5550104: no answer, then voicemail 100.
 ; 5550105: queue support (member 202 never answers).  5550106: phone 204 answers (then transfers).
-exten => 5550101,1,Dial(Local/201@ami-phones,20)
+; Each first records the DID in the CDR, as FreePBX's inbound routes do.
+exten => 5550101,1,Set(CDR(did)=${EXTEN})
+ same => n,Dial(Local/201@ami-phones,20)
  same => n,Hangup()
-exten => 5550102,1,Dial(Local/202@ami-phones&Local/205@ami-phones,6)
+exten => 5550102,1,Set(CDR(did)=${EXTEN})
+ same => n,Dial(Local/202@ami-phones&Local/205@ami-phones,6)
  same => n,Hangup()
-exten => 5550103,1,Dial(Local/202@ami-phones,30)
+exten => 5550103,1,Set(CDR(did)=${EXTEN})
+ same => n,Dial(Local/202@ami-phones,30)
  same => n,Hangup()
-exten => 5550104,1,Dial(Local/202@ami-phones,4)
+exten => 5550104,1,Set(CDR(did)=${EXTEN})
+ same => n,Dial(Local/202@ami-phones,4)
  same => n,VoiceMail(100@default,u)
  same => n,Hangup()
-exten => 5550105,1,Answer()
+exten => 5550105,1,Set(CDR(did)=${EXTEN})
+ same => n,Answer()
  same => n,Queue(support,r,,,30)
  same => n,Hangup()
-exten => 5550106,1,Dial(Local/204@ami-phones,20)
+exten => 5550106,1,Set(CDR(did)=${EXTEN})
+ same => n,Dial(Local/204@ami-phones,20)
  same => n,Hangup()
 
 [from-internal]
@@ -132,6 +153,15 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in (
 )}
 
 
+@dataclass(frozen=True)
+class Recording:
+    """One call as Asterisk reported it: the raw AMI stream and the CDR file's lines of that call."""
+
+    ami: bytes
+    cdr: bytes
+    call_id: str = ""  # the call's Linkedid
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -157,8 +187,9 @@ class AMIRecorder:
                     "\n[%s]\nsecret = %s\ndeny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
                     "read = %s\nwrite = %s\n" % user for user in users)
             ),
-            "cdr.conf": "[general]\nenable = yes\nunanswered = yes\n",
+            "cdr.conf": _cdr_conf(unanswered=True),
             "cdr_manager.conf": "[general]\nenabled = yes\n\n[mappings]\nlinkedid => LinkedID\n",
+            "cdr_custom.conf": "[mappings]\n%s\n" % mapping_line(CDR_FILE),
             "cel.conf": "[general]\nenable = yes\napps = dial,queue,voicemail\nevents = ALL\n\n[manager]\nenabled = yes\n",
             "voicemail.conf": "[general]\nformat = wav\n\n[default]\n100 => 4321,Support Desk\n",
             "queues.conf": "[support]\nstrategy = ringall\ntimeout = 15\nmember => Local/202@ami-phones\n",
@@ -172,18 +203,28 @@ class AMIRecorder:
         if "extensions_ami.conf" not in extensions.read_text():
             with open(extensions, "a") as handle:
                 handle.write("#include extensions_ami.conf\n")
-        modules = etc / "modules.conf"  # loaded again when Asterisk restarts
-        missing = [name for name in MODULES if "load = %s.so\n" % name not in modules.read_text()]
-        with open(modules, "a") as handle:
-            handle.write("".join("load = %s.so\n" % name for name in missing))
-        for command in ("module reload cdr", "module reload cel", "manager reload"):
+        for command in ("module reload cdr", "module reload cel", "module reload cdr_custom", "manager reload"):
             self.harness.cli(command)
+        loaded = []
         for module in MODULES:
+            if module in OPTIONAL_MODULES and "%s.so" % module not in self.harness.cli("module show like %s" % module) \
+                    and not list(self.harness.root.glob("usr/lib/*/asterisk/modules/%s.so" % module)):
+                continue
             self.harness.cli("module load %s.so" % module)
             if module not in self.harness.cli("module show like %s" % module):
                 raise RuntimeError("Asterisk did not load %s" % module)
+            loaded.append(module)
+        modules = etc / "modules.conf"  # loaded again when Asterisk restarts
+        listed = modules.read_text()
+        with open(modules, "a") as handle:
+            handle.write("".join("load = %s.so\n" % name for name in loaded if "load = %s.so\n" % name not in listed))
         self.harness.cli("dialplan reload")
         self._wait_for_manager()
+
+    def cdr_unanswered(self, unanswered: bool) -> None:
+        """Write (``yes``) or not (Asterisk's default) the CDRs of legs never answered, from the next call on."""
+        (self.harness.root / "etc/asterisk/cdr.conf").write_text(_cdr_conf(unanswered))
+        self.harness.cli("module reload cdr")
 
     def _wait_for_manager(self) -> None:
         deadline = time.monotonic() + 10.0
@@ -198,10 +239,10 @@ class AMIRecorder:
 
     def record(self, scenario: Scenario) -> bytes:
         """Place the scenario's call and return the raw AMI stream (banner onwards) until it ended."""
-        return self.call(scenario)[1]
+        return self.record_with_cdr(scenario).ami
 
-    def call(self, scenario: Scenario) -> Tuple[str, bytes]:
-        """Place the scenario's call; once it ended, its Linkedid and the raw AMI stream meanwhile."""
+    def record_with_cdr(self, scenario: Scenario) -> Recording:
+        """Place the scenario's call: its AMI stream until it ended, and its lines of the CDR file."""
         capture = _Capture(self.port, AMI_USER, self.secret)
         control = AMIClient("127.0.0.1", self.port, AMI_USER, self.secret, events="off", ping_interval=None)
         try:
@@ -225,7 +266,7 @@ class AMIRecorder:
             capture.wait_for(lambda m: m.event == "CEL" and m.get("EventName") == "LINKEDID_END"
                              and m.get("LinkedID") == linkedid, "the end of the call")
             self._wait_for_cdrs(capture, linkedid)
-            return linkedid, capture.finish()
+            return Recording(capture.finish(), self._cdr_lines(capture, linkedid), linkedid)
         finally:
             control.close()
             capture.close()
@@ -239,6 +280,31 @@ class AMIRecorder:
                 break
             time.sleep(POLL_INTERVAL)
         capture.ping()
+
+
+    def _cdr_lines(self, capture: "_Capture", linkedid: str) -> bytes:
+        """The CDR file's lines of the call, once it holds as many as the CDR events posted over AMI."""
+        posted = sum(1 for m in capture.messages if m.event == "Cdr" and m.get("LinkedID") == linkedid)
+        path = self.harness.root / CDR_FILE.lstrip("/")
+        deadline = time.monotonic() + CALL_TIMEOUT
+        while True:
+            data = path.read_bytes() if path.exists() else b""
+            lines = [line for line in data.splitlines(keepends=True) if line.endswith(b"\n")
+                     and _linkedid(line) == linkedid]
+            if len(lines) >= posted:
+                return b"".join(lines)
+            if time.monotonic() > deadline:
+                raise AssertionError("CDR file %s: %d of %d lines of call %s" % (path, len(lines), posted, linkedid))
+            time.sleep(POLL_INTERVAL)
+
+
+def _cdr_conf(unanswered: bool) -> str:
+    return "[general]\nenable = yes\n%s" % ("unanswered = yes\n" if unanswered else "")
+
+
+def _linkedid(line: bytes) -> Optional[str]:
+    record = parse_line(line.decode("utf-8", "replace").rstrip("\r\n"))
+    return record.linkedid if record is not None else None
 
 
 class _Capture:
@@ -307,17 +373,25 @@ class _Capture:
 def main(argv: List[str]) -> int:
     from asterisk_root import ensure_root
 
-    names = argv[1:] or list(SCENARIOS)
+    only_default = "--unanswered-no-only" in argv[1:]
+    names = [name for name in argv[1:] if name != "--unanswered-no-only"] or list(SCENARIOS)
     harness = AsteriskHarness(ensure_root())
     harness.start()
     try:
         recorder = AMIRecorder(harness)
         recorder.enable()
         FIXTURES.mkdir(parents=True, exist_ok=True)
+        CDR_DEFAULT_FIXTURES.mkdir(parents=True, exist_ok=True)
+        for name in [] if only_default else names:
+            recording = recorder.record_with_cdr(SCENARIOS[name])
+            (FIXTURES / ("%s.txt" % name)).write_bytes(recording.ami)
+            (CDR_FIXTURES / ("%s.csv" % name)).write_bytes(recording.cdr)
+            print("%s: %d bytes of AMI, %d CDR line(s)" % (name, len(recording.ami), recording.cdr.count(b"\n")))
+        recorder.cdr_unanswered(False)
         for name in names:
-            stream = recorder.record(SCENARIOS[name])
-            (FIXTURES / ("%s.txt" % name)).write_bytes(stream)
-            print("%s: %d bytes" % (name, len(stream)))
+            cdr = recorder.record_with_cdr(SCENARIOS[name]).cdr
+            (CDR_DEFAULT_FIXTURES / ("%s.csv" % name)).write_bytes(cdr)
+            print("%s, unanswered = no: %d CDR line(s)" % (name, cdr.count(b"\n")))
     finally:
         harness.stop()
     return 0

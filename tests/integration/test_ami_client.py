@@ -37,6 +37,7 @@ class FakeAMI:
         self.received: List[Message] = []
         self.logins = 0
         self.accepting = True
+        self.after_login = b""  # sent right behind the login response (one read may hold both)
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -76,6 +77,8 @@ class FakeAMI:
                 self._reply(connection, action, ("Response", "Error"), ("Message", "Authentication failed"))
                 return False
             self._reply(connection, action, ("Response", "Success"), ("Message", "Authentication accepted"))
+            if self.after_login:
+                connection.sendall(self.after_login)
             with self.lock:
                 self.logins += 1
                 self.sessions.append(connection)
@@ -218,6 +221,26 @@ def test_reconnects_and_logs_in_again_after_eof(server):
         wait_for(lambda: seen.names() == ["FullyBooted"], "an event on the new session")
         assert client.send_action("Ping").get("Ping") == "Pong"
         assert client.logins == 2
+
+
+def test_session_callbacks_come_before_the_sessions_events(server):
+    order: List[str] = []
+    lock = threading.Lock()
+
+    def note(what: str):
+        def callback(*_: object) -> None:
+            with lock:
+                order.append(what if not _ else "event " + str(_[0].event))
+        return callback
+
+    server.after_login = b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n"
+    client = client_for(server, on_event=note("event"), on_login=note("login"), on_lost=note("lost"))
+    with client:
+        wait_for(lambda: order == ["login", "event FullyBooted"], "the first session")
+        server.drop_all()
+        wait_for(lambda: len(order) == 5, "the second session and its first event")
+        assert order == ["login", "event FullyBooted", "lost", "login", "event FullyBooted"]
+    assert order[-1] == "event FullyBooted"  # close() is no lost session
 
 
 def test_a_pending_action_fails_at_once_when_the_connection_drops(server):

@@ -74,7 +74,13 @@ def test_a_voicemail_after_a_missed_call_is_a_reply_with_length_and_link(outbox)
     [voicemail] = planner.plan(call(2, VOICEMAIL, minutes=1, voicemail_seconds=42,
                                     voicemail_link="https://pbx/vm?a=1&b=2"))
     assert voicemail.action == REPLY
-    assert "Voicemail of 42 s: https://pbx/vm?a=1&amp;b=2" in voicemail.payload["ticket_reply"]
+    assert 'Voicemail of 42 s: <a href="https://pbx/vm?a=1&amp;b=2">listen</a>' in voicemail.payload["ticket_reply"]
+
+
+def test_a_voicemail_without_a_link_says_where_the_message_is(outbox):
+    [ticket] = TicketPlanner(CallsSettings(), outbox).plan(
+        call(1, VOICEMAIL, voicemail_seconds=7, voicemail_link="mailbox 100@default, message 17-0<1>"))
+    assert "Voicemail of 7 s: mailbox 100@default, message 17-0&lt;1&gt;" in ticket.payload["ticket_details"]
 
 
 @pytest.mark.parametrize("mode, actions", [("off", []), ("reply", []), ("ticket", [TICKET, REPLY])])

@@ -1,0 +1,52 @@
+"""The agent screen of one daemon: the ringing board, the cards, the live streams and the routes, built together.
+
+``AgentScreen.for_bridge(bridge)`` builds it; ``attach(journal)`` feeds it the
+call journal's AMI events (one connection to Asterisk serves both);
+``routes`` goes to the directory HTTP server as its ``extra_routes``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from .card import CardService, Fetch, FindCaller
+from .live import LiveStreams
+from .ringing import RingingBoard
+from .tokens import AgentLinks
+from .web import AgentRoutes
+
+if TYPE_CHECKING:
+    from ..app import Bridge
+    from ..calls.journal import CallJournal
+
+
+class AgentScreen:
+    def __init__(self, cache_dir: "Path | str", find: FindCaller, fetch: Fetch, itflow_url: str, **options: Any):
+        self.links = AgentLinks.in_cache(cache_dir)
+        self.board = RingingBoard()
+        self.cards = CardService(find, fetch, itflow_url, **{key: value for key, value in options.items()
+                                                              if key in ("budget", "ttl", "failure_ttl")})
+        self.streams = LiveStreams(self.board, self.cards)
+        heartbeat: Optional[float] = options.get("heartbeat")
+        self.routes = AgentRoutes(self.links, self.streams, **({"heartbeat": heartbeat} if heartbeat else {}))
+
+    @classmethod
+    def for_bridge(cls, bridge: "Bridge", show_balance: bool = True) -> "AgentScreen":
+        """This bridge's screen: its directory, its ITFlow (JSON API), its cache directory."""
+        from ..api.typed import ITFlowAPI
+        from .card import balance_text, directory_finder, itflow_fetch
+
+        config = bridge.config
+        balance: Optional[Callable[[int], Optional[str]]] = balance_text(bridge) if show_balance else None
+        return cls(config.cache.dir, directory_finder(bridge), itflow_fetch(ITFlowAPI(bridge.client.http), balance),
+                   config.itflow.url)
+
+    def attach(self, journal: "CallJournal") -> None:
+        """Feed the board from the journal's AMI connection."""
+        journal.event_listeners.append(self.board.on_event)
+        journal.lost_listeners.append(self.board.connection_lost)
+
+    def close(self) -> None:
+        self.streams.close_all()
+        self.links.close()

@@ -1,0 +1,148 @@
+/* The agent's page: renders the state the bridge streams (Server-Sent Events) for one extension. */
+"use strict";
+(function () {
+  var calls = {};   // call_id -> view
+  var cards = {};   // number -> card
+  var extension = "";
+  var notified = {};
+  var current = document.getElementById("current");
+  var today = document.getElementById("today");
+  var connection = document.getElementById("connection");
+  var notifyButton = document.getElementById("notify");
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+  function link(href, text) {
+    var a = el("a", "", text);
+    a.href = href; a.target = "_blank"; a.rel = "noopener noreferrer";
+    return a;
+  }
+  function clock(seconds) {
+    if (!seconds) { return ""; }
+    var d = new Date(seconds * 1000);
+    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+  }
+  function stateText(call) {
+    if (call.state === "ringing") { return call.leg === "ringing" ? "Ringing" : "Ringing elsewhere"; }
+    if (call.state === "answered") { return "Answered by " + call.answered_by; }
+    if (call.state === "transferred") { return "Transferred to " + (call.transferred_to || "another extension"); }
+    if (call.state === "ended") {
+      if (call.transferred_to) { return "Ended (transferred to " + call.transferred_to + ")"; }
+      return call.answered_by ? "Ended (answered by " + call.answered_by + ")" : "Ended (missed)";
+    }
+    return call.state;
+  }
+
+  function renderCard(call) {
+    var card = cards[call.number] || {number: call.number, known: false, status: "not_in_itflow", links: {}};
+    var box = el("article", "card " + (call.state === "ringing" && call.leg === "ringing" ? "ringing" : ""));
+    box.setAttribute("data-call", call.call_id);
+    var state = el("div", "state " + call.state, stateText(call));
+    state.setAttribute("data-state", call.state);
+    box.appendChild(state);
+    box.appendChild(el("div", "number", call.number || "number withheld"));
+    if (call.name) { box.appendChild(el("div", "caller-name", call.name)); }
+    var links = card.links || {};
+    var actions = el("div", "actions");
+    if (card.known) {
+      var client = el("div", "client", card.client_name);
+      box.appendChild(client);
+      if (card.name) {
+        var contact = el("div", "contact", card.name + (card.title ? " - " + card.title : ""));
+        if (card.important) { contact.appendChild(el("span", "important", "important")); }
+        box.appendChild(contact);
+      }
+      if (card.status === "loading") {
+        box.appendChild(el("div", "loading", "Fetching tickets from ITFlow…"));
+      } else if (card.status === "unreachable") {
+        box.appendChild(el("div", "problem", "ITFlow unreachable"));
+      } else if (card.status === "ready") {
+        box.appendChild(el("div", "open-tickets", card.open_tickets + " open ticket" + (card.open_tickets === 1 ? "" : "s")));
+        var list = el("ul", "tickets");
+        (card.tickets || []).forEach(function (t) {
+          var item = el("li");
+          var label = (t.number ? t.number + " " : "") + t.subject;
+          item.appendChild(t.link ? link(t.link, label) : el("span", "", label));
+          list.appendChild(item);
+        });
+        box.appendChild(list);
+        if (card.balance) { box.appendChild(el("div", "balance", "Balance: " + card.balance)); }
+      }
+      if (links.client) { actions.appendChild(link(links.client, "Open client in ITFlow")); }
+      if (links.new_ticket) { actions.appendChild(link(links.new_ticket, "New ticket")); }
+    } else {
+      box.appendChild(el("div", "unknown", "not in ITFlow"));
+      if (links.add_contact) { actions.appendChild(link(links.add_contact, "Add contact in ITFlow")); }
+    }
+    box.appendChild(actions);
+    return box;
+  }
+
+  function render() {
+    var list = Object.keys(calls).map(function (id) { return calls[id]; });
+    list.sort(function (a, b) { return b.started - a.started; });
+    var live = list.filter(function (c) { return c.state !== "ended"; });
+    current.textContent = "";
+    if (!live.length && list.length) { live = [list[0]]; }
+    if (!live.length) { current.appendChild(el("p", "empty", "No call right now.")); }
+    live.forEach(function (call) { current.appendChild(renderCard(call)); });
+    today.textContent = "";
+    list.forEach(function (call) {
+      var item = el("li");
+      item.appendChild(el("span", "when", clock(call.started)));
+      var card = cards[call.number];
+      item.appendChild(el("span", "who", (call.number || "withheld") + (card && card.known ? " - " + card.client_name : "")));
+      item.appendChild(el("span", "what", stateText(call)));
+      today.appendChild(item);
+    });
+  }
+
+  function notify(call) {
+    if (call.state !== "ringing" || call.leg !== "ringing" || notified[call.call_id]) { return; }
+    notified[call.call_id] = true;
+    if (!("Notification" in window) || Notification.permission !== "granted") { return; }
+    var card = cards[call.number];
+    var body = (card && card.known) ? card.client_name + (card.name ? " - " + card.name : "") : "not in ITFlow";
+    try { new Notification("Call from " + (call.number || "withheld"), {body: body, tag: call.call_id}); } catch (e) { /* no notifications here */ }
+  }
+
+  function connect() {
+    var source = new EventSource(location.pathname.replace(/\/$/, "") + "/events");
+    source.addEventListener("open", function () {
+      connection.textContent = "live"; connection.className = "connection live";
+    });
+    source.addEventListener("error", function () {
+      connection.textContent = "reconnecting…"; connection.className = "connection lost";
+    });
+    source.addEventListener("state", function (message) {
+      var state = JSON.parse(message.data);
+      extension = state.extension;
+      document.getElementById("extension").textContent = extension;
+      calls = {}; cards = state.cards || {};
+      state.calls.forEach(function (call) { calls[call.call_id] = call; notified[call.call_id] = notified[call.call_id] || call.leg !== "ringing"; });
+      render();
+    });
+    source.addEventListener("call", function (message) {
+      var call = JSON.parse(message.data).call;
+      if (call.withdrawn) { delete calls[call.call_id]; } else { calls[call.call_id] = call; notify(call); }
+      render();
+    });
+    source.addEventListener("card", function (message) {
+      var card = JSON.parse(message.data).card;
+      cards[card.number] = card;
+      render();
+    });
+  }
+
+  if ("Notification" in window && Notification.permission === "default") {
+    notifyButton.hidden = false;
+    notifyButton.addEventListener("click", function () {
+      Notification.requestPermission().then(function () { notifyButton.hidden = true; });
+    });
+  }
+  connect();
+}());

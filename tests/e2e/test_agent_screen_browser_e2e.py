@@ -1,0 +1,130 @@
+"""The agent's page in a real browser: Debian's headless Chromium driven by selenium.
+
+Recorded real Asterisk 22 events are fed to a running server while the page is
+open: the caller's client shows while it rings (ITFlow's tickets fill in after),
+then "answered", then "ended"; an unknown caller shows "not in ITFlow".
+Chromium and its driver come from Debian (``apt-get install chromium
+chromium-driver``, done here when missing, as root); without them the test fails
+and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Iterator
+
+import pytest
+
+from agent_screen_harness import Screen, recorded, until
+from itflow_bridge.calls.ami_protocol import Message
+from polling import wait_for
+
+PACKAGES = ("chromium", "chromium-driver")
+
+
+def browser_binaries() -> tuple:
+    """(chromium, chromedriver), installed from Debian if missing (root only)."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")) and os.geteuid() == 0:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", *PACKAGES], env=env, check=True, stdout=subprocess.DEVNULL)
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("the browser test needs Debian's chromium and chromium-driver: apt-get install -y %s"
+                    % " ".join(PACKAGES), pytrace=False)
+    return chromium, driver
+
+
+@pytest.fixture(scope="module")
+def browser(e2e_privileges: None) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = browser_binaries()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=420,900"):  # a phone's width
+        options.add_argument(argument)
+    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+@pytest.fixture
+def screen(tmp_path) -> Iterator[Screen]:
+    made = Screen(tmp_path)
+    yield made
+    made.close()
+
+
+def text_of(browser: object, selector: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return " ".join(element.text for element in browser.find_elements(By.CSS_SELECTOR, selector))  # type: ignore[attr-defined]
+
+
+def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(browser, screen):
+    from selenium.webdriver.common.by import By
+
+    token = screen.links.issue("201")
+    browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
+    wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
+    assert text_of(browser, "#extension") == "201"
+    messages = recorded("answered.txt")
+    ringing = until(messages, lambda m: m.event == "DialBegin" and m.get("DestChannel").startswith("Local/201@"))
+    answered = until(messages, lambda m: m.event == "DialEnd" and m.get("DialStatus") == "ANSWER")
+
+    screen.feed(messages[:ringing])
+    wait_for(lambda: "ACME Corp" in text_of(browser, "#current .client"), "the caller's client on the page")
+    assert text_of(browser, "#current .state") == "Ringing"
+    assert "John Smith - CEO" in text_of(browser, "#current .contact")
+    assert "+15551234567" in text_of(browser, "#current .number")
+    assert "Fetching tickets" in text_of(browser, "#current")  # ITFlow has not answered: the name is there anyway
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#current .actions a")}
+    assert links["Open client in ITFlow"] == "https://itflow.example/client_overview.php?client_id=1"
+
+    screen.release.set()  # ITFlow answers
+    wait_for(lambda: "1 open ticket" in text_of(browser, "#current .open-tickets"), "the open tickets")
+    ticket = browser.find_element(By.CSS_SELECTOR, "#current .tickets a")
+    assert ticket.text == "TCK-12 Printer jams"
+    assert ticket.get_attribute("href") == "https://itflow.example/ticket.php?ticket_id=12"
+    assert ticket.get_attribute("rel") == "noopener noreferrer"
+
+    screen.feed(messages[ringing:answered])
+    wait_for(lambda: text_of(browser, "#current .state") == "Answered by 201", "answered on the page")
+    screen.feed(messages[answered:])
+    wait_for(lambda: text_of(browser, "#current .state").startswith("Ended"), "ended on the page")
+    assert text_of(browser, "#current .state") == "Ended (answered by 201)"
+    assert "ACME Corp" in text_of(browser, "#today") and len(browser.find_elements(By.CSS_SELECTOR, "#today li")) == 1
+
+
+def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(browser, screen):
+    from selenium.webdriver.common.by import By
+
+    token = screen.links.issue("202")
+    browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
+    wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
+    screen.feed([Message([("Event", "DialBegin"), ("Channel", "PJSIP/trunk-1"), ("Linkedid", "1796619599.1"),
+                          ("CallerIDNum", "+15550001111"), ("DestChannel", "PJSIP/202-00000001"),
+                          ("DestUniqueid", "1796619599.2")])])
+    wait_for(lambda: "not in ITFlow" in text_of(browser, "#current"), "the unknown caller")
+    assert "+15550001111" in text_of(browser, "#current .number")
+    add = browser.find_element(By.CSS_SELECTOR, "#current .actions a")
+    assert (add.text, add.get_attribute("href")) == ("Add contact in ITFlow", "https://itflow.example/contacts.php")
+
+
+def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(browser, screen):
+    token = screen.links.issue("201")
+    browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
+    wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
+    screen.streams.close_all()  # every stream dropped (as a slow page's is)
+    messages = recorded("answered.txt")
+    screen.feed(messages[:until(messages, lambda m: m.event == "DialBegin" and m.get("DestChannel").startswith("Local/201@"))])
+    # Fed while the page was away: the browser reconnects and the whole state brings the call.
+    wait_for(lambda: "ACME Corp" in text_of(browser, "#current .client"), "the call after reconnecting")
+    assert text_of(browser, "#connection") == "live"
