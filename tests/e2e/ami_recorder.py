@@ -116,10 +116,11 @@ exten => 204,1,Ringing()
 
 [ami-callers]
 ; What the caller does once answered: listen until the far end hangs up, speak a
-; message after the greeting, hang up during the greeting, or wait in the queue.
+; message after the greeting (a sound: a message of silence has no length), hang up during the greeting, or wait in the queue.
 exten => listen,1,Wait(40)
  same => n,Hangup()
-exten => message,1,Wait(12)
+exten => message,1,Wait(10)
+ same => n,Playback(tt-monkeys)
  same => n,Hangup()
 exten => greeting,1,Wait(1)
  same => n,Hangup()

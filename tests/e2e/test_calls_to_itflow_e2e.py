@@ -25,12 +25,12 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from ami_recorder import SCENARIOS, AMIRecorder, Scenario
+from ami_recorder import CDR_FILE, SCENARIOS, AMIRecorder, Scenario
 from asterisk_harness import AsteriskHarness
 
 from itflow_bridge.api.typed import ITFlowAPI, connect
 from itflow_bridge.calls.ami_protocol import Message, parse_stream
-from itflow_bridge.calls.call_log import CallLog, LoggedCall
+from itflow_bridge.calls.call_log import CATCH_UP, CallLog, LoggedCall
 from itflow_bridge.calls.events import calls_in
 from itflow_bridge.calls.outbox import DONE, Outbox
 from itflow_bridge.storage.layout import DIRECTORY_PREFIX
@@ -45,6 +45,7 @@ Launcher = Any
 # The bridge's manager user (read = call,cdr, write = nothing); "manager show connected" cuts names at 15.
 LISTENER = "itflow-bridge"
 CALL_PATIENCE = 90.0  # seconds: a call's own length, settling, and a round trip to ITFlow, on a loaded machine
+VOICEMAIL_SPOOL = "var/spool/asterisk/voicemail"  # in the chroot
 MARKER = re.compile(r"Call ID: (?P<call>[^/\s<]+)/(?P<action>[\w-]+)")
 
 
@@ -84,9 +85,9 @@ class PBX:
         """
         chosen: Scenario = replace(SCENARIOS[scenario], caller_id=caller_id)
         with self._did_locks.setdefault(chosen.channel, threading.Lock()):
-            call_id, stream = self.recorder.call(chosen)
-        self.streams[call_id] = stream
-        return call_id
+            recording = self.recorder.record_with_cdr(chosen)  # back once the CDR file holds the call too
+        self.streams[recording.call_id] = recording.ami
+        return recording.call_id
 
     def events(self, call_id: str) -> List[Message]:
         """What Asterisk posted about the call (every class: the recorder's own session reads all)."""
@@ -162,7 +163,9 @@ class CallsBridge:
 
     def start(self, answered: str) -> Daemon:
         calls = {"enabled": "yes", "answered": answered, "ami_host": "127.0.0.1", "ami_port": self.pbx.recorder.port,
-                 "ami_user": LISTENER, "ami_secret": self.pbx.secret}
+                 "ami_user": LISTENER, "ami_secret": self.pbx.secret,
+                 "voicemail_spool": self.pbx.asterisk.root / VOICEMAIL_SPOOL,
+                 "cdr_file": self.pbx.asterisk.root / CDR_FILE.lstrip("/")}
         overrides = {"cache": {"dir": str(self.cache)}, "directory": {"sync_interval": "3600"}, "calls": calls}
         daemon = self.launcher.daemon(self.peer, "v1", overrides, self.workdir / ("daemon%d" % len(self.daemons)))
         self.daemons.append(daemon)
@@ -339,7 +342,7 @@ def test_voicemail_is_a_reply_on_the_open_missed_call_ticket(placed: Placed, lab
     call_id = placed.ids["voicemail_reply"]
     assert writes_of(lab, call_id) == {"voicemail": 1}
     reply = reply_of(api, int(first["ticket_id"]), call_id, "voicemail")
-    assert re.match(r"John Smith left a voicemail at \d\d:\d\d\. Voicemail of \d+ s",
+    assert re.match(r"John Smith left a voicemail at \d\d:\d\d\. Voicemail of [1-9]\d* s: mailbox 100@default, message [\d-]+\.",
                     plain(reply["ticket_reply"])), reply["ticket_reply"]
 
 
@@ -350,7 +353,8 @@ def test_voicemail_without_an_open_ticket_is_a_voicemail_ticket(placed: Placed, 
     assert ticket["ticket_subject"] == "Voicemail from Mary O'Brien (O'Brien & Sons - Plumbing)"
     assert (int(ticket["ticket_client_id"]), int(ticket["ticket_contact_id"])) == (2, 3)
     details = plain(ticket["ticket_details"])
-    assert re.match(r"Voicemail of \d+ s", details) and "\nDialled: 5550104\n" in details, details
+    assert re.match(r"Voicemail of [1-9]\d* s: mailbox 100@default, message [\d-]+\n", details), details
+    assert "\nDialled: 5550104\n" in details, details
 
 
 def test_voicemail_hung_up_at_the_greeting_is_missed(placed: Placed, lab, api) -> None:
@@ -467,4 +471,30 @@ def test_asterisk_restarted_the_bridge_reconnects_and_journals_the_calls_after(
     reply = reply_of(api, int(voicemail_ticket["ticket_id"]), ids["mary"], "answered")
     assert worked(reply["ticket_reply_time_worked"]) == "0:15:00"
     assert markers(lab) - before == Counter({(ids["big"], "missed"): 1, (ids["mary"], "answered"): 1})
+    assert all(count == 1 for count in markers(lab).values())
+
+
+def test_calls_that_end_while_the_bridge_is_stopped_are_journaled_from_the_cdr(
+        placed: Placed, bridge: CallsBridge, pbx: PBX, lab, api) -> None:
+    """Stopped bridge: Asterisk's calls go on (the lookup fails over, nothing waits); once started, its
+    catch-up journals them from Asterisk's CDR file, each once."""
+    bridge.stop()
+    before = markers(lab)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {case: pool.submit(pbx.call, scenario, caller.number)
+                   for case, scenario, caller in (("jane", "ring_group_no_answer", JANE),
+                                                  ("klaus", "caller_hung_up_ringing", KLAUS))}
+    ids = {case: future.result() for case, future in futures.items()}
+    assert markers(lab) == before and all(bridge.logged(call_id) is None for call_id in ids.values())
+    bridge.start(answered="reply")
+    logged = {case: bridge.journaled(call_id) for case, call_id in ids.items()}
+    assert {case: call.source for case, call in logged.items()} == {"jane": CATCH_UP, "klaus": CATCH_UP}
+
+    john_ticket = ticket_of(api, placed.ids["missed"], "missed")  # Acme Corp's missed call, in the window
+    reply = reply_of(api, int(john_ticket["ticket_id"]), ids["jane"], "missed")
+    assert re.match(r"Jane Doe called again at \d\d:\d\d, rang [5-7] s \(202, 205\)\.$",
+                    plain(reply["ticket_reply"]).splitlines()[0]), reply["ticket_reply"]
+    klaus_ticket = ticket_of(api, placed.ids["voicemail_greeting"], "missed")
+    reply_of(api, int(klaus_ticket["ticket_id"]), ids["klaus"], "missed")
+    assert markers(lab) - before == Counter({(ids["jane"], "missed"): 1, (ids["klaus"], "missed"): 1})
     assert all(count == 1 for count in markers(lab).values())
