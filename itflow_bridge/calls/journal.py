@@ -153,6 +153,11 @@ class CallJournal:
         self.outbox.close()
         self.log.close()
 
+    @property
+    def catch_up_due(self) -> bool:
+        """Whether the next turn runs the catch-up now (after a login, or a call seen only in part)."""
+        return self._catch_up_due
+
     # --- AMI --------------------------------------------------------------------------
 
     def _connect(self) -> bool:
@@ -205,7 +210,6 @@ class CallJournal:
             try:
                 self.hand_on_settled()
                 if self._catch_up_due or now >= self._next_catch_up:
-                    self._catch_up_due = False
                     self._next_catch_up = now + CATCH_UP_INTERVAL
                     self.run_catch_up()
             except Exception:  # a bug must not stop the journal: the catch-up will see what was missed
@@ -228,6 +232,7 @@ class CallJournal:
 
     def run_catch_up(self) -> int:
         """Journal the calls of the CDR that the log does not know; answers how many were journaled."""
+        self._catch_up_due = False
         hours = self.settings.catch_up_hours
         if self.catch_up is None or hours <= 0:
             return 0
