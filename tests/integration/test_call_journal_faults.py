@@ -1,0 +1,277 @@
+"""The call journal in the real daemon: ``itflow-bridge serve`` against a fake AMI and the fake ITFlow, under faults.
+
+The fake AMI (tests/fake_ami.py) replays recorded Asterisk 22 calls, each with
+ids of its own; the fake ITFlow has ITFlow's write endpoints.  Every case
+counts the tickets and replies in the fake ITFlow by their ``Call ID:`` marker
+lines: none lost, none doubled.  The catch-up from Asterisk's CDR is off
+(``catch_up_hours = 0``): these tests are about the live events; a call the
+daemon saw only in part stays unjournaled here (the catch-up's job).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import pytest
+
+import fake_writes
+from ami_recordings import MISSED, as_call, call_id_of, encode, recording
+from fake_ami import USER, FakeAMI
+from faulty_itflow import FaultyITFlow
+from itflow_bridge.calls.call_log import CallLog
+from itflow_bridge.calls.outbox import DONE, FAILED, PENDING, SENDING, Entry, Outbox
+from itflow_bridge.calls.tickets import carries_marker
+from itflow_bridge.sample.wire import Reply, Request
+from polling import wait_for
+from serve_process import start_serve
+
+AMI_SECRET = "ami-secret-never-in-the-output-5f3a9c"
+WAIT = 90.0  # seconds: delivery retries back off (5 s, 10 s, ...) and the machine may be loaded
+OTHER_CLIENT = "+15557000000"  # Big Contact 00 of Big Client Inc (client 6) in the sample ITFlow
+
+
+class CallsITFlow(FaultyITFlow):
+    """The fake ITFlow with its writes; ``hold_next_create()``: the next ticket is inserted, its answer held."""
+
+    def __init__(self) -> None:
+        super().__init__(writes=fake_writes, generations=("v1",))
+        self.inserted = threading.Event()
+        self.release = threading.Event()
+        self._hold = False
+
+    def hold_next_create(self) -> None:
+        self._hold = True
+
+    def _answer(self, request: Request) -> Optional[Reply]:
+        reply = super()._answer(request)
+        if request.path.endswith("/tickets/create.php") and self._hold:
+            self._hold = False
+            self.inserted.set()
+            self.release.wait(WAIT)
+            return None  # the connection closes unanswered: ITFlow has the ticket, the sender never hears
+        return reply
+
+    def stop(self) -> None:
+        self.release.set()
+        super().stop()
+
+    def tickets(self) -> List[dict]:
+        return list(self.data.get("tickets") or [])
+
+    def creates(self) -> int:
+        return self.count("/api/v1/tickets/create.php")
+
+
+class Daemon:
+    """``itflow-bridge serve`` with ``[calls] enabled``; its whole output (stderr) is kept in ``lines``."""
+
+    def __init__(self, fake: CallsITFlow, tmp_path: Path, ami: FakeAMI) -> None:
+        ini = "\n".join([
+            "[server]", "log_level = debug",
+            "[calls]", "enabled = yes", "answered = ticket", "repeat_window = 0", "catch_up_hours = 0",
+            "ami_host = 127.0.0.1", "ami_port = %d" % ami.port, "ami_user = %s" % USER,
+            "ami_secret = %s" % AMI_SECRET, ""])
+        self.proc, _port, seen = start_serve(fake, tmp_path, ini)
+        self.lines: List[str] = list(seen)
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in iter(self.proc.stderr.readline, b""):
+            self.lines.append(raw.decode("utf-8", "replace"))
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a power cut or the OOM killer."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(WAIT)
+        self._reader.join(WAIT)
+
+    def terminate(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(WAIT)
+        self._reader.join(WAIT)
+        return code
+
+
+@pytest.fixture
+def fake() -> Iterator[CallsITFlow]:
+    with CallsITFlow() as site:
+        yield site
+
+
+@pytest.fixture
+def ami() -> Iterator[FakeAMI]:
+    server = FakeAMI(secret=AMI_SECRET)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def daemons(fake, ami, tmp_path):
+    """``start()`` a daemon (again, on the same cache directory); at the end: none of them printed a secret."""
+    started: List[Daemon] = []
+
+    def start() -> Daemon:
+        daemon = Daemon(fake, tmp_path, ami)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.kill()
+    for number, daemon in enumerate(started, 1):
+        output = daemon.output()
+        (tmp_path / ("daemon-%d.log" % number)).write_text(output, encoding="utf-8")  # for a failing run
+        assert AMI_SECRET not in output and fake.api_key not in output
+
+
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def ready(daemon: Daemon, ami: FakeAMI, tmp_path: Path, logins: int = 1) -> None:
+    """Logged in to the fake AMI, the directory synced: callers are known without asking ITFlow."""
+    wait_for(lambda: ami.logins >= logins, "login %d at the fake AMI" % logins, WAIT)
+    wait_for(lambda: any(cache(tmp_path).glob("directory-*.sqlite3")), "the directory synced", WAIT)
+    assert daemon.proc.poll() is None
+
+
+def play(ami: FakeAMI, name: str, number: int, caller: Optional[str] = None) -> str:
+    """One recorded call, with ids of its own, sent to the daemon's session; answers its call id."""
+    messages = as_call(recording(name), number, caller)
+    assert ami.push(encode(messages)) == 1
+    return call_id_of(messages)
+
+
+def entries(tmp_path: Path) -> List[Entry]:
+    with Outbox.in_cache(cache(tmp_path)) as outbox:
+        return outbox.entries()
+
+
+def logged_calls(tmp_path: Path) -> "set[str]":
+    with CallLog.in_cache(cache(tmp_path)) as log:
+        return {call.call_id for call in log.recent(1000)}
+
+
+def ticket_ids_by_key(fake: CallsITFlow, keys: List[str]) -> List[List[int]]:
+    """For each key, the ids of the tickets carrying its marker (once each: a list of one)."""
+    rows = fake.tickets()
+    return [[int(row["ticket_id"]) for row in rows if carries_marker(row.get("ticket_details"), key)]
+            for key in keys]
+
+
+def assert_each_once_in_order(fake: CallsITFlow, keys: List[str]) -> None:
+    found = ticket_ids_by_key(fake, keys)
+    assert all(len(ids) == 1 for ids in found), list(zip(keys, found))
+    assert [ids[0] for ids in found] == sorted(ids[0] for ids in found)  # created in the order the calls ended
+    assert len(fake.tickets()) == len(keys)  # and nothing else
+
+
+def missed_key(call_id: str) -> str:
+    return "%s/missed" % call_id
+
+
+def test_itflow_down_while_10_calls_end_then_back_every_ticket_arrives_once_in_order(fake, ami, daemons, tmp_path):
+    daemon = daemons()
+    ready(daemon, ami, tmp_path)
+    fake.set_fault("refuse")  # ITFlow down: connections refused
+    keys = [missed_key(play(ami, MISSED[n % len(MISSED)], n)) for n in range(1, 11)]
+    wait_for(lambda: [e.key for e in entries(tmp_path)] == keys, "10 calls in the outbox", WAIT)
+    wait_for(lambda: entries(tmp_path)[0].attempts >= 1, "a delivery tried while ITFlow is down", WAIT)
+    assert fake.tickets() == []
+    fake.set_fault(None)
+    wait_for(lambda: [e.state for e in entries(tmp_path)] == [DONE] * 10, "every entry delivered", WAIT)
+    assert_each_once_in_order(fake, keys)
+    assert [e.ticket_id for e in entries(tmp_path)] == [ids[0] for ids in ticket_ids_by_key(fake, keys)]
+    assert logged_calls(tmp_path) == {key.split("/")[0] for key in keys}
+    assert fake.creates() == 10
+
+
+def test_a_daemon_killed_mid_send_finds_the_ticket_itflow_has_and_sends_the_rest(fake, ami, daemons, tmp_path):
+    first = daemons()
+    ready(first, ami, tmp_path)
+    fake.hold_next_create()
+    keys = [missed_key(play(ami, MISSED[n % len(MISSED)], n)) for n in range(1, 5)]
+    assert fake.inserted.wait(WAIT), "the daemon never sent a ticket"
+    wait_for(lambda: len(entries(tmp_path)) == 4, "every call journaled", WAIT)
+    first.kill()  # ITFlow has the first ticket; the daemon never saw the answer
+    fake.release.set()
+    assert [e.state for e in entries(tmp_path)] == [SENDING, PENDING, PENDING, PENDING]
+    assert len(fake.tickets()) == 1
+
+    second = daemons()
+    ready(second, ami, tmp_path, logins=2)
+    keys.append(missed_key(play(ami, "ring_group_no_answer", 5)))  # the restarted daemon journals new calls too
+    wait_for(lambda: [e.state for e in entries(tmp_path)] == [DONE] * 5, "every entry delivered", WAIT)
+    assert_each_once_in_order(fake, keys)
+    assert entries(tmp_path)[0].ticket_id == int(fake.tickets()[0]["ticket_id"])
+    assert fake.creates() == 5  # the uncertain ticket was looked for, not sent again
+    assert "%s was already in ITFlow" % keys[0] in second.output()
+
+
+def test_the_ami_connection_dropped_mid_stream_the_daemon_logs_in_again_and_journals(fake, ami, daemons, tmp_path,
+                                                                                     record_property):
+    daemon = daemons()
+    ready(daemon, ami, tmp_path)
+    ended = time.monotonic()
+    before = missed_key(play(ami, "caller_hung_up_ringing", 1))
+    wait_for(lambda: len(fake.tickets()) == 1, "the first call's ticket", WAIT)
+    create = next(r for r in fake.requests if r.path.endswith("/tickets/create.php"))
+    record_property("seconds_from_call_end_to_ticket", round(create.time - ended, 3))  # settling, then one send
+
+    cut = as_call(recording("ring_group_no_answer"), 2)
+    half = len(cut) // 2
+    assert ami.push(encode(cut[:half])) == 1
+    ami.drop_all()  # Asterisk restarted mid-call
+    wait_for(lambda: ami.logins == 2, "the daemon's second login", WAIT)
+    assert ami.push(encode(cut[half:])) == 1  # the rest of the cut call: seen only in part
+    after = missed_key(play(ami, "queue_abandon", 3))
+    wait_for(lambda: len(fake.tickets()) == 2, "the ticket of the call after the new login", WAIT)
+    wait_for(lambda: [e.state for e in entries(tmp_path)] == [DONE, DONE], "both entries delivered", WAIT)
+    assert_each_once_in_order(fake, [before, after])
+    assert call_id_of(cut) not in logged_calls(tmp_path)  # left to the catch-up, which is off here
+    assert "AMI connection lost" in daemon.output()
+
+
+def test_a_refused_write_fails_with_its_reason_once_and_other_calls_go_on(fake, ami, daemons, tmp_path):
+    daemon = daemons()
+    ready(daemon, ami, tmp_path)
+    synced = len(fake.requests)
+    acme = next(row for row in fake.data["clients"] if str(row["client_id"]) == "1")
+    acme["client_archived_at"] = "2026-12-07 08:00:00"  # archived after the directory sync: still known as a caller
+    refused = missed_key(play(ami, "caller_hung_up_ringing", 1))
+    others = [missed_key(play(ami, "queue_abandon", 2, caller=OTHER_CLIENT))]
+    wait_for(lambda: [e.state for e in entries(tmp_path)] == [FAILED, DONE], "one refused, one delivered", WAIT)
+    failed = entries(tmp_path)[0]
+    assert failed.key == refused and "client 1 is archived" in failed.reason
+    others.append(missed_key(play(ami, "ring_group_no_answer", 3, caller=OTHER_CLIENT)))
+    wait_for(lambda: [e.state for e in entries(tmp_path)] == [FAILED, DONE, DONE], "the next call delivered", WAIT)
+    assert_each_once_in_order(fake, others)
+    assert fake.creates() == 2
+    sent = [r.path.rsplit("/", 2)[-2] + "/" + r.path.rsplit("/", 1)[-1] for r in fake.requests[synced:]]
+    made = ["clients/read.php", "tickets/create.php", "tickets/read.php"]  # the client checked, the ticket, its number
+    assert sent == ["clients/read.php"] + made + made  # the refused one tried once, not again with every later round
+    assert "ITFlow refused %s: client 1 is archived" % refused in daemon.output()
+
+
+def test_secrets_appear_in_no_output_even_when_the_ami_login_is_refused(fake, daemons, tmp_path, ami):
+    ami.secret = "what-asterisk-expects-now"  # the manager user's secret changed in Asterisk
+    daemon = daemons()
+    wait_for(lambda: ami.refused_logins >= 1, "the refused login", WAIT)
+    wait_for(lambda: "Asterisk refused the manager login" in daemon.output(), "the daemon saying so", WAIT)
+    assert ami.logins == 0
+    assert daemon.terminate() == 0
+    output = daemon.output()
+    assert "user %r" % USER in output
+    assert AMI_SECRET not in output and fake.api_key not in output and ami.secret not in output
