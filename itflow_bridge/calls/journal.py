@@ -113,6 +113,7 @@ class CallJournal:
         self.log = CallLog.in_cache(self.cache_dir, clock=clock)
         self.planner = TicketPlanner(settings, self.outbox, planner_api)
         self._tracker = CallTracker(settle=settle)
+        self._ended_whole: List[CallEvents] = []  # ended before the connection was lost, not handed on yet
         self._lock = threading.Lock()  # the tracker: fed by the AMI reader, read by the journal thread
         self._journal_lock = threading.Lock()  # one call journaled at a time
         self._stopping = threading.Event()
@@ -145,7 +146,8 @@ class CallJournal:
         for thread in self._threads:
             thread.join(timeout)
         with self._lock:
-            ended = self._tracker.flush()
+            ended = self._ended_whole + self._tracker.flush()
+            self._ended_whole = []
         for call in ended:
             self._journal_events(call)
 
@@ -186,10 +188,16 @@ class CallJournal:
         self._wake.set()
 
     def _lost(self) -> None:
-        """Events of the calls in progress are missing from now on: they are the catch-up's, once ended."""
+        """Events of the calls in progress are missing from now on: they are the catch-up's, once ended.
+
+        Calls that ended before the loss were seen whole: they are journaled as they are (no late
+        event can come any more), not dropped with the calls in progress.
+        """
         with self._lock:
+            self._ended_whole.extend(self._tracker.flush())
             self._tracker = CallTracker(settle=self._tracker.settle)
         self.ami_problem = "the connection to Asterisk was lost; reconnecting"
+        self._wake.set()
 
     # --- the journal thread -----------------------------------------------------------
 
@@ -219,7 +227,8 @@ class CallJournal:
 
     def hand_on_settled(self) -> None:
         with self._lock:
-            settled = self._tracker.settled()
+            settled = self._ended_whole + self._tracker.settled()
+            self._ended_whole = []
         for call in settled:
             self._journal_events(call)
 
