@@ -237,8 +237,13 @@ class TicketPlanner:
         in_itflow = self._open_in_itflow(call.client_id) or []
         for ticket in in_itflow:
             found[ticket.ticket_id] = ticket
-        for entry in self.outbox.entries():
-            if entry.action != TICKET or entry.payload.get("client_id") != call.client_id or entry.state == FAILED:
+        outbox = self.outbox.entries()
+        # A ticket an answered call makes is resolved by its own reply: not open, even before it is sent.
+        resolved = {entry.parent for entry in outbox
+                    if entry.parent and entry.payload.get("ticket_status") == RESOLVED_STATUS and entry.state != FAILED}
+        for entry in outbox:
+            if (entry.action != TICKET or entry.payload.get("client_id") != call.client_id or entry.state == FAILED
+                    or entry.key in resolved):
                 continue
             if entry.state == DONE:
                 if entry.ticket_id is not None and entry.ticket_id in found:  # ITFlow's row, known to this entry

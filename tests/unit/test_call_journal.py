@@ -166,6 +166,17 @@ def test_an_answered_call_with_answered_ticket_is_a_resolved_ticket_with_time(jo
     assert tuple(only_logged(journal).keys) == (ticket.key, time_reply.key)
 
 
+def test_two_answered_calls_before_any_delivery_are_two_resolved_tickets(journals):
+    journal = journals(answered="ticket")  # ITFlow down, or simply not sent yet: the first ticket is in the outbox
+    first, second = the_call("answered", 1), the_call("transfer_after_answer", 2)
+    feed(journal, first)
+    feed(journal, second)
+    assert keys(journal) == ["%s/%s" % (call_id_of(call), action) for call in (first, second)
+                             for action in ("answered", "answered-time")]
+    assert [entry.parent for entry in journal.outbox.entries()] == [
+        None, "%s/answered" % call_id_of(first), None, "%s/answered" % call_id_of(second)]
+
+
 def test_an_answered_call_with_answered_reply_and_no_open_ticket_makes_nothing(journals):
     journal = journals(answered="reply")
     feed(journal, the_call("answered"))
