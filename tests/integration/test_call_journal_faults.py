@@ -15,12 +15,12 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 
 import fake_writes
-from ami_recordings import MISSED, as_call, call_id_of, encode, recording
+from ami_recordings import INBOUND, MISSED, as_call, call_id_of, encode, recording
 from fake_ami import USER, FakeAMI
 from faulty_itflow import FaultyITFlow
 from itflow_bridge.calls.call_log import CallLog
@@ -62,6 +62,9 @@ class CallsITFlow(FaultyITFlow):
 
     def tickets(self) -> List[dict]:
         return list(self.data.get("tickets") or [])
+
+    def replies(self) -> List[dict]:
+        return list(self.data.get("ticket_replies") or [])
 
     def creates(self) -> int:
         return self.count("/api/v1/tickets/create.php")
@@ -164,18 +167,42 @@ def logged_calls(tmp_path: Path) -> "set[str]":
         return {call.call_id for call in log.recent(1000)}
 
 
-def ticket_ids_by_key(fake: CallsITFlow, keys: List[str]) -> List[List[int]]:
-    """For each key, the ids of the tickets carrying its marker (once each: a list of one)."""
-    rows = fake.tickets()
-    return [[int(row["ticket_id"]) for row in rows if carries_marker(row.get("ticket_details"), key)]
-            for key in keys]
+def ids_by_key(rows: List[dict], column: str, id_column: str, keys: List[str]) -> List[List[int]]:
+    """For each key, the ids of the rows carrying its marker (once each: a list of one)."""
+    return [[int(row[id_column]) for row in rows if carries_marker(row.get(column), key)] for key in keys]
 
 
-def assert_each_once_in_order(fake: CallsITFlow, keys: List[str]) -> None:
-    found = ticket_ids_by_key(fake, keys)
-    assert all(len(ids) == 1 for ids in found), list(zip(keys, found))
-    assert [ids[0] for ids in found] == sorted(ids[0] for ids in found)  # created in the order the calls ended
-    assert len(fake.tickets()) == len(keys)  # and nothing else
+def assert_each_once_in_order(fake: CallsITFlow, tickets: List[str], replies: Sequence[str] = ()) -> None:
+    """Each ticket and reply of these keys exactly once, made in this order, and nothing else."""
+    for rows, column, id_column, keys in ((fake.tickets(), "ticket_details", "ticket_id", tickets),
+                                          (fake.replies(), "ticket_reply", "ticket_reply_id", list(replies))):
+        found = ids_by_key(rows, column, id_column, keys)
+        assert all(len(ids) == 1 for ids in found), list(zip(keys, found))
+        assert [ids[0] for ids in found] == sorted(ids[0] for ids in found)  # in the order the calls ended
+        assert len(rows) == len(keys)
+
+
+def writes_of(name: str, call_id: str) -> Tuple[List[str], List[str]]:
+    """The outbox keys of the tickets and of the replies a recorded call makes with ``answered = ticket``."""
+    if name in MISSED:
+        return ["%s/missed" % call_id], []
+    if name == "voicemail_left":
+        return ["%s/voicemail" % call_id], []
+    return ["%s/answered" % call_id], ["%s/answered-time" % call_id]
+
+
+def play_calls(ami: FakeAMI, numbers: Sequence[int]) -> Tuple[List[str], List[str], List[str]]:
+    """Every inbound recording in turn, one call per number: (every outbox key, ticket keys, reply keys)."""
+    every: List[str] = []
+    tickets: List[str] = []
+    replies: List[str] = []
+    for number in numbers:
+        name = INBOUND[number % len(INBOUND)]
+        made, replied = writes_of(name, play(ami, name, number))
+        every += made + replied
+        tickets += made
+        replies += replied
+    return every, tickets, replies
 
 
 def missed_key(call_id: str) -> str:
@@ -188,38 +215,42 @@ def test_itflow_down_while_10_calls_end_then_back_every_ticket_arrives_once_in_o
     daemon = daemons()
     ready(daemon, ami, tmp_path)
     fake.set_fault(fault)
-    keys = [missed_key(play(ami, MISSED[n % len(MISSED)], n)) for n in range(1, 11)]
-    wait_for(lambda: [e.key for e in entries(tmp_path)] == keys, "10 calls in the outbox", WAIT)
+    every, tickets, replies = play_calls(ami, range(1, 11))
+    wait_for(lambda: [e.key for e in entries(tmp_path)] == every, "10 calls in the outbox", WAIT)
     wait_for(lambda: entries(tmp_path)[0].attempts >= 1, "a delivery tried while ITFlow is down", WAIT)
-    assert fake.tickets() == []
+    assert fake.tickets() == [] and fake.replies() == []
     fake.set_fault(None)
-    wait_for(lambda: [e.state for e in entries(tmp_path)] == [DONE] * 10, "every entry delivered", WAIT)
-    assert_each_once_in_order(fake, keys)
-    assert [e.ticket_id for e in entries(tmp_path)] == [ids[0] for ids in ticket_ids_by_key(fake, keys)]
-    assert logged_calls(tmp_path) == {key.split("/")[0] for key in keys}
-    assert fake.creates() == 10
+    wait_for(lambda: all(e.state == DONE for e in entries(tmp_path)), "every entry delivered", WAIT)
+    assert_each_once_in_order(fake, tickets, replies)
+    assert {e.key: e.ticket_id for e in entries(tmp_path) if e.key in tickets} == {
+        key: ids[0] for key, ids in zip(tickets, ids_by_key(fake.tickets(), "ticket_details", "ticket_id", tickets))}
+    assert logged_calls(tmp_path) == {key.split("/")[0] for key in every}
+    assert fake.creates() == len(tickets)
 
 
 def test_a_daemon_killed_mid_send_finds_the_ticket_itflow_has_and_sends_the_rest(fake, ami, daemons, tmp_path):
     first = daemons()
     ready(first, ami, tmp_path)
     fake.hold_next_create()
-    keys = [missed_key(play(ami, MISSED[n % len(MISSED)], n)) for n in range(1, 5)]
+    every, tickets, replies = play_calls(ami, range(7, 11))  # answered first: its ticket and its resolving reply
     assert fake.inserted.wait(WAIT), "the daemon never sent a ticket"
-    wait_for(lambda: len(entries(tmp_path)) == 4, "every call journaled", WAIT)
+    wait_for(lambda: [e.key for e in entries(tmp_path)] == every, "every call journaled", WAIT)
     first.kill()  # ITFlow has the first ticket; the daemon never saw the answer
     fake.release.set()
-    assert [e.state for e in entries(tmp_path)] == [SENDING, PENDING, PENDING, PENDING]
-    assert len(fake.tickets()) == 1
+    assert [e.state for e in entries(tmp_path)] == [SENDING] + [PENDING] * (len(every) - 1)
+    assert len(fake.tickets()) == 1 and fake.replies() == []
 
     second = daemons()
     ready(second, ami, tmp_path, logins=2)
-    keys.append(missed_key(play(ami, "ring_group_no_answer", 5)))  # the restarted daemon journals new calls too
-    wait_for(lambda: [e.state for e in entries(tmp_path)] == [DONE] * 5, "every entry delivered", WAIT)
-    assert_each_once_in_order(fake, keys)
+    more, more_tickets, more_replies = play_calls(ami, [11])  # the restarted daemon journals new calls too
+    wait_for(lambda: [e.state for e in entries(tmp_path)] == [DONE] * len(every + more), "every entry delivered",
+             WAIT)
+    assert_each_once_in_order(fake, tickets + more_tickets, replies + more_replies)
     assert entries(tmp_path)[0].ticket_id == int(fake.tickets()[0]["ticket_id"])
-    assert fake.creates() == 5  # the uncertain ticket was looked for, not sent again
-    assert "%s was already in ITFlow" % keys[0] in second.output()
+    assert fake.creates() == len(tickets + more_tickets)  # the uncertain ticket was looked for, not sent again
+    assert "%s was already in ITFlow" % every[0] in second.output()
+    resolved = fake.tickets()[0]
+    assert resolved["ticket_status"] == "4" and resolved["ticket_resolved_at"] is not None
 
 
 def test_the_ami_connection_dropped_mid_stream_the_daemon_logs_in_again_and_journals(fake, ami, daemons, tmp_path,
