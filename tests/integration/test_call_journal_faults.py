@@ -10,6 +10,7 @@ daemon saw only in part stays unjournaled here (the catch-up's job).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -26,7 +27,7 @@ from faulty_itflow import FaultyITFlow
 from itflow_bridge.calls.call_log import CallLog
 from itflow_bridge.calls.outbox import DONE, FAILED, PENDING, SENDING, Entry, Outbox
 from itflow_bridge.calls.tickets import carries_marker
-from itflow_bridge.sample.wire import Reply, Request
+from itflow_bridge.sample.wire import JSON_TYPE, Reply, Request
 from polling import wait_for
 from serve_process import start_serve
 
@@ -36,20 +37,30 @@ OTHER_CLIENT = "+15557000000"  # Big Contact 00 of Big Client Inc (client 6) in 
 
 
 class CallsITFlow(FaultyITFlow):
-    """The fake ITFlow with its writes; ``hold_next_create()``: the next ticket is inserted, its answer held."""
+    """The fake ITFlow with its writes; ``hold_next_create()``: the next ticket is inserted, its answer held.
+
+    ``refuse_creates_of``: tickets of this client are refused as ITFlow refuses an insert it cannot make.
+    """
 
     def __init__(self) -> None:
         super().__init__(writes=fake_writes, generations=("v1",))
         self.inserted = threading.Event()
         self.release = threading.Event()
         self._hold = False
+        self.refuse_creates_of: Optional[int] = None  # a client whose tickets ITFlow does not insert
 
     def hold_next_create(self) -> None:
         self._hold = True
 
     def _answer(self, request: Request) -> Optional[Reply]:
+        creating = request.path.endswith("/tickets/create.php")
+        if creating and self.refuse_creates_of is not None and json.loads(request.body).get("client_id") == \
+                self.refuse_creates_of:
+            self._record(request)
+            return Reply(200, json.dumps({"success": "False", "message": fake_writes.CREATE_FAILED}).encode(),
+                         JSON_TYPE)
         reply = super()._answer(request)
-        if request.path.endswith("/tickets/create.php") and self._hold:
+        if creating and self._hold:
             self._hold = False
             self.inserted.set()
             self.release.wait(WAIT)
@@ -278,25 +289,33 @@ def test_the_ami_connection_dropped_mid_stream_the_daemon_logs_in_again_and_jour
     assert "AMI connection lost" in daemon.output()
 
 
-def test_a_refused_write_fails_with_its_reason_once_and_other_calls_go_on(fake, ami, daemons, tmp_path):
+@pytest.mark.parametrize("refusal, reason", [
+    ("archived", "client 1 is archived"),  # the writer checks first: ITFlow would take the ticket all the same
+    ("insert refused", "ITFlow refused the create"),  # ITFlow's own answer to a create it cannot insert
+])
+def test_a_refused_write_fails_with_its_reason_once_and_other_calls_go_on(fake, ami, daemons, tmp_path, refusal,
+                                                                        reason):
     daemon = daemons()
     ready(daemon, ami, tmp_path)
     synced = len(fake.requests)
-    acme = next(row for row in fake.data["clients"] if str(row["client_id"]) == "1")
-    acme["client_archived_at"] = "2026-12-07 08:00:00"  # archived after the directory sync: still known as a caller
+    if refusal == "archived":  # after the directory sync: still known as a caller
+        acme = next(row for row in fake.data["clients"] if str(row["client_id"]) == "1")
+        acme["client_archived_at"] = "2026-12-07 08:00:00"
+    else:
+        fake.refuse_creates_of = 1
     refused = missed_key(play(ami, "caller_hung_up_ringing", 1))
     others = [missed_key(play(ami, "queue_abandon", 2, caller=OTHER_CLIENT))]
     wait_for(lambda: [e.state for e in entries(tmp_path)] == [FAILED, DONE], "one refused, one delivered", WAIT)
     failed = entries(tmp_path)[0]
-    assert failed.key == refused and "client 1 is archived" in failed.reason
+    assert failed.key == refused and reason in failed.reason
     others.append(missed_key(play(ami, "ring_group_no_answer", 3, caller=OTHER_CLIENT)))
     wait_for(lambda: [e.state for e in entries(tmp_path)] == [FAILED, DONE, DONE], "the next call delivered", WAIT)
     assert_each_once_in_order(fake, others)
-    assert fake.creates() == 2
     sent = [r.path.rsplit("/", 2)[-2] + "/" + r.path.rsplit("/", 1)[-1] for r in fake.requests[synced:]]
     made = ["clients/read.php", "tickets/create.php", "tickets/read.php"]  # the client checked, the ticket, its number
-    assert sent == ["clients/read.php"] + made + made  # the refused one tried once, not again with every later round
-    assert "ITFlow refused %s: client 1 is archived" % refused in daemon.output()
+    tried = made[:1] if refusal == "archived" else made[:2]
+    assert sent == tried + made + made  # the refused one tried once, not again with every later round
+    assert "ITFlow refused %s: %s" % (refused, reason) in daemon.output()
 
 
 def test_secrets_appear_in_no_output_even_when_the_ami_login_is_refused(fake, daemons, tmp_path, ami):
