@@ -126,6 +126,25 @@ class FakeAMI:
                     pass
         return len(sessions)
 
+    def unread(self) -> int:
+        """Bytes sent to the clients that they have not read yet (Linux: /proc/net/tcp's tx and rx queues).
+
+        Zero once a client's reader took in everything pushed so far: events it can no longer miss.
+        """
+        unread = 0
+        port = ":%04X" % self.port
+        with open("/proc/net/tcp", encoding="ascii") as table:
+            for line in table.readlines()[1:]:
+                fields = line.split()
+                if fields[3] != "01":  # established connections only
+                    continue
+                queued, received = (int(count, 16) for count in fields[4].split(":"))
+                if fields[1].endswith(port):  # this server's end: sent, not acknowledged yet
+                    unread += queued
+                elif fields[2].endswith(port):  # a client's end: received, not read yet
+                    unread += received
+        return unread
+
     def drop_all(self) -> None:
         """Close every session, as an Asterisk restart does."""
         with self.lock:

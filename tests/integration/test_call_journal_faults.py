@@ -318,6 +318,19 @@ def test_a_refused_write_fails_with_its_reason_once_and_other_calls_go_on(fake, 
     assert "ITFlow refused %s: %s" % (refused, reason) in daemon.output()
 
 
+def test_a_call_that_ended_just_before_a_stop_is_kept_and_sent_after_the_restart(fake, ami, daemons, tmp_path):
+    first = daemons()
+    ready(first, ami, tmp_path)
+    every, tickets, replies = play_calls(ami, [1])
+    wait_for(lambda: ami.unread() == 0, "the daemon to read the call's events", WAIT)
+    assert first.terminate() == 0  # SIGTERM within the call's settling time: journaled as the daemon stops
+    assert [e.key for e in entries(tmp_path)] == every
+    second = daemons()
+    ready(second, ami, tmp_path, logins=2)
+    wait_for(lambda: all(e.state == DONE for e in entries(tmp_path)), "the entry delivered", WAIT)
+    assert_each_once_in_order(fake, tickets, replies)
+
+
 def test_secrets_appear_in_no_output_even_when_the_ami_login_is_refused(fake, daemons, tmp_path, ami):
     ami.secret = "what-asterisk-expects-now"  # the manager user's secret changed in Asterisk
     daemon = daemons()
