@@ -229,8 +229,11 @@ class CallJournal:
         with self._lock:
             settled = self._ended_whole + self._tracker.settled()
             self._ended_whole = []
-        for call in settled:
-            self._journal_events(call)
+        for call in settled:  # handed over once: a call that fails must not take the others with it
+            try:
+                self._journal_events(call)
+            except Exception:
+                log.exception("calls: the journal failed on call %s; the next catch-up will retry it", call.call_id)
 
     def _journal_events(self, call: CallEvents) -> None:
         began = any(m.event == "Newchannel" and m.get("Uniqueid") == call.call_id for m in call.events)

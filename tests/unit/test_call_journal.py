@@ -16,7 +16,7 @@ import pytest
 from ami_recordings import CALLER, INBOUND, MISSED as MISSED_RECORDINGS, as_call, call_id_of, recording
 from itflow_bridge.calls.ami_protocol import Message
 from itflow_bridge.calls.call_log import CATCH_UP, LIVE, LoggedCall
-from itflow_bridge.calls.callers import CallerNotKnownYet, KnownCaller
+from itflow_bridge.calls.callers import CallerNotKnownYet, Identify, KnownCaller
 from itflow_bridge.calls.classify import ClassifiedCall, Outcome, classify
 from itflow_bridge.calls.events import calls_in
 from itflow_bridge.calls.journal import CallJournal, for_tickets
@@ -59,7 +59,7 @@ class NumberingWriter(Writer):
         return None
 
 
-def make_journal(tmp_path: Path, identify: Optional[Directory] = None, *, catch_up=None, voicemail=None,
+def make_journal(tmp_path: Path, identify: Optional[Identify] = None, *, catch_up=None, voicemail=None,
                  **settings: object) -> CallJournal:
     return CallJournal(CallsSettings(**settings), tmp_path, identify or Directory(), None, NumberingWriter(),
                        catch_up=catch_up, voicemail=voicemail, settle=0.0)
@@ -69,7 +69,7 @@ def make_journal(tmp_path: Path, identify: Optional[Directory] = None, *, catch_
 def journals(tmp_path):
     made: List[CallJournal] = []
 
-    def make(identify: Optional[Directory] = None, **options: object) -> CallJournal:
+    def make(identify: Optional[Identify] = None, **options: object) -> CallJournal:
         journal = make_journal(tmp_path, identify, **options)
         made.append(journal)
         return journal
@@ -307,6 +307,22 @@ def test_a_call_seen_only_in_part_is_left_to_the_catch_up(journals):
     assert journal.run_catch_up() == 1
     assert only_logged(journal).source == CATCH_UP
     assert keys(journal) == ["%s/missed" % call_id_of(call)]
+
+
+def test_a_call_that_fails_to_journal_does_not_take_the_others_of_its_turn_with_it(journals, caplog):
+    def identify(number: str) -> Optional[KnownCaller]:
+        if number == CALLER:
+            raise RuntimeError("the directory file is damaged")
+        return KnownCaller(6, "Big Client Inc")
+
+    journal = journals(identify)
+    failing, fine = the_call("ring_group_no_answer", 1), as_call(recording("queue_abandon"), 2, caller="+15557000000")
+    for message in failing + fine:  # both end before the journal's next turn
+        journal.on_event(message)
+    journal.hand_on_settled()
+    assert keys(journal) == ["%s/missed" % call_id_of(fine)]
+    assert [call.call_id for call in journal.log.recent()] == [call_id_of(fine)]  # the other: the catch-up's
+    assert "the journal failed on call %s" % call_id_of(failing) in caplog.text
 
 
 # --- twice is once ----------------------------------------------------------------------------
