@@ -58,6 +58,7 @@ TICKET_OUTCOMES = {
 CATCH_UP_INTERVAL = 300.0  # seconds between catch-ups while connected (calls left for later, ITFlow was down)
 RECONNECT_WAITS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # before connecting again after the first attempt failed
 TICK = 0.2  # seconds the journal thread sleeps when nothing wakes it
+DELIVERY_PAUSE = 5.0  # seconds before delivering again after the outbox itself failed (busy, disk full)
 
 CatchUp = Callable[[float], Sequence[ClassifiedCall]]  # calls that ended since (epoch seconds), from the CDR
 VoicemailInfo = Callable[[ClassifiedCall], Tuple[int, str]]  # (message seconds, link or where it is)
@@ -320,10 +321,12 @@ class CallJournal:
                 self._send.clear()  # an entry added from here on is seen by this round or wakes the next
                 try:
                     outbox.deliver(self.writer)
-                except Exception as exc:  # the outbox keeps every entry: log and go on
-                    log.warning("calls: delivering to ITFlow failed: %s", redact(exc))
-                due = outbox.next_due()
-                wait = 60.0 if due is None else min(60.0, max(0.05, due - self.clock()))
+                    due = outbox.next_due()
+                    wait = 60.0 if due is None else min(60.0, max(0.05, due - self.clock()))
+                except Exception as exc:  # the outbox keeps every entry: log, pause, go on
+                    log.warning("calls: delivering to ITFlow failed: %s; trying again in %.0f s", redact(exc),
+                                DELIVERY_PAUSE)
+                    wait = DELIVERY_PAUSE
                 self._send.wait(wait)
         finally:
             outbox.close()

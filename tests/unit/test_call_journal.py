@@ -8,6 +8,8 @@ time 0: every event of a recording is fed before the hand-over).
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -19,10 +21,11 @@ from itflow_bridge.calls.call_log import CATCH_UP, LIVE, LoggedCall
 from itflow_bridge.calls.callers import CallerNotKnownYet, Identify, KnownCaller
 from itflow_bridge.calls.classify import ClassifiedCall, Outcome, classify
 from itflow_bridge.calls.events import calls_in
-from itflow_bridge.calls.journal import CallJournal, for_tickets
+from itflow_bridge.calls.journal import DELIVERY_PAUSE, CallJournal, for_tickets
 from itflow_bridge.calls.outbox import DONE, Delivered, Entry, Writer
 from itflow_bridge.calls.tickets import REPLY, TICKET
 from itflow_bridge.core.config import CallsSettings
+from itflow_bridge.storage.layout import OUTBOX_DB, OUTBOX_LOCK
 
 ACME = KnownCaller(1, "Acme Corp", 1, "John Smith")
 
@@ -323,6 +326,42 @@ def test_a_call_that_fails_to_journal_does_not_take_the_others_of_its_turn_with_
     assert keys(journal) == ["%s/missed" % call_id_of(fine)]
     assert [call.call_id for call in journal.log.recent()] == [call_id_of(fine)]  # the other: the catch-up's
     assert "the journal failed on call %s" % call_id_of(failing) in caplog.text
+
+
+class CountedWaits:
+    """Stands in for the delivery thread's wake-up event: records each wait, stops the loop after ``rounds``."""
+
+    def __init__(self, journal: CallJournal, rounds: int) -> None:
+        self.journal = journal
+        self.rounds = rounds
+        self.waits: List[float] = []
+
+    def clear(self) -> None:
+        pass
+
+    def set(self) -> None:
+        pass
+
+    def wait(self, timeout: float) -> bool:
+        self.waits.append(timeout)
+        if len(self.waits) == self.rounds:
+            self.journal._stopping.set()
+        return False
+
+
+def test_delivery_pauses_while_the_outbox_cannot_be_delivered(journals, tmp_path, caplog):
+    journal = journals()
+    feed(journal, the_call("ring_group_no_answer"))
+    lock = os.open(str(tmp_path / (OUTBOX_DB + OUTBOX_LOCK)), os.O_RDWR)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process is delivering this outbox
+        waits = journal._send = CountedWaits(journal, 3)  # type: ignore[assignment]
+        journal._deliver_loop()  # in this thread: three rounds, then it stops
+    finally:
+        os.close(lock)
+    assert waits.waits == [DELIVERY_PAUSE] * 3  # not a busy loop while the other process holds it
+    assert caplog.text.count("another process is delivering") == 3
+    assert [entry.state for entry in journal.outbox.entries()] == ["pending"]
 
 
 # --- twice is once ----------------------------------------------------------------------------
