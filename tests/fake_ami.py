@@ -36,6 +36,7 @@ class FakeAMI:
         self.received: List[Message] = []
         self.logins = 0
         self.refused_logins = 0
+        self.after_login = b""  # sent right behind the login response (one read may hold both)
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -91,6 +92,8 @@ class FakeAMI:
                 with self.lock:  # a session from here on: pushed events follow the login response
                     self._reply(connection, action, ("Response", "Success"),
                                 ("Message", "Authentication accepted"))
+                    if self.after_login:
+                        connection.sendall(self.after_login)
                     self.logins += 1
                     self.sessions.append(connection)
                 return True
