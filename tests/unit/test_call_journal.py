@@ -142,7 +142,7 @@ def test_a_voicemail_is_a_voicemail_ticket_with_its_length_and_link(journals):
     assert keys(journal) == ["%s/voicemail" % call_id] and asked == [call_id]
     payload = journal.outbox.entries()[0].payload
     assert payload["ticket_subject"] == "Voicemail from John Smith (Acme Corp)"
-    assert "Voicemail of 31 s: https://pbx.example/vm/1" in payload["ticket_details"]
+    assert "Voicemail of 31 s: " in payload["ticket_details"] and "https://pbx.example/vm/1" in payload["ticket_details"]
     assert only_logged(journal).outcome == "voicemail"
 
 
