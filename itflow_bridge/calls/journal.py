@@ -59,6 +59,7 @@ TICKET_OUTCOMES = {
 CATCH_UP_INTERVAL = 300.0  # seconds between catch-ups while connected (calls left for later, ITFlow was down)
 RECONNECT_WAITS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # before connecting again after the first attempt failed
 TICK = 0.2  # seconds the journal thread sleeps when nothing wakes it
+DELIVERY_PAUSE = 5.0  # seconds before delivering again after the outbox itself failed (busy, disk full)
 
 CatchUp = Callable[[float], Sequence[ClassifiedCall]]  # calls that ended since (epoch seconds), from the CDR
 VoicemailInfo = Callable[[ClassifiedCall], Tuple[int, str]]  # (message seconds, link or where it is)
@@ -114,6 +115,7 @@ class CallJournal:
         self.log = CallLog.in_cache(self.cache_dir, clock=clock)
         self.planner = TicketPlanner(settings, self.outbox, planner_api)
         self._tracker = CallTracker(settle=settle)
+        self._ended_whole: List[CallEvents] = []  # ended before the connection was lost, not handed on yet
         self._lock = threading.Lock()  # the tracker: fed by the AMI reader, read by the journal thread
         self._journal_lock = threading.Lock()  # one call journaled at a time
         self._stopping = threading.Event()
@@ -149,13 +151,19 @@ class CallJournal:
         for thread in self._threads:
             thread.join(timeout)
         with self._lock:
-            ended = self._tracker.flush()
+            ended = self._ended_whole + self._tracker.flush()
+            self._ended_whole = []
         for call in ended:
             self._journal_events(call)
 
     def close(self) -> None:
         self.outbox.close()
         self.log.close()
+
+    @property
+    def catch_up_due(self) -> bool:
+        """Whether the next turn runs the catch-up now (after a login, or a call seen only in part)."""
+        return self._catch_up_due
 
     # --- AMI --------------------------------------------------------------------------
 
@@ -190,10 +198,16 @@ class CallJournal:
         self._wake.set()
 
     def _lost(self) -> None:
-        """Events of the calls in progress are missing from now on: they are the catch-up's, once ended."""
+        """Events of the calls in progress are missing from now on: they are the catch-up's, once ended.
+
+        Calls that ended before the loss were seen whole: they are journaled as they are (no late
+        event can come any more), not dropped with the calls in progress.
+        """
         with self._lock:
+            self._ended_whole.extend(self._tracker.flush())
             self._tracker = CallTracker(settle=self._tracker.settle)
         self.ami_problem = "the connection to Asterisk was lost; reconnecting"
+        self._wake.set()
         for listener in self.lost_listeners:
             try:
                 listener()
@@ -219,7 +233,6 @@ class CallJournal:
             try:
                 self.hand_on_settled()
                 if self._catch_up_due or now >= self._next_catch_up:
-                    self._catch_up_due = False
                     self._next_catch_up = now + CATCH_UP_INTERVAL
                     self.run_catch_up()
             except Exception:  # a bug must not stop the journal: the catch-up will see what was missed
@@ -229,9 +242,13 @@ class CallJournal:
 
     def hand_on_settled(self) -> None:
         with self._lock:
-            settled = self._tracker.settled()
-        for call in settled:
-            self._journal_events(call)
+            settled = self._ended_whole + self._tracker.settled()
+            self._ended_whole = []
+        for call in settled:  # handed over once: a call that fails must not take the others with it
+            try:
+                self._journal_events(call)
+            except Exception:
+                log.exception("calls: the journal failed on call %s; the next catch-up will retry it", call.call_id)
 
     def _journal_events(self, call: CallEvents) -> None:
         began = any(m.event == "Newchannel" and m.get("Uniqueid") == call.call_id for m in call.events)
@@ -242,6 +259,7 @@ class CallJournal:
 
     def run_catch_up(self) -> int:
         """Journal the calls of the CDR that the log does not know; answers how many were journaled."""
+        self._catch_up_due = False
         hours = self.settings.catch_up_hours
         if self.catch_up is None or hours <= 0:
             return 0
@@ -317,10 +335,12 @@ class CallJournal:
                 self._send.clear()  # an entry added from here on is seen by this round or wakes the next
                 try:
                     outbox.deliver(self.writer)
-                except Exception as exc:  # the outbox keeps every entry: log and go on
-                    log.warning("calls: delivering to ITFlow failed: %s", redact(exc))
-                due = outbox.next_due()
-                wait = 60.0 if due is None else min(60.0, max(0.05, due - self.clock()))
+                    due = outbox.next_due()
+                    wait = 60.0 if due is None else min(60.0, max(0.05, due - self.clock()))
+                except Exception as exc:  # the outbox keeps every entry: log, pause, go on
+                    log.warning("calls: delivering to ITFlow failed: %s; trying again in %.0f s", redact(exc),
+                                DELIVERY_PAUSE)
+                    wait = DELIVERY_PAUSE
                 self._send.wait(wait)
         finally:
             outbox.close()

@@ -248,8 +248,11 @@ class TicketPlanner:
         in_itflow = self._open_in_itflow(call.client_id) or []
         for ticket in in_itflow:
             found[ticket.ticket_id] = ticket
+        # A ticket an answered call makes is resolved by its own reply: not open, even before it is sent.
+        resolved = {entry.parent for entry in self.outbox.client_entries(call.client_id, REPLY)
+                    if entry.parent and entry.payload.get("ticket_status") == RESOLVED_STATUS and entry.state != FAILED}
         for entry in self.outbox.client_entries(call.client_id, TICKET):
-            if entry.state == FAILED:
+            if entry.state == FAILED or entry.key in resolved:
                 continue
             if entry.state == DONE:
                 if entry.ticket_id is not None and entry.ticket_id in found:  # ITFlow's row, known to this entry

@@ -5,124 +5,17 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import pytest
 
 from itflow_bridge.calls.ami import (
     AMIAuthenticationError, AMIClient, AMIConnectionLost, AMIError, AMITimeout,
 )
-from itflow_bridge.calls.ami_protocol import Message, MessageParser, encode_action
+from fake_ami import SECRET, USER, FakeAMI
+from itflow_bridge.calls.ami_protocol import Message, encode_action
 from polling import wait_for
 from sockets import free_port
-
-USER = "itflow-events"
-SECRET = "s3cret-that-must-not-leak-0123456789"
-
-
-class FakeAMI:
-    """Speaks enough AMI for the client: banner, Login, Ping, Logoff, events pushed by the test.
-
-    ``Silent`` is an action it never answers; anything else unknown gets Asterisk's error.
-    """
-
-    def __init__(self, secret: str = SECRET) -> None:
-        self.secret = secret
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.port = self.listener.getsockname()[1]
-        self.lock = threading.Lock()
-        self.sessions: List[socket.socket] = []  # logged in
-        self.received: List[Message] = []
-        self.logins = 0
-        self.accepting = True
-        self.after_login = b""  # sent right behind the login response (one read may hold both)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
-        connection.sendall(b"Asterisk Call Manager/11.0.0\r\n")
-        parser = MessageParser()
-        while True:
-            try:
-                data = connection.recv(4096)
-            except OSError:
-                data = b""
-            if not data:
-                connection.close()
-                return
-            for action in parser.feed(data):
-                with self.lock:
-                    self.received.append(action)
-                if not self._answer(connection, action):
-                    connection.close()
-                    return
-
-    def _reply(self, connection: socket.socket, action: Message, *pairs: Tuple[str, str]) -> None:
-        lines = [("Response", pairs[0][1])] + [("ActionID", action.action_id)] + list(pairs[1:])
-        connection.sendall(b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in lines) + b"\r\n")
-
-    def _answer(self, connection: socket.socket, action: Message) -> bool:
-        name = action.get("Action").lower()
-        if name == "login":
-            if action.get("Username") != USER or action.get("Secret") != self.secret:
-                self._reply(connection, action, ("Response", "Error"), ("Message", "Authentication failed"))
-                return False
-            self._reply(connection, action, ("Response", "Success"), ("Message", "Authentication accepted"))
-            if self.after_login:
-                connection.sendall(self.after_login)
-            with self.lock:
-                self.logins += 1
-                self.sessions.append(connection)
-            return True
-        if name == "ping":
-            self._reply(connection, action, ("Response", "Success"), ("Ping", "Pong"))
-        elif name == "logoff":
-            self._reply(connection, action, ("Response", "Goodbye"), ("Message", "Thanks for all the fish."))
-            return False
-        elif name == "originate":
-            self._reply(connection, action, ("Response", "Success"), ("Message", "Originate successfully queued"))
-            self.send(connection, [("Event", "OriginateResponse"), ("ActionID", action.action_id),
-                                   ("Response", "Success"), ("Channel", action.get("Channel"))])
-        elif name != "silent":
-            self._reply(connection, action, ("Response", "Error"),
-                        ("Message", "Invalid/unknown command: %s" % action.get("Action")))
-        return True
-
-    @staticmethod
-    def send(connection: socket.socket, pairs: List[Tuple[str, str]]) -> None:
-        connection.sendall(b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in pairs) + b"\r\n")
-
-    def push(self, raw: bytes) -> None:
-        with self.lock:
-            sessions = list(self.sessions)
-        for connection in sessions:
-            try:
-                connection.sendall(raw)
-            except OSError:
-                pass
-
-    def drop_all(self) -> None:
-        """Close every session, as an Asterisk restart does."""
-        with self.lock:
-            sessions, self.sessions = self.sessions, []
-        for connection in sessions:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by a Logoff
-
-    def close(self) -> None:
-        self.listener.close()
-        self.drop_all()
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_voicemail_and_answered_calls(tmp_path, fake, api):
         outbox.deliver(TicketWriter(api))
         voicemail, answered = tickets(fake)
         assert voicemail["ticket_subject"] == "Voicemail from John Smith (Acme Corp)"
-        assert "Voicemail of 31 s: https://pbx.example/vm/1" in voicemail["ticket_details"]
+        assert 'Voicemail of 31 s: <a href="https://pbx.example/vm/1">listen</a>' in voicemail["ticket_details"]
         assert answered["ticket_status"] == "4" and answered["ticket_resolved_at"] is not None
         worked = [r["ticket_reply_time_worked"] for r in replies(fake)]
         assert worked == ["00:30:00"]  # 16 minutes rounded up to 15-minute steps
