@@ -8,8 +8,11 @@ ITFlow, writing to a scratch ITFlow seeded with the contract dataset.  Every
 case reads ITFlow back and counts the ``Call ID:`` markers: each write of each
 call exactly once, nothing for the calls that must make nothing.
 
-Then the faults: Asterisk restarted under the running bridge, and the bridge
-restarted with another ``answered`` mode (nothing written twice).
+Then the faults, in this order (each builds on the tickets before it): the
+bridge restarted with ``answered = reply`` (nothing written twice), Asterisk
+restarted under the running bridge (it logs in again, the calls after are
+journaled), and the bridge stopped while calls end (its catch-up journals them
+from Asterisk's CDR file once it is back).
 """
 
 from __future__ import annotations
