@@ -260,7 +260,9 @@ def classify_cdrs(call_id: str, records: Sequence[CdrRecord],
         start=min((record.start for record in ordered), default=None),
         answer=answer,
         end=max((record.end for record in ordered), default=None),
-        extensions_rung=tuple(dict.fromkeys(extension_of(leg.dstchannel) for leg in legs)),
+        # What rang for the caller: not the dials a transfer made after the answer.
+        extensions_rung=tuple(dict.fromkeys(extension_of(leg.dstchannel) for leg in legs
+                                            if answer is None or leg.start <= answer)),
         ring_seconds=None if ring_begin is None or ring_end is None else round(ring_end - ring_begin, 3),
         missed_reason=missed_reason,
         answered_by=answered_extensions[0] if answered_extensions else None,

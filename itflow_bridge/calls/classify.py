@@ -279,13 +279,14 @@ def classify(call_id: str, events: Sequence[Message],
     answered_extensions = [extension_of(leg.dest_channel) for leg in answered]
     transferred = any(message.event in ("BlindTransfer", "AttendedTransfer") for message in events) or len(
         set(answered_extensions)) > 1
-    rung = tuple(dict.fromkeys(extension_of(leg.dest_channel) for leg in legs))
     voicemail = _voicemail(events)
     queue = _queue(events)
     begin = _first(events, "Newchannel", Uniqueid=call_id)
     start = _timestamp(begin) if begin is not None else None
     answer = _timestamp(answered[0].end) if answered and answered[0].end is not None else None
     ringing = [leg for leg in legs if answer is None or (_timestamp(leg.begin) or 0.0) <= answer]
+    # What rang for the caller: not the dials a transfer made after the answer.
+    rung = tuple(dict.fromkeys(extension_of(leg.dest_channel) for leg in ringing))
     ring_begin = min((s for s in (_timestamp(leg.begin) for leg in ringing) if s is not None), default=None)
     ring_end = answer if answer is not None else max(
         (s for s in (_timestamp(leg.end) for leg in ringing if leg.end is not None) if s is not None), default=None)

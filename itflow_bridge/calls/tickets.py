@@ -102,13 +102,18 @@ def _lines(*lines: str) -> str:
     return "<br>\n".join(lines)
 
 
+def _text(value: str) -> str:
+    """Text inside ITFlow's HTML: markup escaped, quotes kept (``O'Brien``, not ``O&#x27;Brien``)."""
+    return html.escape(value, quote=False)
+
+
 def _listen(where: str) -> str:
     """A link to the message as ITFlow renders it (details and replies are HTML), or where it is."""
     if not where:
         return ""
     if where.startswith(("http://", "https://")):
         return ': <a href="%s">listen</a>' % html.escape(where, quote=True)
-    return ": " + html.escape(where)
+    return ": " + _text(where)
 
 
 def _who(call: CallForTickets) -> str:
@@ -151,8 +156,8 @@ class TicketPlanner:
         recent = self._recent_missed_ticket(call)
         if recent is not None:
             text = "%s called again at %s, rang %d s%s." % (
-                html.escape(_who(call)), _clock(call.when), call.rang_seconds,
-                (" (" + html.escape(call.rang_where) + ")") if call.rang_where else "")
+                _text(_who(call)), _clock(call.when), call.rang_seconds,
+                (" (" + _text(call.rang_where) + ")") if call.rang_where else "")
             return self._reply(key, call, recent, text)
         return self._ticket(key, call, self._subject(call), self._details(call, "Missed call"))
 
@@ -161,7 +166,7 @@ class TicketPlanner:
         about = "Voicemail of %d s%s" % (call.voicemail_seconds, _listen(call.voicemail_link))
         recent = self._recent_missed_ticket(call)
         if recent is not None:
-            text = "%s left a voicemail at %s. %s." % (html.escape(_who(call)), _clock(call.when), about)
+            text = "%s left a voicemail at %s. %s." % (_text(_who(call)), _clock(call.when), about)
             return self._reply(key, call, recent, text)
         subject = "Voicemail from %s (%s)" % (_who(call), call.client_name)
         return self._ticket(key, call, subject, self._details(call, about))
@@ -172,7 +177,7 @@ class TicketPlanner:
             return []
         worked = time_worked(call.talk_seconds, self.settings.time_step)
         text = "Call at %s answered by %s, %d s." % (
-            _clock(call.when), html.escape(call.answered_by or "the team"), call.talk_seconds)
+            _clock(call.when), _text(call.answered_by or "the team"), call.talk_seconds)
         key = entry_key(call.call_id, ANSWERED)
         open_tickets = self._open_tickets(call)
         if len(open_tickets) == 1:
@@ -212,12 +217,12 @@ class TicketPlanner:
 
     @staticmethod
     def _details(call: CallForTickets, what: str) -> str:
-        rows = [what, "From: %s %s" % (html.escape(_who(call)), html.escape(call.caller_number)),
+        rows = [what, "From: %s %s" % (_text(_who(call)), _text(call.caller_number)),
                 "At: %s" % call.when.strftime("%Y-%m-%d %H:%M")]
         if call.dialled:
-            rows.append("Dialled: %s" % html.escape(call.dialled))
+            rows.append("Dialled: %s" % _text(call.dialled))
         if call.rang_where or call.rang_seconds:
-            rows.append("Rang: %s%d s" % (html.escape(call.rang_where) + ", " if call.rang_where else "",
+            rows.append("Rang: %s%d s" % (_text(call.rang_where) + ", " if call.rang_where else "",
                                           call.rang_seconds))
         return _lines(*rows)
 

@@ -358,6 +358,7 @@ def test_voicemail_without_an_open_ticket_is_a_voicemail_ticket(placed: Placed, 
     details = plain(ticket["ticket_details"])
     assert re.match(r"Voicemail of [1-9]\d* s: mailbox 100@default, message [\d-]+\n", details), details
     assert "\nDialled: 5550104\n" in details, details
+    assert "\nFrom: Mary O'Brien +441632960123\n" in details, details  # an apostrophe reads as one
 
 
 def test_voicemail_hung_up_at_the_greeting_is_missed(placed: Placed, lab, api) -> None:
@@ -396,8 +397,9 @@ def test_transfer_after_answer_names_the_final_extension(placed: Placed, lab, ap
     call_id = placed.ids["transfer"]
     assert writes_of(lab, call_id) == {"answered": 1, "answered-time": 1}
     ticket = ticket_of(api, call_id, "answered")
-    assert re.match(r"Call at \d\d:\d\d answered by 204, transferred to 203, \d+ s\.\n",
-                    plain(ticket["ticket_details"])), ticket["ticket_details"]
+    details = plain(ticket["ticket_details"])
+    assert re.match(r"Call at \d\d:\d\d answered by 204, transferred to 203, \d+ s\.\n", details), details
+    assert re.search(r"\nRang: 204, \d+ s\n", details), details  # the transfer's own dial did not ring the caller
 
 
 def test_internal_and_unknown_callers_make_nothing(placed: Placed, lab, bridge: CallsBridge) -> None:

@@ -30,7 +30,7 @@ EXPECTED = {
     "voicemail_hung_up_at_greeting": (
         Outcome.VOICEMAIL_NO_MESSAGE, "5550104", ("202",), None, None, MissedReason.RING_TIMEOUT, None),
     "queue_abandon": (Outcome.QUEUE_ABANDON, "5550105", ("202",), None, None, MissedReason.CALLER_HUNG_UP, "support"),
-    "transfer_after_answer": (Outcome.TRANSFERRED, "5550106", ("204", "203"), "204", "203", None, None),
+    "transfer_after_answer": (Outcome.TRANSFERRED, "5550106", ("204",), "204", "203", None, None),
     "internal": (Outcome.INTERNAL, "201", ("201",), "201", None, None, None),
 }
 
