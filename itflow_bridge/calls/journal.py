@@ -273,6 +273,8 @@ class CallJournal:
             in_progress = {call.call_id for call in self._tracker.unfinished()}
         fresh = [record for record in records if record.call_id not in in_progress]
         known = self.log.known(record.call_id for record in fresh)
+        log.debug("calls: catch-up: %d call(s) in the CDR since %s, %d of them journaled before",
+                  len(fresh), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)), len(known))
         done = 0
         for record in fresh:
             if record.call_id not in known and self.journal(record, CATCH_UP) is not None:

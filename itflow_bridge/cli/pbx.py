@@ -17,6 +17,7 @@ from ..core import systemd
 from ..core.config import Config
 from ..core.errors import BridgeError, ConfigError
 from ..core.exits import Exit
+from ..core.logs import setup_logging
 from ..core.process import exit_now, signal_handlers
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from ..screen.agent_screen import AgentScreen
 
     config.require_itflow()
+    if not args.verbose:  # -v wins; else the daemon logs at [server] log_level
+        setup_logging(config.server.log_level)
     bridge = Bridge(config, long_running=True)
     host = args.host or config.server.host
     port = config.server.port if args.port is None else args.port

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -84,10 +85,10 @@ class CallsITFlow(FaultyITFlow):
 class Daemon:
     """``itflow-bridge serve`` with ``[calls] enabled``; its whole output (stderr) is kept in ``lines``."""
 
-    def __init__(self, fake: CallsITFlow, tmp_path: Path, ami: FakeAMI) -> None:
+    def __init__(self, fake: CallsITFlow, tmp_path: Path, ami: FakeAMI, catch_up: str = "catch_up_hours = 0") -> None:
         ini = "\n".join([
             "[server]", "log_level = debug",
-            "[calls]", "enabled = yes", "answered = ticket", "repeat_window = 0", "catch_up_hours = 0",
+            "[calls]", "enabled = yes", "answered = ticket", "repeat_window = 0", catch_up,
             "ami_host = 127.0.0.1", "ami_port = %d" % ami.port, "ami_user = %s" % USER,
             "ami_secret = %s" % AMI_SECRET, ""])
         self.proc, _port, seen = start_serve(fake, tmp_path, ini)
@@ -136,8 +137,8 @@ def daemons(fake, ami, tmp_path):
     """``start()`` a daemon (again, on the same cache directory); at the end: none of them printed a secret."""
     started: List[Daemon] = []
 
-    def start() -> Daemon:
-        daemon = Daemon(fake, tmp_path, ami)
+    def start(catch_up: str = "catch_up_hours = 0") -> Daemon:
+        daemon = Daemon(fake, tmp_path, ami, catch_up)
         started.append(daemon)
         return daemon
 
@@ -341,3 +342,47 @@ def test_secrets_appear_in_no_output_even_when_the_ami_login_is_refused(fake, da
     output = daemon.output()
     assert "user %r" % USER in output
     assert AMI_SECRET not in output and fake.api_key not in output and ami.secret not in output
+
+
+CDR_FIXTURE = Path(__file__).resolve().parents[1] / "data" / "cdr" / "ring_group_no_answer.csv"
+
+
+def cdr_lines_of_a_missed_call(number: int, ended: float) -> Tuple[str, str]:
+    """(call id, CDR lines) of a missed call recorded from Asterisk 22, given ids of its own and an end time."""
+    text = CDR_FIXTURE.read_text()
+    old_base = text.split('"', 2)[1].split(".")[0]  # the linkedid's seconds part, shared by every id of the call
+    times = [float(t) for t in re.findall(r",(1\d{9}\.\d{6})", text)]
+    shift = ended - max(times)
+    text = re.sub(r"(?<=,)1\d{9}\.\d{6}", lambda m: "%.6f" % (float(m.group(0)) + shift), text)
+    new_base = str(int(old_base) + 1000 + number)
+    text = text.replace('"%s.' % old_base, '"%s.' % new_base)
+    return '%s.%s' % (new_base, text.split('"', 2)[1].split(".")[1]), text
+
+
+def test_20_calls_that_end_while_the_daemon_is_stopped_are_journaled_from_the_cdr_once(fake, ami, daemons,
+                                                                                     tmp_path):
+    cdr_file = tmp_path / "cdr" / "itflow-bridge.csv"
+    cdr_file.parent.mkdir()
+    cdr_file.write_text("")
+    catch_up = "catch_up_hours = 24\ncdr_file = %s" % cdr_file
+    first = daemons(catch_up)
+    ready(first, ami, tmp_path)
+    assert first.terminate() == 0
+    call_ids = []
+    with open(cdr_file, "a") as handle:  # as Asterisk's cdr_custom appends them while the bridge is away
+        for number in range(20):
+            call_id, lines = cdr_lines_of_a_missed_call(number, time.time())
+            handle.write(lines)
+            call_ids.append(call_id)
+    daemons(catch_up)
+    keys = [missed_key(call_id) for call_id in call_ids]
+    wait_for(lambda: len(fake.tickets()) == 20 and all(e.state == DONE for e in entries(tmp_path)),
+             "the 20 calls in ITFlow", WAIT)
+    assert_each_once_in_order(fake, keys)
+    assert logged_calls(tmp_path) == set(call_ids)
+    third = daemons(catch_up)  # started again: the same CDR is read again, and nothing is written twice
+    ready(third, ami, tmp_path, logins=3)
+    wait_for(lambda: "catch-up: 20 call(s) in the CDR since" in third.output(), "the third daemon's catch-up", WAIT)
+    assert third.terminate() == 0
+    assert_each_once_in_order(fake, keys)
+    assert fake.creates() == 20
