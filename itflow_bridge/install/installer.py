@@ -26,7 +26,7 @@ from ..core.exits import Exit, fail
 from .. import __version__
 from ..core.constants import FASTAGI_PORT
 from ..core.errors import ConfigError
-from . import edits
+from . import edits, manager_user
 from ..storage.layout import CACHE_DIR_MODE, files_off_policy
 from .asterisk_layout import Layout, detect
 from .plan import Change, Plan, Record, Want
@@ -112,6 +112,7 @@ class Installer:
             values[("cache", "dir")] = self.cache_flag
         if self.args.sounds_dir:
             values[("balance", "sounds_dir")] = self.args.sounds_dir
+        values.update(manager_user.config_values(text, enable=bool(getattr(self.args, "calls", False))))
         if text is None:
             return new_config(values).encode("utf-8")
         return set_values(text, values).encode("utf-8") if values else text.encode("utf-8")
@@ -221,6 +222,7 @@ class Installer:
                     edits.GLOBAL, FASTAGI_PORT)
                 if current is not None or wanted:
                     wants.append(Want(globals_file, "file", owner_g[2], owner_g[0], owner_g[1], what, content=wanted))
+        wants += manager_user.wants(layout, config.calls.ami_user, config.calls.ami_secret)
         if transport == "fastagi":
             wants.append(Want(UNIT_DIR + "/" + SOCKET_NAME, "file", 0o644, 0, 0,
                               "the daemon's port, held by systemd across restarts",
@@ -316,6 +318,9 @@ class Installer:
                           self.layout.asterisk_etc + "/globals_custom.conf"}
         if any(path in dialplan_files for path in _paths(first + second + stale)) or stale_paths & dialplan_files:
             reload_dialplan(self.layout)
+        manager_files = manager_user.places(self.layout)
+        if any(path in manager_files for path in _paths(second + stale)) or stale_paths & manager_files:
+            reload_manager(self.layout)
         print_next_steps(self.layout)
         return Exit.OK
 
@@ -340,9 +345,10 @@ class Installer:
         with tempfile.TemporaryDirectory(prefix="itflow-bridge-dry-run-") as scratch:
             installed_sounds = self.sounds_as_installed(config, sounds, Path(scratch) / "sounds")
             trial = dataclasses.replace(
-                config, cache=dataclasses.replace(config.cache, dir=Path(scratch) / "cache"),
+                _before_manager_user(config), cache=dataclasses.replace(config.cache, dir=Path(scratch) / "cache"),
                 balance=dataclasses.replace(config.balance, sounds_dir=installed_sounds))
             report = self.run_checks(trial, transport)
+            self.check_manager(config, report)
             shown = [item for item in report.items  # the scratch cache says nothing of the real one
                      if item.name not in ("cache", "local directory") and not item.name.startswith("store: ")]
             for item in shown:
@@ -376,10 +382,12 @@ class Installer:
             print("check skipped (--skip-check)")
             return True
         host_config = dataclasses.replace(
-            config, cache=dataclasses.replace(config.cache, dir=self.layout.host(str(config.cache.dir))),
+            _before_manager_user(config),
+            cache=dataclasses.replace(config.cache, dir=self.layout.host(str(config.cache.dir))),
             balance=dataclasses.replace(config.balance,
                                         sounds_dir=self.layout.host(str(config.balance.sounds_dir))))
         report = self.run_checks(host_config, transport)
+        self.check_manager(config, report)
         print("itflow-bridge check:")
         for item in report.items:
             print("  " + item.line().replace("\n", "\n  "))
@@ -389,6 +397,18 @@ class Installer:
             print("itflow-bridge: install stopped before touching Asterisk's files%s: fix what check says "
                   "(e.g. install --url ... --api-key ...) and run install again" % kept, file=sys.stderr)
         return report.ok
+
+    def check_manager(self, config: "Config", report: "Report") -> None:
+        """Asterisk's manager interface must be on for calls to be journaled: a failure when ``[calls]
+        enabled``, else a note (it is never switched on here)."""
+        off = manager_user.disabled(self.layout)
+        if off is None:
+            return
+        if config.calls.enabled:
+            report.add("Asterisk manager", "FAIL", off + ": the bridge cannot read call events",
+                       manager_user.enable_fix(self.layout))
+        else:
+            print("note: %s; [calls] needs it on: %s" % (off, manager_user.enable_fix(self.layout)))
 
     def start_daemon(self, units_changed: bool, socket_changed: bool, restart: bool) -> None:
         """Enable and start the socket and the daemon; a restart keeps the port open (systemd holds it).
@@ -459,6 +479,8 @@ class Uninstaller:
         if units and systemd_running(self.layout.root):
             _report(systemctl("daemon-reload"))
         reload_dialplan(self.layout)
+        if manager_user.places(self.layout) & set(recorded):
+            reload_manager(self.layout)
         print("uninstalled%s" % (" (config kept: %s)" % self.args.config_file if self.args.keep_config else ""))
         return Exit.OK
 
@@ -474,6 +496,22 @@ def reload_dialplan(layout: Layout) -> None:
     else:
         print("no asterisk binary found: reload the dialplan yourself (asterisk -rx 'dialplan reload')")
         return
+    _run_reload(layout, command, "dialplan")
+
+
+def reload_manager(layout: Layout) -> None:
+    """Asterisk reads the manager users again (ours added, changed or removed)."""
+    if not layout.asterisk_running:
+        print("Asterisk is not running: skipped the manager reload (it reads the files when it starts)")
+        return
+    if not layout.asterisk_binary:
+        print("no asterisk binary found: reload the manager yourself (asterisk -rx '%s')" % manager_user.RELOAD)
+        return
+    _run_reload(layout, [layout.asterisk_binary, "-rx", manager_user.RELOAD], "manager")
+
+
+def _run_reload(layout: Layout, command: List[str], what: str) -> None:
+    """Run an Asterisk command (inside the target's root when it is not this system); say how it went."""
     if not layout.is_live:
         command = ["chroot", str(layout.root)] + command
     try:
@@ -483,10 +521,10 @@ def reload_dialplan(layout: Layout) -> None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         failed, detail = True, str(exc)
     if failed:
-        print("itflow-bridge: %s failed: %s; reload the dialplan yourself" % (" ".join(command), detail),
+        print("itflow-bridge: %s failed: %s; reload the %s yourself" % (" ".join(command), detail, what),
               file=sys.stderr)
     else:
-        print("dialplan reloaded (%s)" % " ".join(command))
+        print("%s reloaded (%s)" % (what, " ".join(command)))
 
 
 def print_next_steps(layout: Layout) -> None:
@@ -502,6 +540,12 @@ def print_next_steps(layout: Layout) -> None:
   1. In the context your trunk delivers calls to: exten => _X.,1,Gosub(itflow-cid,s,1) before Dial().
   2. For the balance IVR: an option that does Goto(itflow-balance,s,1) (set IVR_CONTEXT to come back).
   Then: asterisk -rx 'dialplan reload'.""")
+
+
+def _before_manager_user(config: "Config") -> "Config":
+    """``config`` for the check run before Asterisk's files are written: the bridge's manager user is
+    written after it, so the calls lines (the manager login) belong to a later ``itflow-bridge check``."""
+    return dataclasses.replace(config, calls=dataclasses.replace(config.calls, enabled=False))
 
 
 def _answer(ask: Callable[[], str], hint: str, what: str, tries: int = 3) -> str:
