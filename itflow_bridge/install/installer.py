@@ -2,8 +2,8 @@
 
 Order: the bridge's own files (config, cache, AGI wrappers, prompts, dialplan
 file); then ``check`` against ITFlow, and nothing of Asterisk's is touched when
-it fails; then Asterisk's files (one include, one global), the daemon's unit,
-systemd and the dialplan reload.  A config file that exists already is rewritten
+it fails; then Asterisk's files (one include, one global, the bridge's manager
+user), the daemon's unit, systemd, the dialplan and manager reloads.  A config file that exists already is rewritten
 only after the check passed, so a wrong ``--url`` or ``--api-key`` never replaces
 a working one.  ``--dry-run`` lists every path a real run would write (the
 bookkeeping included) and runs the same check, failing as the real run would.
