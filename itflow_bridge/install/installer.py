@@ -400,9 +400,14 @@ class Installer:
 
     def check_manager(self, config: "Config", report: "Report") -> None:
         """Asterisk's manager interface must be on for calls to be journaled: a failure when ``[calls]
-        enabled``, else a note (it is never switched on here)."""
+        enabled``, else a note (it is never switched on here); a port other than ``[calls] ami_port``, a note."""
         off = manager_user.disabled(self.layout)
         if off is None:
+            listening = manager_user.port(self.layout)
+            if listening is not None and listening != config.calls.ami_port:
+                print("note: %s/%s has the manager on port %d, [calls] ami_port is %d: set ami_port = %d"
+                      % (self.layout.asterisk_etc, manager_user.MANAGER_CONF, listening, config.calls.ami_port,
+                         listening))
             return
         if config.calls.enabled:
             report.add("Asterisk manager", "FAIL", off + ": the bridge cannot read call events",

@@ -176,6 +176,15 @@ def disabled(layout: Layout) -> Optional[str]:
     return "Asterisk's manager interface (AMI) is off: %s has no enabled = yes in [general]" % path
 
 
+def port(layout: Layout) -> Optional[int]:
+    """The port ``manager.conf`` makes the manager listen on, when it says one."""
+    data = _read(layout, layout.asterisk_etc + "/" + MANAGER_CONF)
+    if data is None:
+        return None
+    value = read_asterisk_conf(data.decode("utf-8", errors="replace")).get("general", {}).get("port", "")
+    return int(value) if value.isdigit() else None
+
+
 def enable_fix(layout: Layout) -> str:
     return ("set enabled = yes in [general] of %s/%s (with bindaddr = 127.0.0.1 if the manager must not be "
             "reached from elsewhere), run asterisk -rx '%s', then install again"

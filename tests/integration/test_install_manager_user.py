@@ -143,3 +143,10 @@ def test_ami_switched_off_is_a_note_when_calls_are_not_enabled(pbx, fake_itflow)
     assert "note: there is no /etc/asterisk/manager.conf" in done.stdout
     assert not (pbx / "etc/asterisk/manager.conf").exists()  # never created: AMI stays the admin's choice
     assert re.search(r"^enabled = no$", (pbx / CONFIG).read_text(), re.M)
+
+
+def test_a_manager_on_another_port_is_noted_with_the_setting_to_change(pbx, fake_itflow):  # noqa: F811
+    (pbx / "etc/asterisk/manager.conf").write_bytes(ADMIN_MANAGER.replace(b"port = 5038", b"port = 5039"))
+    done = install(pbx, *flags(fake_itflow))
+    assert ("note: /etc/asterisk/manager.conf has the manager on port 5039, [calls] ami_port is 5038: "
+            "set ami_port = 5039") in done.stdout

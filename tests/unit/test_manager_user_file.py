@@ -134,3 +134,12 @@ def test_ami_switched_off_is_said_with_the_file_to_change(tmp_path):
     assert manager_user.disabled(plain) is None
     assert "enabled = yes in [general] of /etc/asterisk/manager.conf" in manager_user.enable_fix(plain)
 
+
+
+def test_the_port_manager_conf_listens_on(tmp_path):
+    plain = layout(tmp_path)
+    assert manager_user.port(plain) is None
+    (tmp_path / "etc/asterisk/manager.conf").write_bytes(DEBIAN_MANAGER.replace(b"5038", b"5039"))
+    assert manager_user.port(plain) == 5039
+    (tmp_path / "etc/asterisk/manager.conf").write_bytes(b"[general]\nenabled = yes\n")
+    assert manager_user.port(plain) is None
