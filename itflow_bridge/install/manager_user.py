@@ -43,7 +43,7 @@ DROP_IN_DIR = "manager.d"
 DROP_IN = DROP_IN_DIR + "/" + USER + ".conf"
 MARK = b"; itflow-bridge: its manager user, call events only (itflow-bridge install)"
 RELOAD = "manager reload"
-_TRUE = ("yes", "true", "y", "t", "1", "on")  # Asterisk's ast_true
+_ASTERISK_TRUE = ("yes", "true", "y", "t", "1", "on")  # ast_true: what Asterisk reads as on
 _DROP_IN_INCLUDE = re.compile(rb'^\s*#(try)?include\s+"?(\S*/)?' + re.escape(DROP_IN_DIR.encode())
                               + rb'/\*(\.conf)?"?\s*$')
 _SECTION = re.compile(rb"^\s*\[([^\]]*)\]")
@@ -71,9 +71,16 @@ def config_values(existing: Optional[str], enable: bool) -> Values:
     if user in ("", USER) and not (user == USER and secret):
         values[("calls", "ami_user")] = USER
         values[("calls", "ami_secret")] = new_secret()
-    if enable and parser.get("calls", "enabled", fallback="no").strip().lower() not in _TRUE:
+    if enable and not _enabled(parser):
         values[("calls", "enabled")] = "yes"
     return values
+
+
+def _enabled(parser: configparser.ConfigParser) -> bool:
+    try:
+        return parser.getboolean("calls", "enabled", fallback=False)  # the words the bridge's config reads
+    except ValueError:
+        return False
 
 
 def section(secret: str) -> bytes:
@@ -171,7 +178,7 @@ def disabled(layout: Layout) -> Optional[str]:
     if data is None:
         return "there is no %s, and without it Asterisk's manager interface (AMI) is off" % path
     general = read_asterisk_conf(data.decode("utf-8", errors="replace")).get("general", {})
-    if general.get("enabled", "no").strip().lower() in _TRUE:
+    if general.get("enabled", "no").strip().lower() in _ASTERISK_TRUE:
         return None
     return "Asterisk's manager interface (AMI) is off: %s has no enabled = yes in [general]" % path
 
