@@ -2,8 +2,9 @@
 
 The bridge reads call events over the Asterisk Manager Interface (AMI), so
 install gives it a manager user of its own, ``itflow-bridge``, with the least
-it needs: ``read = call,cdr`` and no write class (Ping, Events and Logoff need
-none), reachable from 127.0.0.1 only, with a long random secret.  The secret
+it needs: ``read = call,cdr,dialplan`` (calls, their CDRs, and the dialplan's
+variables, where a voicemail's message and status are told) and no write class
+(Ping, Events and Logoff need none), reachable from 127.0.0.1 only, with a long random secret.  The secret
 lives in two places only: Asterisk's file (root and the Asterisk group) and
 ``[calls] ami_secret`` of the bridge's config (0640 as well); a re-install
 reads it back from the bridge's config, so it stays the same.
@@ -31,7 +32,7 @@ from .asterisk_layout import Layout, read_asterisk_conf
 from .plan import Want
 
 USER = "itflow-bridge"
-READ = "call,cdr"
+READ = "call,cdr,dialplan"
 WRITE = ""
 DENY = "0.0.0.0/0.0.0.0"
 PERMIT = "127.0.0.1/255.255.255.255"

@@ -1,5 +1,5 @@
 """The manager user install writes, loaded by the real Asterisk 22: it logs in, sees a call's events,
-and may do nothing else.
+and may do nothing else; what it reads classifies every recorded scenario as ``read = all`` does.
 
 The recorder's PBX (manager on a free localhost port, its own all-powerful user
 to place calls) gets ``#include "manager.d/*.conf"`` as Debian's manager.conf
@@ -16,10 +16,12 @@ from typing import Iterator, List
 
 import pytest
 
-from ami_recorder import AMI_USER, AMIRecorder
+from ami_recorder import AMI_USER, SCENARIOS, AMIRecorder, _Capture
 from asterisk_harness import AsteriskHarness
 from itflow_bridge.calls.ami import AMIClient, AMIError
-from itflow_bridge.calls.ami_protocol import Message
+from itflow_bridge.calls.ami_protocol import Message, parse_stream
+from itflow_bridge.calls.classify import ClassifiedCall, classify
+from itflow_bridge.calls.events import calls_in
 from itflow_bridge.install import manager_user
 from itflow_bridge.install.asterisk_layout import Layout, detect
 from itflow_bridge.install.installer import reload_manager
@@ -62,7 +64,7 @@ def test_the_installed_manager_user_logs_in_and_receives_a_calls_events(pbx: AMI
     assert layout.asterisk_running
     reload_manager(layout)  # as install does: asterisk -rx 'manager reload' inside the root
     wait_for(lambda: manager_user.USER in asterisk.cli("manager show users"), what="Asterisk to know the user")
-    assert "call,cdr" in asterisk.cli("manager show user %s" % manager_user.USER)
+    assert manager_user.READ in asterisk.cli("manager show user %s" % manager_user.USER)
 
     events: List[Message] = []
     lock = threading.Lock()
@@ -93,3 +95,26 @@ def test_the_installed_manager_user_logs_in_and_receives_a_calls_events(pbx: AMI
     finally:
         control.close()
         bridge.close()
+
+
+def classified(stream: bytes) -> ClassifiedCall:
+    calls = calls_in(parse_stream(stream, expect_banner=True))
+    assert len(calls) == 1, "one call per recording"
+    return classify(calls[0].call_id, calls[0].events)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_what_the_manager_user_reads_classifies_each_call_as_read_all_does(
+        pbx: AMIRecorder, asterisk: AsteriskHarness, name: str) -> None:
+    layout = detect(asterisk.root)
+    secret = manager_user.new_secret()
+    write_wanted(layout, secret)
+    reload_manager(layout)
+    wait_for(lambda: manager_user.USER in asterisk.cli("manager show users"), what="Asterisk to know the user")
+    ours = _Capture(pbx.port, manager_user.USER, secret)
+    try:
+        everything = pbx.record(SCENARIOS[name])  # read = all, returned once the call's CDRs are posted
+        ours.ping()  # what Asterisk sent before the Pong is in
+        assert classified(ours.finish()) == classified(everything)
+    finally:
+        ours.close()

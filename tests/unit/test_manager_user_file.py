@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from itflow_bridge.calls.ami_protocol import parse_stream
+from itflow_bridge.calls.classify import ClassifiedCall, classify
+from itflow_bridge.calls.events import calls_in
 from itflow_bridge.install import manager_user
 from itflow_bridge.install.asterisk_layout import Account, Layout, read_asterisk_conf
 
@@ -23,7 +28,7 @@ def layout(root: Path, freepbx: bool = False) -> Layout:
 def test_the_section_gives_call_events_only_from_this_machine_only():
     parsed = read_asterisk_conf(manager_user.section(SECRET).decode())
     assert parsed == {"itflow-bridge": {"secret": SECRET, "deny": "0.0.0.0/0.0.0.0",
-                                        "permit": "127.0.0.1/255.255.255.255", "read": "call,cdr", "write": ""}}
+                                        "permit": "127.0.0.1/255.255.255.255", "read": "call,cdr,dialplan", "write": ""}}
 
 
 def test_a_new_secret_is_long_random_and_plain():
@@ -143,3 +148,25 @@ def test_the_port_manager_conf_listens_on(tmp_path):
     assert manager_user.port(plain) == 5039
     (tmp_path / "etc/asterisk/manager.conf").write_bytes(b"[general]\nenabled = yes\n")
     assert manager_user.port(plain) is None
+
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "ami"
+
+
+def classified_with(name: str, classes) -> ClassifiedCall:
+    """The recorded call as a user reading only ``classes`` (None: all) would see it, classified."""
+    messages = parse_stream((RECORDINGS / (name + ".txt")).read_bytes(), expect_banner=True)
+    if classes is not None:
+        messages = [m for m in messages if not m.is_event or set(m.get("Privilege").split(",")) & set(classes)]
+    [call] = calls_in(messages)
+    return classify(call.call_id, call.events)
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in RECORDINGS.glob("*.txt")))
+def test_the_manager_users_read_classes_classify_every_recorded_call_as_read_all_does(name):
+    assert classified_with(name, manager_user.READ.split(",")) == classified_with(name, None)
+
+
+def test_without_the_dialplan_class_a_voicemails_message_is_lost():
+    voicemail = classified_with("voicemail_left", ("call", "cdr")).voicemail
+    assert voicemail is not None and voicemail.message_file is None  # VMSTATUS and the file are dialplan variables
