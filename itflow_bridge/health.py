@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from .services.speech import SpeechSettings
 
 PASS, WARN, FAIL = "ok", "warning", "FAIL"
+AMI_CHECK_BUDGET = 3.0  # seconds for the manager login of ``check``: a local Asterisk answers at once
+FAILED_REASONS_SHOWN = 3
 
 AUTH_FIXES = {
     "missing": "set [itflow] api_key (or ITFLOW_API_KEY)",
@@ -128,6 +130,8 @@ def run_checks(config: Config, transport: Optional[str] = None) -> Report:
     _check_cache(bridge, report)
     _list_stores(str(bridge.config.cache.dir), report)
     _check_directory(bridge, report, transport)
+    if config.calls.enabled:
+        check_calls(config, report)
     client = bridge.client
     mode = "detected" if config.itflow.api_mode == "auto" else "configured"
     try:
@@ -152,6 +156,108 @@ def run_checks(config: Config, transport: Optional[str] = None) -> Report:
     _check_features(client.adapter().capabilities, config, report)
     _check_prompts(config, report)
     return report
+
+
+def check_calls(config: Config, report: Report, budget: float = AMI_CHECK_BUDGET) -> None:
+    """Calls journaled in ITFlow: the manager login, the CDR file for catch-up, the outbox's backlog."""
+    _check_ami(config, report, budget)
+    _check_cdr_file(config, report)
+    _check_outbox(config, report)
+
+
+def _check_ami(config: Config, report: Report, budget: float) -> None:
+    from .calls.ami import AMIAuthenticationError, AMIClient, AMIError, AMITimeout, AMIUnreachable
+
+    calls = config.calls
+    where = "%s:%d" % (calls.ami_host, calls.ami_port)
+    if not calls.ami_user or not calls.ami_secret:
+        report.add("Asterisk manager", FAIL, "[calls] ami_user or ami_secret is not set",
+                   "run itflow-bridge install (it adds the bridge's manager user and sets both), or set them to "
+                   "a manager user of manager.conf")
+        return
+    client = AMIClient(calls.ami_host, calls.ami_port, calls.ami_user, calls.ami_secret, timeout=budget,
+                       ping_interval=None, events="off")
+    try:
+        client.connect()
+    except AMIAuthenticationError:
+        report.add("Asterisk manager", FAIL, "AMI refused the login for user %s on %s" % (calls.ami_user, where),
+                   "check [calls] ami_user/ami_secret and manager.conf (itflow-bridge install writes both)")
+        return
+    except AMIUnreachable as exc:
+        report.add("Asterisk manager", FAIL, "no Asterisk manager on %s: %s" % (where, exc),
+                   "start Asterisk; see that manager.conf has enabled = yes and port = %d in [general] (or set "
+                   "[calls] ami_host/ami_port to where it listens)" % calls.ami_port)
+        return
+    except AMITimeout as exc:
+        report.add("Asterisk manager", FAIL, "the manager on %s did not answer in time: %s" % (where, exc),
+                   "see that Asterisk runs and is not overloaded (asterisk -rx 'manager show settings')")
+        return
+    except AMIError as exc:
+        report.add("Asterisk manager", FAIL, "the manager on %s: %s" % (where, exc),
+                   "see that [calls] ami_host/ami_port point at Asterisk's manager interface")
+        return
+    try:
+        banner = client.banner or "Asterisk Call Manager"
+    finally:
+        client.close()
+    report.add("Asterisk manager", PASS, "logged in as %s on %s (%s)" % (calls.ami_user, where, banner))
+
+
+def _check_cdr_file(config: Config, report: Report) -> None:
+    calls = config.calls
+    if not calls.catch_up_hours:
+        report.add("calls catch-up", PASS, "off ([calls] catch_up_hours = 0): calls that end while the bridge "
+                   "is stopped are not journaled")
+        return
+    path = calls.cdr_file
+    away = "calls that end while the bridge is stopped will not be journaled"
+    if not path.is_file():
+        report.add("calls catch-up", WARN, "%s not found: %s" % (path, away),
+                   "have Asterisk's cdr_custom write it (cdr_custom.conf), or set [calls] cdr_file to the CDR "
+                   "file Asterisk writes (catch_up_hours = 0: no catch-up)")
+    elif not os.access(path, os.R_OK):
+        report.add("calls catch-up", WARN, "%s cannot be read by %s: %s" % (path, _effective_user(), away),
+                   "make it readable by the Asterisk group (chmod g+r %s)" % path)
+    else:
+        report.add("calls catch-up", PASS, "calls that ended up to %d h ago are read back from %s"
+                   % (calls.catch_up_hours, path))
+
+
+def _check_outbox(config: Config, report: Report) -> None:
+    """The writes to ITFlow that calls made: none failed, none stuck."""
+    import sqlite3
+
+    from .calls.outbox import FAILED, PENDING, SENDING, Outbox
+    from .storage.layout import OUTBOX_DB
+
+    path = config.cache.dir / OUTBOX_DB
+    if not path.is_file():
+        report.add("calls outbox", PASS, "no call has been written to ITFlow yet (%s)" % path)
+        return
+    try:
+        with Outbox(path) as outbox:
+            waiting = outbox.entries(PENDING, SENDING)
+            failed = outbox.entries(FAILED)
+    except (OSError, sqlite3.Error) as exc:
+        report.add("calls outbox", WARN, "%s cannot be read by %s: %s" % (path, _effective_user(), exc),
+                   "run check as root or as the Asterisk user")
+        return
+    if failed:
+        reasons = ["%s: %s" % (entry.key, entry.reason or "no reason kept") for entry in failed[:FAILED_REASONS_SHOWN]]
+        more = "; and %d more" % (len(failed) - FAILED_REASONS_SHOWN) if len(failed) > FAILED_REASONS_SHOWN else ""
+        report.add("calls outbox", FAIL, "%d call write%s refused by ITFlow, not retried: %s%s"
+                   % (len(failed), "" if len(failed) == 1 else "s", "; ".join(reasons), more),
+                   "fix what the reasons say, then run itflow-bridge calls --retry")
+    stuck = [entry for entry in waiting if entry.reason]
+    if stuck:
+        report.add("calls outbox", WARN, "%d call write%s waiting for ITFlow; the last attempt: %s"
+                   % (len(waiting), "" if len(waiting) == 1 else "s", stuck[-1].reason),
+                   "see that ITFlow answers (the reach ITFlow line): they are sent once it does")
+    elif waiting:
+        report.add("calls outbox", PASS, "%d call write%s being sent to ITFlow"
+                   % (len(waiting), "" if len(waiting) == 1 else "s"))
+    elif not failed:
+        report.add("calls outbox", PASS, "every call write is in ITFlow (%s)" % path)
 
 
 def _check_features(capabilities: Capabilities, config: Config, report: Report) -> None:

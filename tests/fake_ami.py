@@ -37,7 +37,8 @@ class FakeAMI:
         self.logins = 0
         self.refused_logins = 0
         self.after_login = b""  # sent right behind the login response (one read may hold both)
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+        self.acceptor.start()
 
     def _accept(self) -> None:
         while True:
@@ -159,5 +160,13 @@ class FakeAMI:
                 pass  # already closed by a Logoff
 
     def close(self) -> None:
+        # shutdown wakes the thread blocked in accept(); a bare close would leave it blocked on a
+        # descriptor number the kernel may give another test's socket (a restarted accept then takes
+        # that socket's connections).
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
+        self.acceptor.join(5.0)
         self.drop_all()

@@ -45,6 +45,10 @@ class AMIAuthenticationError(AMIError):
     """Asterisk refused the username or secret."""
 
 
+class AMIUnreachable(AMIError):
+    """No manager interface answered at the address (refused, unreachable, unknown host)."""
+
+
 class AMITimeout(AMIError):
     """No response to an action within its timeout."""
 
@@ -203,7 +207,8 @@ class AMIClient:
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as error:
-            raise AMIError("cannot connect to %s:%d: %s" % (self.host, self.port, error.strerror or error)) from None
+            raise AMIUnreachable("cannot connect to %s:%d: %s" % (self.host, self.port,
+                                                                  error.strerror or error)) from None
         parser = MessageParser(expect_banner=True)
         try:
             messages = self._read_banner(sock, parser)

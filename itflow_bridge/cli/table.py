@@ -145,6 +145,8 @@ def install_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", action="append", help="install the balance prompts for this language "
                         "(repeatable; default [balance] language)")
     parser.add_argument("--config-file", default=DEFAULT_CONFIG, help="the bridge's config file (default %(default)s)")
+    parser.add_argument("--calls", action="store_true",
+                        help="journal calls in ITFlow: set [calls] enabled = yes (the manager user is added anyway)")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--freepbx", dest="freepbx", action="store_true", default=None, help="treat the PBX as FreePBX")
     kind.add_argument("--asterisk", dest="freepbx", action="store_false", help="treat the PBX as plain Asterisk")

@@ -15,6 +15,7 @@ import os
 import pwd
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Tuple
@@ -65,6 +66,18 @@ class Layout:
     @property
     def asterisk_running(self) -> bool:
         return self.host(self.run_dir + "/asterisk.ctl").exists()
+
+    def run(self, command: List[str], timeout: float = 300.0) -> Tuple[bool, str]:
+        """Run a PBX command (``asterisk -rx ...``, ``fwconsole``) on the target: in its tree when it is
+        not this system.  Answers (ok, what it printed); ok is False when Asterisk could not be reached."""
+        if not self.is_live:
+            command = ["chroot", str(self.root)] + command
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, str(exc)
+        output = (result.stdout + result.stderr).strip()
+        return result.returncode == 0 and "Unable to connect" not in output, output
 
     def describe(self) -> str:
         kind = "FreePBX" if self.freepbx else "plain Asterisk"

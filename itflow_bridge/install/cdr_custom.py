@@ -11,7 +11,6 @@ FreePBX's framework nor its core and cdr modules write ``cdr_custom.conf``.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import PurePosixPath
 from typing import List, Optional, Tuple
 
@@ -101,23 +100,10 @@ def load_module(layout: Layout) -> None:
         print("no asterisk binary found: run asterisk -rx 'module load %s' (or 'module reload %s' when loaded)"
               % (MODULE, MODULE))
         return
-    ok, shown = _cli(layout, "module show like cdr_custom")
+    ok, shown = layout.run([str(layout.asterisk_binary), "-rx", "module show like cdr_custom"], 60)
     command = "module reload %s" % MODULE if ok and MODULE in shown else "module load %s" % MODULE
-    ok, detail = _cli(layout, command)
+    ok, detail = layout.run([str(layout.asterisk_binary), "-rx", command], 60)
     if ok:
         print("CDR file: asterisk -rx '%s'" % command)
     else:
         print("itflow-bridge: asterisk -rx '%s' failed: %s; run it yourself" % (command, detail))
-
-
-def _cli(layout: Layout, command: str) -> Tuple[bool, str]:
-    """``asterisk -rx command`` on the target (in its tree when it is not this system): (ok, output)."""
-    argv = [str(layout.asterisk_binary), "-rx", command]
-    if not layout.is_live:
-        argv = ["chroot", str(layout.root)] + argv
-    try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
-    output = (result.stdout + result.stderr).strip()
-    return result.returncode == 0 and "Unable to connect" not in output, output

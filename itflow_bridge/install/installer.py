@@ -2,8 +2,8 @@
 
 Order: the bridge's own files (config, cache, AGI wrappers, prompts, dialplan
 file); then ``check`` against ITFlow, and nothing of Asterisk's is touched when
-it fails; then Asterisk's files (one include, one global), the daemon's unit,
-systemd and the dialplan reload.  A config file that exists already is rewritten
+it fails; then Asterisk's files (one include, one global, the bridge's manager
+user), the daemon's unit, systemd, the dialplan and manager reloads.  A config file that exists already is rewritten
 only after the check passed, so a wrong ``--url`` or ``--api-key`` never replaces
 a working one.  ``--dry-run`` lists every path a real run would write (the
 bookkeeping included) and runs the same check, failing as the real run would.
@@ -16,7 +16,6 @@ import dataclasses
 import getpass
 import os
 import stat
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ from ..core.exits import Exit, fail
 from .. import __version__
 from ..core.constants import FASTAGI_PORT
 from ..core.errors import ConfigError
-from . import cdr_custom, edits
+from . import cdr_custom, edits, manager_user
 from ..storage.layout import CACHE_DIR_MODE, files_off_policy
 from .asterisk_layout import Layout, detect
 from .plan import Change, Plan, Record, Want
@@ -112,6 +111,7 @@ class Installer:
             values[("cache", "dir")] = self.cache_flag
         if self.args.sounds_dir:
             values[("balance", "sounds_dir")] = self.args.sounds_dir
+        values.update(manager_user.config_values(text, enable=bool(getattr(self.args, "calls", False))))
         if text is None:
             return new_config(values).encode("utf-8")
         return set_values(text, values).encode("utf-8") if values else text.encode("utf-8")
@@ -223,6 +223,7 @@ class Installer:
                     wants.append(Want(globals_file, "file", owner_g[2], owner_g[0], owner_g[1], what, content=wanted))
         if config.calls.enabled and config.calls.catch_up_hours:
             wants += cdr_custom.wants(layout, str(config.calls.cdr_file), owner)
+        wants += manager_user.wants(layout, config.calls.ami_user, config.calls.ami_secret)
         if transport == "fastagi":
             wants.append(Want(UNIT_DIR + "/" + SOCKET_NAME, "file", 0o644, 0, 0,
                               "the daemon's port, held by systemd across restarts",
@@ -320,6 +321,9 @@ class Installer:
             reload_dialplan(self.layout)
         if cdr_custom.conf_path(self.layout) in _paths(second + stale):
             cdr_custom.load_module(self.layout)
+        manager_files = manager_user.places(self.layout)
+        if any(path in manager_files for path in _paths(second + stale)) or stale_paths & manager_files:
+            reload_manager(self.layout)
         print_next_steps(self.layout)
         return Exit.OK
 
@@ -344,9 +348,10 @@ class Installer:
         with tempfile.TemporaryDirectory(prefix="itflow-bridge-dry-run-") as scratch:
             installed_sounds = self.sounds_as_installed(config, sounds, Path(scratch) / "sounds")
             trial = dataclasses.replace(
-                config, cache=dataclasses.replace(config.cache, dir=Path(scratch) / "cache"),
+                _before_manager_user(config), cache=dataclasses.replace(config.cache, dir=Path(scratch) / "cache"),
                 balance=dataclasses.replace(config.balance, sounds_dir=installed_sounds))
             report = self.run_checks(trial, transport)
+            self.check_manager(config, report)
             shown = [item for item in report.items  # the scratch cache says nothing of the real one
                      if item.name not in ("cache", "local directory") and not item.name.startswith("store: ")]
             for item in shown:
@@ -380,10 +385,12 @@ class Installer:
             print("check skipped (--skip-check)")
             return True
         host_config = dataclasses.replace(
-            config, cache=dataclasses.replace(config.cache, dir=self.layout.host(str(config.cache.dir))),
+            _before_manager_user(config),
+            cache=dataclasses.replace(config.cache, dir=self.layout.host(str(config.cache.dir))),
             balance=dataclasses.replace(config.balance,
                                         sounds_dir=self.layout.host(str(config.balance.sounds_dir))))
         report = self.run_checks(host_config, transport)
+        self.check_manager(config, report)
         print("itflow-bridge check:")
         for item in report.items:
             print("  " + item.line().replace("\n", "\n  "))
@@ -393,6 +400,23 @@ class Installer:
             print("itflow-bridge: install stopped before touching Asterisk's files%s: fix what check says "
                   "(e.g. install --url ... --api-key ...) and run install again" % kept, file=sys.stderr)
         return report.ok
+
+    def check_manager(self, config: "Config", report: "Report") -> None:
+        """Asterisk's manager interface must be on for calls to be journaled: a failure when ``[calls]
+        enabled``, else a note (it is never switched on here); a port other than ``[calls] ami_port``, a note."""
+        off = manager_user.disabled(self.layout)
+        if off is None:
+            listening = manager_user.port(self.layout)
+            if listening is not None and listening != config.calls.ami_port:
+                print("note: %s/%s has the manager on port %d, [calls] ami_port is %d: set ami_port = %d"
+                      % (self.layout.asterisk_etc, manager_user.MANAGER_CONF, listening, config.calls.ami_port,
+                         listening))
+            return
+        if config.calls.enabled:
+            report.add("Asterisk manager", "FAIL", off + ": the bridge cannot read call events",
+                       manager_user.enable_fix(self.layout))
+        else:
+            print("note: %s; [calls] needs it on: %s" % (off, manager_user.enable_fix(self.layout)))
 
     def start_daemon(self, units_changed: bool, socket_changed: bool, restart: bool) -> None:
         """Enable and start the socket and the daemon; a restart keeps the port open (systemd holds it).
@@ -465,6 +489,8 @@ class Uninstaller:
         reload_dialplan(self.layout)
         if cdr_custom.conf_path(self.layout) in recorded:
             cdr_custom.load_module(self.layout)
+        if manager_user.places(self.layout) & set(recorded):
+            reload_manager(self.layout)
         print("uninstalled%s" % (" (config kept: %s)" % self.args.config_file if self.args.keep_config else ""))
         return Exit.OK
 
@@ -480,19 +506,28 @@ def reload_dialplan(layout: Layout) -> None:
     else:
         print("no asterisk binary found: reload the dialplan yourself (asterisk -rx 'dialplan reload')")
         return
-    if not layout.is_live:
-        command = ["chroot", str(layout.root)] + command
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        failed = result.returncode != 0
-        detail = (result.stderr or result.stdout).strip()
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        failed, detail = True, str(exc)
-    if failed:
-        print("itflow-bridge: %s failed: %s; reload the dialplan yourself" % (" ".join(command), detail),
+    _run_reload(layout, command, "dialplan")
+
+
+def reload_manager(layout: Layout) -> None:
+    """Asterisk reads the manager users again (ours added, changed or removed)."""
+    if not layout.asterisk_running:
+        print("Asterisk is not running: skipped the manager reload (it reads the files when it starts)")
+        return
+    if not layout.asterisk_binary:
+        print("no asterisk binary found: reload the manager yourself (asterisk -rx '%s')" % manager_user.RELOAD)
+        return
+    _run_reload(layout, [layout.asterisk_binary, "-rx", manager_user.RELOAD], "manager")
+
+
+def _run_reload(layout: Layout, command: List[str], what: str) -> None:
+    """Run an Asterisk command on the target and say how it went."""
+    ok, detail = layout.run(command)
+    if not ok:
+        print("itflow-bridge: %s failed: %s; reload the %s yourself" % (" ".join(command), detail, what),
               file=sys.stderr)
     else:
-        print("dialplan reloaded (%s)" % " ".join(command))
+        print("%s reloaded (%s)" % (what, " ".join(command)))
 
 
 def print_next_steps(layout: Layout) -> None:
@@ -508,6 +543,12 @@ def print_next_steps(layout: Layout) -> None:
   1. In the context your trunk delivers calls to: exten => _X.,1,Gosub(itflow-cid,s,1) before Dial().
   2. For the balance IVR: an option that does Goto(itflow-balance,s,1) (set IVR_CONTEXT to come back).
   Then: asterisk -rx 'dialplan reload'.""")
+
+
+def _before_manager_user(config: "Config") -> "Config":
+    """``config`` for the check run before Asterisk's files are written: the bridge's manager user is
+    written after it, so the calls lines (the manager login) belong to a later ``itflow-bridge check``."""
+    return dataclasses.replace(config, calls=dataclasses.replace(config.calls, enabled=False))
 
 
 def _answer(ask: Callable[[], str], hint: str, what: str, tries: int = 3) -> str:

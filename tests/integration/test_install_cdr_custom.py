@@ -33,6 +33,10 @@ def pbx(tmp_path: Path) -> Path:
     (root / "etc/group").write_text("root:x:0:\nasterisk:x:994:\n")
     (root / "etc/asterisk/asterisk.conf").write_text("[options]\nrunuser = asterisk\nrungroup = asterisk\n")
     (root / "etc/asterisk/extensions.conf").write_bytes(b"[from-trunk]\nexten => _X.,1,Dial(PJSIP/100)\n")
+    # Debian's own manager.conf: the manager on, on localhost, users in manager.d (calls need it)
+    (root / "etc/asterisk/manager.conf").write_bytes(
+        b"[general]\nenabled = yes\nport = 5038\nbindaddr = 127.0.0.1\n#include \"manager.d/*.conf\"\n")
+    (root / "etc/asterisk/manager.d").mkdir()
     (root / "var/lib/asterisk/sounds/en/digits").mkdir()
     for name in STOCK:
         (root / "var/lib/asterisk/sounds/en" / (name + ".gsm")).write_bytes(b"")

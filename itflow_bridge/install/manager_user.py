@@ -1,0 +1,206 @@
+"""The bridge's own Asterisk manager user: call events only, from this machine only.
+
+The bridge reads call events over the Asterisk Manager Interface (AMI), so
+install gives it a manager user of its own, ``itflow-bridge``, with the least
+it needs: ``read = call,cdr,dialplan`` (calls, their CDRs, and the dialplan's
+variables, where a voicemail's message and status are told) and no write class
+(Ping, Events and Logoff need none), reachable from 127.0.0.1 only, with a long random secret.  The secret
+lives in two places only: Asterisk's file (root and the Asterisk group) and
+``[calls] ami_secret`` of the bridge's config (0640 as well); a re-install
+reads it back from the bridge's config, so it stays the same.
+
+Where the user goes: on FreePBX, ``manager_custom.conf`` (FreePBX's
+``manager.conf`` includes it; ``manager_additional.conf`` is FreePBX's own);
+on plain Asterisk, a file ``manager.d/itflow-bridge.conf`` when ``manager.conf``
+includes ``manager.d/*.conf`` (Debian's does), else a marked section at the end
+of ``manager.conf``.  Our section is recognised by its heading, so running the
+edit again changes nothing, and uninstall gives the file back byte for byte.
+
+AMI itself is never switched on here: when ``manager.conf`` says it is off,
+install says so and what to change.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import secrets
+import stat
+from typing import Dict, List, Optional, Set, Tuple
+
+from .asterisk_layout import Layout, read_asterisk_conf
+from .plan import Want
+
+USER = "itflow-bridge"
+READ = "call,cdr,dialplan"
+WRITE = ""
+DENY = "0.0.0.0/0.0.0.0"
+PERMIT = "127.0.0.1/255.255.255.255"
+SECRET_BYTES = 32  # 64 hex digits: nothing in it that manager.conf would read as syntax
+FILE_MODE = 0o640  # a file of ours holding the secret: root writes it, the Asterisk group reads it
+MANAGER_CONF = "manager.conf"
+FREEPBX_FILE = "manager_custom.conf"
+DROP_IN_DIR = "manager.d"
+DROP_IN = DROP_IN_DIR + "/" + USER + ".conf"
+MARK = b"; itflow-bridge: its manager user, call events only (itflow-bridge install)"
+RELOAD = "manager reload"
+_ASTERISK_TRUE = ("yes", "true", "y", "t", "1", "on")  # ast_true: what Asterisk reads as on
+_DROP_IN_INCLUDE = re.compile(rb'^\s*#(try)?include\s+"?(\S*/)?' + re.escape(DROP_IN_DIR.encode())
+                              + rb'/\*(\.conf)?"?\s*$')
+_SECTION = re.compile(rb"^\s*\[([^\]]*)\]")
+
+Values = Dict[Tuple[str, str], str]
+
+
+def new_secret() -> str:
+    return secrets.token_hex(SECRET_BYTES)
+
+
+def config_values(existing: Optional[str], enable: bool) -> Values:
+    """What install sets in the bridge's config (``existing`` text, None for a new file): our user and
+    a new secret unless it has them (or another manager user the admin chose); ``enabled = yes`` when
+    ``enable`` (``--calls``) and it is not so already."""
+    parser = configparser.ConfigParser(interpolation=None)
+    if existing is not None:
+        try:
+            parser.read_string(existing)
+        except configparser.Error:
+            pass  # the config's own validation says what is wrong with it
+    user = parser.get("calls", "ami_user", fallback="").strip()
+    secret = parser.get("calls", "ami_secret", fallback="").strip()
+    values: Values = {}
+    if user in ("", USER) and not (user == USER and secret):
+        values[("calls", "ami_user")] = USER
+        values[("calls", "ami_secret")] = new_secret()
+    if enable and not _enabled(parser):
+        values[("calls", "enabled")] = "yes"
+    return values
+
+
+def _enabled(parser: configparser.ConfigParser) -> bool:
+    try:
+        return parser.getboolean("calls", "enabled", fallback=False)  # the words the bridge's config reads
+    except ValueError:
+        return False
+
+
+def section(secret: str) -> bytes:
+    """Our user's section of a manager config file, heading line first."""
+    lines = [MARK, b"[" + USER.encode() + b"]", b"secret = " + secret.encode(), b"deny = " + DENY.encode(),
+             b"permit = " + PERMIT.encode(), b"read = " + READ.encode(), b"write =" + (b" " + WRITE.encode()
+                                                                                     if WRITE else b"")]
+    return b"".join(line + b"\n" for line in lines)
+
+
+def set_section(data: bytes, secret: str) -> bytes:
+    """``data`` (a manager config file) with our section, at its end, exactly once; unchanged if so already."""
+    kept = remove_section(data)
+    if kept and not kept.endswith(b"\n"):
+        kept += b"\r\n" if kept.splitlines(keepends=True)[0].endswith(b"\r\n") else b"\n"
+    return kept + section(secret)
+
+
+def remove_section(data: bytes) -> bytes:
+    """``data`` without our section (its heading line to the next section or the end)."""
+    lines = data.splitlines(keepends=True)
+    result: List[bytes] = []
+    inside = False
+    for index, line in enumerate(lines):
+        bare = line.rstrip(b"\r\n")
+        if bare == MARK and index + 1 < len(lines) and _is_our_header(lines[index + 1]):
+            inside = True
+            continue
+        if inside:
+            header = _SECTION.match(line)
+            if header and not _is_our_header(line):
+                inside = False
+            elif bare.strip().startswith(b"#"):
+                inside = False  # an include after our section is not ours
+            else:
+                continue
+        result.append(line)
+    return b"".join(result)
+
+
+def _is_our_header(line: bytes) -> bool:
+    header = _SECTION.match(line)
+    return header is not None and header.group(1).strip() == USER.encode()
+
+
+def includes_drop_ins(manager_conf: bytes) -> bool:
+    """``manager.conf`` reads every file of ``manager.d`` (Debian's ``#include "manager.d/*.conf"``)."""
+    return any(_DROP_IN_INCLUDE.match(line.rstrip(b"\r\n")) for line in manager_conf.splitlines())
+
+
+def target(layout: Layout) -> Tuple[str, bool]:
+    """Where our user goes, as the PBX sees the path, and whether that file is ours alone."""
+    etc = layout.asterisk_etc
+    if layout.freepbx:
+        return etc + "/" + FREEPBX_FILE, False
+    manager_conf = _read(layout, etc + "/" + MANAGER_CONF)
+    if manager_conf is not None and includes_drop_ins(manager_conf):
+        return etc + "/" + DROP_IN, True
+    return etc + "/" + MANAGER_CONF, False
+
+
+def places(layout: Layout) -> Set[str]:
+    """Every file our user may be in (after a change of ``manager.conf``, an earlier install's may differ)."""
+    etc = layout.asterisk_etc
+    return {etc + "/" + FREEPBX_FILE, etc + "/" + DROP_IN, etc + "/" + MANAGER_CONF}
+
+
+def wants(layout: Layout, user: str, secret: str) -> List[Want]:
+    """The file holding our user, as it should be; none when the bridge uses another manager user."""
+    if user != USER or not secret:
+        return []
+    path, own = target(layout)
+    what = ("the bridge's manager user %s: read %s, no write, from 127.0.0.1 only (secret as [calls] ami_secret)"
+            % (USER, READ))
+    group = layout.account.gid
+    if own:
+        return [Want(path, "file", FILE_MODE, 0, group, what, content=section(secret), secret=True)]
+    current = _read(layout, path)
+    if current is None and not layout.freepbx:
+        return []  # no manager.conf: nothing to add to (``disabled`` says so); uninstall never removes one
+    if current is None:
+        return [Want(path, "file", FILE_MODE, 0, group, what, content=section(secret), secret=True)]
+    info = layout.host(path).stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if info.st_uid == layout.account.uid or info.st_gid == group:
+        mode &= ~0o007  # Asterisk reads it as its owner or group: nobody else needs the secret
+    return [Want(path, "file", mode, info.st_uid, info.st_gid, "a section [%s] in it: %s" % (USER, what),
+                 content=set_section(current, secret), secret=True)]
+
+
+def disabled(layout: Layout) -> Optional[str]:
+    """Why Asterisk's manager interface is off (None when ``manager.conf`` switches it on)."""
+    path = layout.asterisk_etc + "/" + MANAGER_CONF
+    data = _read(layout, path)
+    if data is None:
+        return "there is no %s, and without it Asterisk's manager interface (AMI) is off" % path
+    general = read_asterisk_conf(data.decode("utf-8", errors="replace")).get("general", {})
+    if general.get("enabled", "no").strip().lower() in _ASTERISK_TRUE:
+        return None
+    return "Asterisk's manager interface (AMI) is off: %s has no enabled = yes in [general]" % path
+
+
+def port(layout: Layout) -> Optional[int]:
+    """The port ``manager.conf`` makes the manager listen on, when it says one."""
+    data = _read(layout, layout.asterisk_etc + "/" + MANAGER_CONF)
+    if data is None:
+        return None
+    value = read_asterisk_conf(data.decode("utf-8", errors="replace")).get("general", {}).get("port", "")
+    return int(value) if value.isdigit() else None
+
+
+def enable_fix(layout: Layout) -> str:
+    return ("set enabled = yes in [general] of %s/%s (with bindaddr = 127.0.0.1 if the manager must not be "
+            "reached from elsewhere), run asterisk -rx '%s', then install again"
+            % (layout.asterisk_etc, MANAGER_CONF, RELOAD))
+
+
+def _read(layout: Layout, path: str) -> Optional[bytes]:
+    try:
+        return layout.host(path).read_bytes()
+    except FileNotFoundError:
+        return None
