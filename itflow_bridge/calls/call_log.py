@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
-from ..storage.layout import OUTBOX_DB
+from ..storage.layout import OUTBOX_DB, open_durable_store
 
 LIVE = "live"  # sources of a logged call
 CATCH_UP = "catch-up"
@@ -60,10 +59,7 @@ class CallLog:
     def __init__(self, path: "os.PathLike[str] | str", *, clock: Callable[[], float] = time.time):
         self.path = Path(path)
         self.clock = clock
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable_store(self.path, _SCHEMA)
 
     @classmethod
     def in_cache(cls, cache_dir: "os.PathLike[str] | str", **options: Any) -> "CallLog":

@@ -24,7 +24,6 @@ import fcntl
 import json
 import logging
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from ..core.errors import (
     UsageError,
 )
 from ..core.redact import redact
-from ..storage.layout import OUTBOX_DB, OUTBOX_LOCK, create_shared_file
+from ..storage.layout import OUTBOX_DB, OUTBOX_LOCK, create_shared_file, open_durable_store
 
 log = logging.getLogger(__name__)
 
@@ -161,13 +160,8 @@ class Outbox:
         self.path = Path(path)
         self.clock = clock
         self.delay = delay
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for name in (self.path, self._lock_path):
-            create_shared_file(str(name))  # usable by every process sharing the directory
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")  # a committed entry survives a power cut
-        self._db.executescript(_TABLE)
+        self._db = open_durable_store(self.path, _TABLE)  # a committed entry survives a power cut
+        create_shared_file(str(self._lock_path))  # usable by every process sharing the directory
         self._add_client_column()
         self._db.executescript(_INDEXES)
 

@@ -24,21 +24,18 @@ server reads them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import secrets
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 from ..core.config import CallsSettings
-from ..storage.layout import VOICEMAIL_LINKS_DB, create_shared_file
+from ..core.link_tokens import new_token, token_hash
+from ..storage.layout import VOICEMAIL_LINKS_DB, open_durable_store
 from .voicemail import VoicemailAudio, VoicemailMessage, locate
 
-TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 43 URL-safe characters
 LINK_PATH = "/voicemail/"  # what the HTTP server answers, under link_base_url
 DAY = 86400.0
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32,128}")
@@ -56,11 +53,6 @@ CREATE INDEX IF NOT EXISTS links_expires ON links (expires);
 """
 
 
-def token_hash(token: str) -> str:
-    """What the store keeps of a token: its SHA-256, hex."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 class VoicemailLinks:
     """The links store at ``path``; ``days`` each link lasts, ``base_url`` the server as ITFlow users reach it."""
 
@@ -69,12 +61,7 @@ class VoicemailLinks:
         self.days = days
         self.base_url = base_url.rstrip("/")
         self._lock = threading.Lock()  # the HTTP server's request threads share the connection
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        create_shared_file(str(self.path))  # usable by both processes sharing the directory
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")  # a link is on disk before the ticket that carries it
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable_store(self.path, _SCHEMA)  # a link is on disk before the ticket carrying it
 
     @classmethod
     def in_cache(cls, cache_dir: "os.PathLike[str] | str", settings: CallsSettings) -> "VoicemailLinks":
@@ -98,7 +85,7 @@ class VoicemailLinks:
     def issue(self, message: VoicemailMessage, now: Optional[float] = None) -> str:
         """A new token for ``message``, valid ``days`` from ``now``; expired links are removed on the way."""
         now = time.time() if now is None else now
-        token = secrets.token_urlsafe(TOKEN_BYTES)
+        token = new_token()
         with self._lock:
             self._db.execute("DELETE FROM links WHERE expires <= ?", (now,))
             self._db.execute(

@@ -11,20 +11,17 @@ and a page already open is closed at its next heartbeat.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
-import secrets
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
-from ..storage.layout import AGENTS_DB, create_shared_file
+from ..core.link_tokens import new_token, token_hash
+from ..storage.layout import AGENTS_DB, open_durable_store
 
-TOKEN_BYTES = 24  # 192 bits, 32 URL-safe characters
 EXTENSION = re.compile(r"[0-9A-Za-z_.+*#-]{1,32}")
 TOKEN = re.compile(r"[0-9A-Za-z_-]{16,128}")
 AGENT_PATH = "/agent/"  # the page of a link: <base>/agent/<token>
@@ -37,10 +34,6 @@ CREATE TABLE IF NOT EXISTS links (
 );
 CREATE INDEX IF NOT EXISTS links_by_extension ON links (extension);
 """
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def valid_extension(extension: str) -> bool:
@@ -57,12 +50,8 @@ class AgentLinks:
     def __init__(self, path: "os.PathLike[str] | str", *, clock: Callable[[], float] = time.time):
         self.path = Path(path)
         self.clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        create_shared_file(str(self.path))
         self._lock = threading.Lock()  # one connection, shared by the HTTP server's threads
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable_store(self.path, _SCHEMA)
 
     @classmethod
     def in_cache(cls, cache_dir: "os.PathLike[str] | str", **options: Any) -> "AgentLinks":
@@ -82,7 +71,7 @@ class AgentLinks:
         """A new token for ``extension``'s page (the extension's other links stay valid)."""
         if not valid_extension(extension):
             raise ValueError("%r is not an extension (digits, letters, _ . + * # - only)" % extension)
-        token = secrets.token_urlsafe(TOKEN_BYTES)
+        token = new_token()
         with self._lock:
             self._db.execute("INSERT INTO links (token_sha256, extension, created) VALUES (?, ?, ?)",
                              (token_hash(token), extension, self.clock()))

@@ -59,6 +59,8 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import sqlite3
+    from pathlib import Path
     from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 CACHE_DIR_MODE = 0o2770  # set by ``install`` (as root): setgid, so everything inside is the group's
@@ -114,6 +116,22 @@ def create_shared_file(path: str) -> None:
         os.close(create_file(path))
     except FileExistsError:
         return
+
+
+def open_durable_store(path: "Path", schema: str) -> "sqlite3.Connection":
+    """The call subsystem's sqlite stores (outbox, call log, links): shared by the processes of the
+    cache directory (the policy's mode and group), WAL, and ``synchronous = FULL``, so a committed row
+    survives a power cut (a write is on disk before the request that relies on it).  One connection
+    usable from several threads, each statement its own transaction; callers serialise their use."""
+    import sqlite3  # here: the classic fast path imports this module and never sqlite
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    create_shared_file(str(path))
+    db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.executescript(schema)
+    return db
 
 
 def temporary_for(target: str) -> "Tuple[str, int]":

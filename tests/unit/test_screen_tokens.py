@@ -16,7 +16,7 @@ from itflow_bridge.storage.layout import AGENTS_DB, FILE_MODE
 def test_a_token_opens_its_extension_until_revoked(tmp_path):
     with AgentLinks.in_cache(tmp_path) as links:
         desk, phone, other = links.issue("201"), links.issue("201"), links.issue("202")
-        assert len({desk, phone, other}) == 3 and re.fullmatch(r"[A-Za-z0-9_-]{32}", desk)
+        assert len({desk, phone, other}) == 3 and re.fullmatch(r"[A-Za-z0-9_-]{43}", desk)
         assert [links.extension_of(token) for token in (desk, phone, other)] == ["201", "201", "202"]
         assert links.extensions() == [("201", 2), ("202", 1)]
         assert links.revoke("201") == 2
