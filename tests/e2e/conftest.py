@@ -28,6 +28,7 @@ from typing import Callable, Dict, Iterator, List, Sequence
 
 import pytest
 
+from ami_recorder import AMIRecorder
 from asterisk_harness import AsteriskHarness, bridge_sections
 from asterisk_root import ensure_root
 from itflow_bridge.install.asterisk_layout import resolve_in
@@ -364,3 +365,11 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(f"e2e latency per call (ms), also in {LATENCY_REPORT}:")
         for name, seconds in sorted(_latencies.items()):
             terminalreporter.write_line(f"  {name}: {seconds * 1000:.0f}")
+
+
+@pytest.fixture(scope="module")
+def recorder(asterisk: AsteriskHarness) -> Iterator[AMIRecorder]:
+    """The harness as the recording PBX of the call fixtures (manager, CDR, voicemail, queue, scenarios)."""
+    ami = AMIRecorder(asterisk)
+    ami.enable()
+    yield ami

@@ -6,22 +6,13 @@ Also the AMI client's first real use: the recorder logs in and originates with i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from ami_recorder import FIXTURES, SCENARIOS, AMIRecorder
-from asterisk_harness import AsteriskHarness
 from itflow_bridge.calls.ami_protocol import parse_stream
 from itflow_bridge.calls.classify import ClassifiedCall, classify
 from itflow_bridge.calls.events import calls_in
-
-
-@pytest.fixture(scope="module")
-def recorder(asterisk: AsteriskHarness) -> Iterator[AMIRecorder]:
-    ami = AMIRecorder(asterisk)
-    ami.enable()
-    yield ami
 
 
 def classified(stream: bytes) -> ClassifiedCall:

@@ -7,23 +7,15 @@ Also the bridge's cdr_custom mapping's first real use: Asterisk loads it and wri
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterator
 
 import pytest
 
+from call_records import what_both_tell
 from ami_recorder import CDR_DEFAULT_FIXTURES, CDR_FIXTURES, SCENARIOS, AMIRecorder
-from asterisk_harness import AsteriskHarness
 from itflow_bridge.calls.ami_protocol import parse_stream
 from itflow_bridge.calls.cdr import classify_cdrs, group_by_call, read_cdr
-from itflow_bridge.calls.classify import ClassifiedCall, Outcome, classify
+from itflow_bridge.calls.classify import ClassifiedCall, classify
 from itflow_bridge.calls.events import calls_in
-
-
-@pytest.fixture(scope="module")
-def recorder(asterisk: AsteriskHarness) -> Iterator[AMIRecorder]:
-    ami = AMIRecorder(asterisk)
-    ami.enable()
-    yield ami
 
 
 def from_cdr(path: Path) -> ClassifiedCall:
@@ -33,22 +25,6 @@ def from_cdr(path: Path) -> ClassifiedCall:
     assert len(calls) == 1, "one call per recording"
     ((call_id, records),) = calls.items()
     return classify_cdrs(call_id, records)
-
-
-def what_both_tell(record: ClassifiedCall) -> Dict[str, object]:
-    """What the CDR and the AMI events agree on (whether a message was left: only the events say)."""
-    return {
-        "outcome": Outcome.VOICEMAIL if record.outcome == Outcome.VOICEMAIL_NO_MESSAGE else record.outcome,
-        "inbound": record.inbound,
-        "caller": record.caller_number,
-        "dialled": record.dialled_number,
-        "rung": record.extensions_rung,
-        "answered_by": record.answered_by,
-        "transferred_to": record.transferred_to,
-        "queue": record.queue,
-        "mailbox": record.voicemail.mailbox if record.voicemail else None,
-        "answered": record.answer is not None,
-    }
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, replace
 from pathlib import Path, PurePosixPath
-from typing import Dict, List
+from typing import List
 
 import pytest
 
+from call_records import what_both_tell
 from itflow_bridge.calls.ami_protocol import parse_stream
 from itflow_bridge.calls.cdr import (
     CDR_CUSTOM_DIR, COLUMNS, MAPPING_VALUE, CdrRecord, classify_cdrs, group_by_call, mapping_line, mapping_target, parse_line,
@@ -52,24 +53,6 @@ def from_ami(name: str) -> ClassifiedCall:
     calls = calls_in(parse_stream((AMI_FIXTURES / f"{name}.txt").read_bytes(), expect_banner=True))
     assert len(calls) == 1
     return classify(calls[0].call_id, calls[0].events)
-
-
-def what_both_tell(record: ClassifiedCall) -> Dict[str, object]:
-    """The fields a CDR tells as the AMI events do (a message left or not: only the events say)."""
-    outcome = Outcome.VOICEMAIL if record.outcome == Outcome.VOICEMAIL_NO_MESSAGE else record.outcome
-    return {
-        "outcome": outcome,
-        "inbound": record.inbound,
-        "caller": record.caller_number,
-        "caller_name": record.caller_name,
-        "dialled": record.dialled_number,
-        "rung": record.extensions_rung,
-        "answered_by": record.answered_by,
-        "transferred_to": record.transferred_to,
-        "queue": record.queue,
-        "mailbox": record.voicemail.mailbox if record.voicemail else None,
-        "answered": record.answer is not None,
-    }
 
 
 def test_every_ami_scenario_has_its_cdr_fixtures():
