@@ -30,14 +30,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-from itflow_bridge.calls.classify import (
+from ..core.constants import CDR_CUSTOM_DIR
+from .classify import (
     DEFAULT_INBOUND_CONTEXTS, UNKNOWN_NUMBERS, ClassifiedCall, MissedReason, Outcome, Voicemail, extension_of,
 )
 
 log = logging.getLogger(__name__)
 
-# Where cdr_custom writes a mapping whose file name has no directory (Asterisk's astlogdir + /cdr-custom).
-CDR_CUSTOM_DIR = "/var/log/asterisk/cdr-custom"
 ROTATED_SUFFIX = ".1"  # logrotate's first old copy
 ANSWERED = "ANSWERED"
 DIALLING_APPS = frozenset({"dial", "queue"})

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 from . import paths
-from .constants import CACHE_MAX_ENTRIES, FASTAGI_PORT
+from .constants import CACHE_MAX_ENTRIES, CDR_CUSTOM_DIR, CDR_FILE_NAME, FASTAGI_PORT
 from .errors import ConfigError
 from .redact import SHORTEST_ITFLOW_KEY, register_secret
 
@@ -340,7 +340,7 @@ class CallsSettings:
     ami_secret: str = field(default="", repr=False, metadata={"parse": _text, "secret": True})
     # Calls that ended while the bridge was away are read back from Asterisk's own CDR file this far.
     catch_up_hours: int = _setting(24, _whole_number(0, 24 * 31, "use a number of hours from 0 (off) to 744"))
-    cdr_file: Path = _setting(Path("/var/log/asterisk/cdr-custom/itflow-bridge.csv"), _path)
+    cdr_file: Path = _setting(Path(CDR_CUSTOM_DIR) / CDR_FILE_NAME, _path)
     voicemail_spool: Path = _setting(Path("/var/spool/asterisk/voicemail"), _path)
     # Base address of this bridge's HTTP server as ITFlow users reach it; empty: no voicemail links.
     link_base_url: str = _setting("", _url_or_empty)

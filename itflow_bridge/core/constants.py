@@ -12,3 +12,9 @@ FASTAGI_PORT = 4573
 
 CACHE_MAX_ENTRIES = 20000
 """Caller-ID answers kept in memory ([cache] max_entries); sqlite holds every entry."""
+
+CDR_CUSTOM_DIR = "/var/log/asterisk/cdr-custom"
+"""Where Asterisk's cdr_custom writes a mapping whose file has no folder (astlogdir + /cdr-custom)."""
+
+CDR_FILE_NAME = "itflow-bridge.csv"
+"""The bridge's CDR file there ([calls] cdr_file), read back by the catch-up."""
