@@ -28,7 +28,7 @@ def routes(bridge: "Bridge", only: Optional[str] = None) -> Dict[str, Handler]:
         from .flows.callerid import make_callerid_handler
 
         table[CALLERID] = make_callerid_handler(bridge.lookup, bridge.config.callerid,
-                                                bridge.config.server.verbose_level)
+                                                bridge.config.server.verbose_level, bridge.config.itflow.url)
     if only in (None, BALANCE):
         from .flows.balance_ivr import make_balance_handler
 

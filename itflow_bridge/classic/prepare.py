@@ -68,7 +68,8 @@ def prepare_answers(bridge: "Bridge", environ: Optional[Mapping[str, str]] = Non
             if shared is None or per_form:
                 result = LookupResult(FOUND, form, match, "directory")
                 shared = [" ".join(["SET VARIABLE", quote(name), quote(value)])
-                          for name, value in found_variables(result, bridge.config.callerid)]
+                          for name, value in found_variables(result, bridge.config.callerid,
+                                                                        bridge.config.itflow.url)]
             answers[form] = shared
     if directory_stamp(path) != stamp:
         log.info("the directory changed while the answer book was written: left to that sync")

@@ -13,6 +13,8 @@ class CallerMatch:
 
     The legacy API only says a name (of a contact, a location or a vendor), so
     ``kind`` is ``"unknown"`` there and the client fields stay empty.
+    ``contact_id`` is known when the number is a contact's (cached answers
+    stored before it existed read as None).
     """
 
     name: str
@@ -21,6 +23,7 @@ class CallerMatch:
     client_name: Optional[str] = None
     contact_name: Optional[str] = None
     matched_number: str = ""
+    contact_id: Optional[int] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -30,6 +33,7 @@ class CallerMatch:
             "client_name": self.client_name,
             "contact_name": self.contact_name,
             "matched_number": self.matched_number,
+            "contact_id": self.contact_id,
         }
 
     @classmethod

@@ -7,7 +7,8 @@ SUCCESS) with ITFLOW_CID_STATUS set.
 
 Variables: CALLERID(name) on a match (or on a miss, see ``unknown_name``),
 ITFLOW_CID_STATUS = FOUND | NOTFOUND | SKIPPED | ERROR, and on FOUND
-ITFLOW_CLIENT_ID, ITFLOW_CLIENT_NAME, ITFLOW_CONTACT_NAME.
+ITFLOW_CLIENT_ID, ITFLOW_CLIENT_NAME, ITFLOW_CONTACT_ID, ITFLOW_CONTACT_NAME and
+ITFLOW_CLIENT_URL (the client's page in ITFlow), each empty when not known.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Callable, List, Optional, Tuple
 from ..agi.session import AGISession
 from ..core.config import CallerIDSettings
 from ..core.errors import AGIError
+from ..core.itflow_pages import client_url
 from ..services.display import clean_text, display_name, finish, is_meaningful_name
 from ..services.lookup import CallerLookup, LookupResult
 from ..core.statuses import CallerIDStatus
@@ -27,11 +29,13 @@ log = logging.getLogger(__name__)
 MAX_VARIABLE_CHARS = 255  # a name from ITFlow can be any length; an AGI line cannot
 
 
-def make_callerid_handler(lookup: CallerLookup, settings: CallerIDSettings,
-                          verbose_level: int) -> Callable[[AGISession], LookupResult]:
+def make_callerid_handler(lookup: CallerLookup, settings: CallerIDSettings, verbose_level: int,
+                          itflow_url: str = "") -> Callable[[AGISession], LookupResult]:
+    """``itflow_url``: ``[itflow] url``, the base of ITFLOW_CLIENT_URL (empty: no URL)."""
+
     def handle(session: AGISession) -> LookupResult:
         try:
-            return run_callerid(session, lookup, settings, verbose_level)
+            return run_callerid(session, lookup, settings, verbose_level, itflow_url)
         except AGIError:
             raise  # the channel is gone or Asterisk refused: the transport ends the session
         except Exception:  # a bug of ours: the call still ends with a status
@@ -43,7 +47,7 @@ def make_callerid_handler(lookup: CallerLookup, settings: CallerIDSettings,
 
 
 def run_callerid(session: AGISession, lookup: CallerLookup, settings: CallerIDSettings,
-                 verbose_level: int) -> LookupResult:
+                 verbose_level: int, itflow_url: str = "") -> LookupResult:
     """Name the caller; returns the lookup result (the classic script records fresh ones)."""
     started = time.monotonic()
     number = _caller_number(session)
@@ -51,7 +55,7 @@ def run_callerid(session: AGISession, lookup: CallerLookup, settings: CallerIDSe
 
     name = None
     if result.status == CallerIDStatus.FOUND and result.match is not None:
-        variables = found_variables(result, settings)
+        variables = found_variables(result, settings, itflow_url)
         name = str(dict(variables)["CALLERID(name)"])
     else:
         if result.status == CallerIDStatus.NOTFOUND:
@@ -73,10 +77,13 @@ def run_callerid(session: AGISession, lookup: CallerLookup, settings: CallerIDSe
     return result
 
 
-def found_variables(result: LookupResult, settings: CallerIDSettings) -> List[Tuple[str, object]]:
+def found_variables(result: LookupResult, settings: CallerIDSettings,
+                    itflow_url: str = "") -> List[Tuple[str, object]]:
     """The channel variables a FOUND answer sets, in the order they are set.
 
-    The classic answer book stores exactly these for every synced number.
+    The classic answer book stores exactly these for every synced number.  The
+    ids and the client's page are empty when the answer does not know them
+    (legacy ITFlow's lookup says a name only; a vendor is no client).
     """
     match, number = result.match, result.number or ""
     if match is None:
@@ -85,6 +92,8 @@ def found_variables(result: LookupResult, settings: CallerIDSettings) -> List[Tu
         ("ITFLOW_CLIENT_ID", match.client_id if match.client_id is not None else ""),
         ("ITFLOW_CLIENT_NAME", clean_text(match.client_name or "")[:MAX_VARIABLE_CHARS]),
         ("ITFLOW_CONTACT_NAME", clean_text(match.contact_name or "")[:MAX_VARIABLE_CHARS]),
+        ("ITFLOW_CONTACT_ID", match.contact_id if match.contact_id is not None else ""),
+        ("ITFLOW_CLIENT_URL", clean_text(client_url(itflow_url, match.client_id))),
         ("CALLERID(name)", display_name(match, settings, number)),
         ("ITFLOW_CID_STATUS", CallerIDStatus.FOUND.value),
     ]

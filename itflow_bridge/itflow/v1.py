@@ -136,6 +136,7 @@ class V1Adapter(ITFlowAdapter):
                 client_name=client.name if client else None,
                 contact_name=contact.name,
                 matched_number=digits,
+                contact_id=contact.id,
             )
         hit = self._phone_listing(timeout).get(digits)
         if hit is None:

@@ -17,12 +17,12 @@ import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
-from urllib.parse import urlencode
 
 from cachetools import TTLCache
 
 from ..calls.callers import CLIENT_KINDS
 from ..calls.tickets import OPEN_STATUSES
+from ..core.itflow_pages import CLIENT_TICKETS_PAGE, CONTACTS_PAGE, TICKET_PAGE, client_url, page_url
 from ..core.redact import redact
 from ..services.budget import SingleFlight
 from ..services.numbers import directory_keys, lookup_number
@@ -48,12 +48,6 @@ FAILURE_TTL = 15.0  # seconds a failed fetch is not retried (a ringing queue mus
 CACHED_CLIENTS = 2000
 LATEST_TICKETS = 5
 
-# The ITFlow pages the card links to, relative to [itflow] url.
-CLIENT_PAGE = "client_overview.php"
-TICKET_PAGE = "ticket.php"
-NEW_TICKET_PAGE = "client_tickets.php"  # the client's tickets, with ITFlow's "New Ticket" button
-ADD_CONTACT_PAGE = "contacts.php"  # every contact, with ITFlow's "New Contact" button
-
 Card = Dict[str, Any]  # JSON-ready
 FindCaller = Callable[[str], Optional[DirectoryEntry]]
 
@@ -77,10 +71,6 @@ class Details:
 
 
 Fetch = Callable[[int, Optional[int]], Details]  # (client id, contact id) -> details
-
-
-def _page(base: str, page: str, **query: Any) -> str:
-    return "%s/%s%s" % (base.rstrip("/"), page, ("?" + urlencode(query)) if query else "")
 
 
 class CardService:
@@ -128,7 +118,7 @@ class CardService:
     def _known(self, number: str) -> Card:
         base = self.itflow_url
         card: Card = {"number": number, "known": False, "status": NOT_IN_ITFLOW,
-                      "links": {"add_contact": _page(base, ADD_CONTACT_PAGE)} if base else {}}
+                      "links": {"add_contact": page_url(base, CONTACTS_PAGE)} if base else {}}
         try:
             entry = self.find(number) if number else None
         except Exception as exc:  # an unreadable directory shows the number, never no page
@@ -139,8 +129,8 @@ class CardService:
         contact = entry.kind == "contact"
         links = {}
         if base:
-            links = {"client": _page(base, CLIENT_PAGE, client_id=entry.client_id),
-                     "new_ticket": _page(base, NEW_TICKET_PAGE, client_id=entry.client_id)}
+            links = {"client": client_url(base, entry.client_id),
+                     "new_ticket": page_url(base, CLIENT_TICKETS_PAGE, client_id=entry.client_id)}
         card.update(known=True, status=LOADING, client_id=entry.client_id, client_name=entry.client_name,
                     contact_id=entry.record_id if contact else None, name=entry.name if contact else "",
                     title=entry.title if contact else "", kind=entry.kind, links=links)
@@ -153,8 +143,9 @@ class CardService:
         return int(card["client_id"]), card.get("contact_id")
 
     def _with(self, card: Card, status: str, details: Details) -> Card:
+        base = self.itflow_url
         tickets = [{"id": ticket.ticket_id, "number": ticket.number, "subject": ticket.subject,
-                    "link": _page(self.itflow_url, TICKET_PAGE, ticket_id=ticket.ticket_id) if self.itflow_url else ""}
+                    "link": page_url(base, TICKET_PAGE, ticket_id=ticket.ticket_id) if base else ""}
                    for ticket in details.open_tickets[:LATEST_TICKETS]]
         return dict(card, status=status, open_tickets=len(details.open_tickets), tickets=tickets,
                     important=details.important, balance=details.balance)

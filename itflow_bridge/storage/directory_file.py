@@ -116,6 +116,7 @@ class DirectoryEntry:
             client_name=(self.client_name or None) if client else None,
             contact_name=self.name if self.kind == "contact" else None,
             matched_number=matched,
+            contact_id=self.record_id if self.kind == "contact" else None,
         )
 
 

@@ -86,13 +86,13 @@ def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(brows
     assert "+15551234567" in text_of(browser, "#current .number")
     assert "Fetching tickets" in text_of(browser, "#current")  # ITFlow has not answered: the name is there anyway
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#current .actions a")}
-    assert links["Open client in ITFlow"] == "https://itflow.example/client_overview.php?client_id=1"
+    assert links["Open client in ITFlow"] == "https://itflow.example/agent/client_overview.php?client_id=1"
 
     screen.release.set()  # ITFlow answers
     wait_for(lambda: "1 open ticket" in text_of(browser, "#current .open-tickets"), "the open tickets")
     ticket = browser.find_element(By.CSS_SELECTOR, "#current .tickets a")
     assert ticket.text == "TCK-12 Printer jams"
-    assert ticket.get_attribute("href") == "https://itflow.example/ticket.php?ticket_id=12"
+    assert ticket.get_attribute("href") == "https://itflow.example/agent/ticket.php?ticket_id=12"
     assert ticket.get_attribute("rel") == "noopener noreferrer"
 
     screen.feed(messages[ringing:answered])
@@ -115,7 +115,7 @@ def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(brows
     wait_for(lambda: "not in ITFlow" in text_of(browser, "#current"), "the unknown caller")
     assert "+15550001111" in text_of(browser, "#current .number")
     add = browser.find_element(By.CSS_SELECTOR, "#current .actions a")
-    assert (add.text, add.get_attribute("href")) == ("Add contact in ITFlow", "https://itflow.example/contacts.php")
+    assert (add.text, add.get_attribute("href")) == ("Add contact in ITFlow", "https://itflow.example/agent/contacts.php")
 
 
 def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(browser, screen):

@@ -63,9 +63,9 @@ def test_a_synced_number_is_answered_without_asking_itflow(tmp_path, raw, name):
 def test_the_match_is_the_one_the_adapter_gives(tmp_path):
     directory = write(DirectoryStore(tmp_path / "d.sqlite3"), ENTRIES)
     john = directory.find_caller("+15551234567")
-    assert john == CallerMatch("John Smith", "contact", 1, "Acme Corp", "John Smith", "5551234567")
+    assert john == CallerMatch("John Smith", "contact", 1, "Acme Corp", "John Smith", "5551234567", contact_id=1)
     hq = directory.find_caller("+15552220000")
-    assert (hq.kind, hq.client_id, hq.client_name, hq.contact_name) == ("location", 1, "Acme Corp", None)
+    assert (hq.kind, hq.client_id, hq.client_name, hq.contact_name, hq.contact_id) == ("location", 1, "Acme Corp", None, None)
     vendor = directory.find_caller("+15553330000")  # the adapters' vendor listing gives no client
     assert (vendor.kind, vendor.client_id, vendor.client_name, vendor.contact_name) == ("vendor", None, None, None)
 

@@ -60,14 +60,14 @@ def test_the_directory_part_is_there_at_once_while_itflow_has_not_answered():
     cards, updates = service(fetcher)
     card = cards.card(JOHN.number)
     assert (card["status"], card["client_name"], card["name"], card["title"]) == (LOADING, "ACME Corp", "John Smith", "CEO")
-    assert card["links"]["client"] == ITFLOW + "/client_overview.php?client_id=7"
-    assert card["links"]["new_ticket"] == ITFLOW + "/client_tickets.php?client_id=7"
+    assert card["links"]["client"] == ITFLOW + "/agent/client_overview.php?client_id=7"
+    assert card["links"]["new_ticket"] == ITFLOW + "/agent/tickets.php?client_id=7"
     fetcher.release.set()
     updates.wait_for(lambda card: card["status"] == READY)
     ready = cards.card(JOHN.number)
     assert (ready["open_tickets"], ready["important"], ready["balance"]) == (2, True, "USD 120.00")
     assert ready["tickets"][0] == {"id": 12, "number": "TCK-12", "subject": "Printer jams",
-                                   "link": ITFLOW + "/ticket.php?ticket_id=12"}
+                                   "link": ITFLOW + "/agent/ticket.php?ticket_id=12"}
     assert fetcher.calls == [(7, 1)]  # cached: asked once
 
 
@@ -112,7 +112,7 @@ def test_unknown_callers_and_vendors_are_not_in_itflow_with_a_link_to_add_them()
     for number in ("+15550000000", "+4930999999", ""):
         card = cards.card(number)
         assert (card["known"], card["status"]) == (False, NOT_IN_ITFLOW)
-        assert card["links"] == {"add_contact": ITFLOW + "/contacts.php"}
+        assert card["links"] == {"add_contact": ITFLOW + "/agent/contacts.php"}
     assert fetcher.calls == []
 
 
