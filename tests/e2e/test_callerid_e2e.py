@@ -31,7 +31,8 @@ LATE_ANSWER_WAIT = 6.0  # ITFlow's delay, a refresher's start-up, and room for a
 # The flow's VERBOSE line: "itflow-bridge: caller N: STATUS detail (source, 12 ms)".
 LOOKUP_LINE = re.compile(r"itflow-bridge: caller .*\(([a-z]+|-), (\d+) ms\)")
 TRUNK_NAME = "WIRELESS CALLER"
-ANSWER = ("CALLERID_NAME", "ITFLOW_CID_STATUS", "ITFLOW_CLIENT_ID", "ITFLOW_CLIENT_NAME", "ITFLOW_CONTACT_NAME")
+ANSWER = ("CALLERID_NAME", "ITFLOW_CID_STATUS", "ITFLOW_CLIENT_ID", "ITFLOW_CLIENT_NAME", "ITFLOW_CONTACT_NAME",
+          "ITFLOW_CONTACT_ID", "ITFLOW_CLIENT_URL")
 
 # number as the trunk delivers it -> (v1 name, legacy name, v1 client id, client name, contact name)
 FOUND = {
@@ -45,6 +46,15 @@ FOUND = {
     "stored with country code, non-ASCII": ("+4930123456", "Müller GmbH - Jürgen Müller", "Jürgen Müller", "3",
                                             "Müller GmbH", "Jürgen Müller"),
 }
+
+# The contact's id in the sample ITFlow, for the cases that are a contact's number (v1 only).
+CONTACT_IDS = {"contact phone, E.164": "1", "contact phone, national": "1", "mobile": "2",
+               "stored with trunk 0": "3", "stored with country code, non-ASCII": "4"}
+
+
+def client_page(itflow_url: str, client_id: str) -> str:
+    """ITFLOW_CLIENT_URL for ``client_id`` ("" without a client): ITFlow 26.x's client overview."""
+    return "%s/agent/client_overview.php?client_id=%s" % (itflow_url, client_id) if client_id else ""
 
 
 def cid_call(asterisk: AsteriskHarness, agi_base: str, number: str, name: str = TRUNK_NAME) -> CallResult:
@@ -81,11 +91,11 @@ def test_found_sets_the_name_the_phones_show(asterisk, fake, bridge, transport, 
     assert result.vars["CALLERID_NUM"] == number
     assert result.vars["AGISTATUS"] == "SUCCESS"
     if mode == "v1":
-        expected = (client_id, client_name, contact_name)
+        expected = (client_id, client_name, contact_name, CONTACT_IDS.get(case, ""), client_page(fake.url, client_id))
     else:  # the legacy API names the caller and nothing else
-        expected = ("", "", "")
-    assert (result.vars["ITFLOW_CLIENT_ID"], result.vars["ITFLOW_CLIENT_NAME"],
-            result.vars["ITFLOW_CONTACT_NAME"]) == expected
+        expected = ("", "", "", "", "")
+    assert (result.vars["ITFLOW_CLIENT_ID"], result.vars["ITFLOW_CLIENT_NAME"], result.vars["ITFLOW_CONTACT_NAME"],
+            result.vars["ITFLOW_CONTACT_ID"], result.vars["ITFLOW_CLIENT_URL"]) == expected
     assert lookup_source(result) == "itflow"
     assert fake.api_key not in result.log
 
@@ -122,7 +132,8 @@ def test_unknown_number_keeps_the_trunk_name(asterisk, fake, bridge, transport, 
 
     assert result.vars["ITFLOW_CID_STATUS"] == "NOTFOUND", result.log
     assert result.vars["CALLERID_NAME"] == "Some Caller"
-    assert result.vars["ITFLOW_CLIENT_ID"] == ""
+    assert (result.vars["ITFLOW_CLIENT_ID"], result.vars["ITFLOW_CONTACT_ID"], result.vars["ITFLOW_CLIENT_URL"]) == (
+        "", "", "")
     assert fake.count("/api") >= 1
 
 

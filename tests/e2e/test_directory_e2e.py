@@ -18,7 +18,7 @@ import time
 import pytest
 
 from asterisk_harness import BRIDGE_CONFIG, AsteriskHarness
-from test_callerid_e2e import ANSWER, FOUND, LOOKUP_LINE, TRUNK_NAME, cid_call, lookup_source
+from test_callerid_e2e import ANSWER, CONTACT_IDS, FOUND, LOOKUP_LINE, TRUNK_NAME, cid_call, client_page, lookup_source
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +35,15 @@ FULL_PATH_ONLY = {"stored with trunk 0"}
 CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}  # as Asterisk's
 
 
-def expected(case: str, mode: str) -> dict:
+def expected(case: str, mode: str, itflow_url: str) -> dict:
     number, v1_name, legacy_name, client_id, client_name, contact_name = FOUND[case]
     if mode == "legacy":  # the legacy API names the caller and nothing else: the directory neither
         return {"CALLERID_NAME": legacy_name, "ITFLOW_CID_STATUS": "FOUND", "ITFLOW_CLIENT_ID": "",
-                "ITFLOW_CLIENT_NAME": "", "ITFLOW_CONTACT_NAME": ""}
+                "ITFLOW_CLIENT_NAME": "", "ITFLOW_CONTACT_NAME": "", "ITFLOW_CONTACT_ID": "",
+                "ITFLOW_CLIENT_URL": ""}
     return {"CALLERID_NAME": v1_name, "ITFLOW_CID_STATUS": "FOUND", "ITFLOW_CLIENT_ID": client_id,
-            "ITFLOW_CLIENT_NAME": client_name, "ITFLOW_CONTACT_NAME": contact_name}
+            "ITFLOW_CLIENT_NAME": client_name, "ITFLOW_CONTACT_NAME": contact_name,
+            "ITFLOW_CONTACT_ID": CONTACT_IDS.get(case, ""), "ITFLOW_CLIENT_URL": client_page(itflow_url, client_id)}
 
 
 def answer(result) -> dict:
@@ -76,13 +78,13 @@ def test_fastagi_names_synced_callers_with_itflow_stopped(asterisk, fake, daemon
     wait_for_sync(bridge)
     fake.clear_requests()
     first = cid_call(asterisk, bridge.agi_base, FOUND[SYNCED[mode][0]][0])
-    assert answer(first) == expected(SYNCED[mode][0], mode), first.log
+    assert answer(first) == expected(SYNCED[mode][0], mode, fake.url), first.log
     assert lookup_source(first) == "directory" and fake.requests == []
 
     fake.stop()
     for case in SYNCED[mode]:
         result = cid_call(asterisk, bridge.agi_base, FOUND[case][0], TRUNK_NAME)
-        assert answer(result) == expected(case, mode), (case, result.log)
+        assert answer(result) == expected(case, mode, fake.url), (case, result.log)
         assert lookup_source(result) == "directory", result.log
     assert "caller-ID lookup failed" not in bridge.output()  # nothing even tried to reach ITFlow
 
@@ -95,13 +97,13 @@ def test_classic_scripts_name_synced_callers_with_itflow_stopped(asterisk, fake,
     assert len(list((cache / "answers").iterdir())) == 1
     fake.clear_requests()
     first = cid_call(asterisk, agi_base, FOUND[SYNCED[mode][0]][0])
-    assert answer(first) == expected(SYNCED[mode][0], mode), first.log
+    assert answer(first) == expected(SYNCED[mode][0], mode, fake.url), first.log
     assert fake.requests == []
 
     fake.stop()
     for case in SYNCED[mode]:
         result = cid_call(asterisk, agi_base, FOUND[case][0], TRUNK_NAME)
-        assert answer(result) == expected(case, mode), (case, result.log)
+        assert answer(result) == expected(case, mode, fake.url), (case, result.log)
         if case in FULL_PATH_ONLY:
             assert lookup_source(result) == "directory", result.log
         else:  # the answer book: the fast path, no bridge loaded, so no VERBOSE line from the flow
