@@ -15,7 +15,7 @@ edited config or another ITFlow makes it miss, and the full path answers.
 
 File layout (one file, read with three ``os.pread`` calls per lookup)::
 
-    itflow-bridge answers 1
+    itflow-bridge answers 2
     <configuration>
     <directory file path>
     <inode>:<size>:<mtime_ns> of that file
@@ -38,7 +38,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO, Dict, List, Mapping, Optional, Tuple
 
-HEADER = "itflow-bridge answers 1"
+# The number changes whenever what a book holds changes (2: ITFLOW_CONTACT_ID and ITFLOW_CLIENT_URL),
+# so a book written by an older bridge misses and the full path answers, until the next sync rewrites it.
+HEADER = "itflow-bridge answers 2"
 OFFSET_DIGITS = 12
 HEADER_MAX = 65536
 KEYS_PER_BUCKET = 4

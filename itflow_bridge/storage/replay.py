@@ -15,7 +15,7 @@ lookup it came from.
 
 File format (UTF-8, one item per line)::
 
-    itflow-bridge replay 1
+    itflow-bridge replay 2
     <fresh until, seconds since the epoch>
     <the replay key>
     SET VARIABLE ... (one line per command)
@@ -32,7 +32,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO, List, Mapping, Optional
 
-HEADER = "itflow-bridge replay 1"
+# Changes whenever the recorded lines change meaning (2: ITFLOW_CONTACT_ID and ITFLOW_CLIENT_URL), so a
+# recording of an older bridge misses instead of replaying fewer variables.
+HEADER = "itflow-bridge replay 2"
 CALL_FIELDS = ("agi_callerid", "agi_calleridname", "agi_arg_1")
 PRUNE_EVERY = 64  # about one write in this many also removes expired files
 

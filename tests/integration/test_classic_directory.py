@@ -132,3 +132,15 @@ def test_a_number_kept_as_digits_is_answered_by_the_full_path_without_itflow(fak
     assert code == 0 and fake_itflow.requests == []
     assert call.variables["CALLERID(name)"] == name
     assert not imported_modules(stderr) & {"requests", "urllib3"}
+
+
+def test_the_book_sets_the_contact_id_and_the_client_page(fake_itflow, tmp_path):
+    sync(fake_itflow, tmp_path)
+    fake_itflow.clear_requests()
+    call, _, code, _ = run_script(fake_itflow, tmp_path, "+15551234567", script=installed_wrapper(tmp_path))
+    assert code == 0 and fake_itflow.requests == [] and call.verbose == []  # the book answered
+    assert (call.variables["ITFLOW_CLIENT_ID"], call.variables["ITFLOW_CONTACT_ID"],
+            call.variables["ITFLOW_CLIENT_URL"]) == ("1", "1", fake_itflow.url + "/agent/client_overview.php?client_id=1")
+    location, _, _, _ = run_script(fake_itflow, tmp_path, "+15552220000", script=installed_wrapper(tmp_path))
+    assert (location.variables["ITFLOW_CONTACT_ID"], location.variables["ITFLOW_CLIENT_URL"]) == (
+        "", fake_itflow.url + "/agent/client_overview.php?client_id=1")

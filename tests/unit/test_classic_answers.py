@@ -67,9 +67,10 @@ def test_a_garbage_book_is_a_miss(tmp_path):
     directory = directory_file(tmp_path)
     path = answers.book_path(str(tmp_path), CONFIGURATION)
     os.makedirs(os.path.dirname(path))
-    head = b"itflow-bridge answers 1\n%s\n%s\n%s\n" % (CONFIGURATION.encode(), directory.encode(),
-                                                      answers.directory_stamp(directory).encode())
-    for garbage in (b"", b"itflow-bridge answers 1\n", b"\xff" * 100, b"itflow-bridge answers 1\n%s\nx\ny\nz\n"
+    header = answers.HEADER.encode()
+    head = b"%s\n%s\n%s\n%s\n" % (header, CONFIGURATION.encode(), directory.encode(),
+                                  answers.directory_stamp(directory).encode())
+    for garbage in (b"", header + b"\n", b"\xff" * 100, header + b"\n%s\nx\ny\nz\n"
                     % CONFIGURATION.encode(), head + b"0\n", head + b"-3\n", head + b"2\nzzzz",
                     head + b"1\n000000000000000000000040\n5551234567 -1 9\n",
                     head + b"1\n000000000000000000000040\n5551234567 0 %d\n" % 10 ** 30):
@@ -124,3 +125,15 @@ def test_the_books_folder_is_the_groups_whatever_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert os.stat(cache / ANSWERS).st_mode & 0o7777 == 0o2770
+
+
+def test_a_book_of_an_older_format_misses(tmp_path):
+    """A book written before it held every ITFLOW_* variable of today's flow is not replayed."""
+    directory = directory_file(tmp_path)
+    path = answers.write_book(str(tmp_path), CONFIGURATION, directory, {"5551234567": LINES})
+    assert answers.lookup(str(tmp_path), CONFIGURATION, "5551234567") == LINES
+    with open(path, "rb") as handle:
+        data = handle.read()
+    with open(path, "wb") as handle:
+        handle.write(data.replace(answers.HEADER.encode(), b"itflow-bridge answers 1", 1))
+    assert answers.lookup(str(tmp_path), CONFIGURATION, "5551234567") == []
