@@ -468,6 +468,7 @@ def load_config(
     config = Config(source=source, prompts=free["prompts"], currencies=free["currencies"], **sections)
     register_secret(config.itflow.api_key)  # from the moment it is read, no message may show it
     register_secret(config.calls.ami_secret)
+    register_secret(config.calls.originate_secret)
     return config
 
 
