@@ -35,7 +35,7 @@ default, answers only peers in ``allow`` (403 otherwise) and, with a
 ``extra_routes`` (optional) answers paths of its own before the above (behind
 the allow-list, with tokens of its own): ``handle(request, path, head)`` says
 whether it answered; its ``redact(text)`` hides its secrets from the request log.
-A POST goes to its ``handle_post(request, path)`` when it has one (405 otherwise).
+A POST goes to its ``handle_post(request, path)`` when it has one (501 otherwise, as without it).
 """
 
 from __future__ import annotations
@@ -230,8 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
         post = getattr(self.server.extra_routes, "handle_post", None)
         if post is not None and post(self, path):
             return None
-        self.close_connection = True
-        self._send(405, b"", head=False)
+        self.send_error(501, "Unsupported method ('POST')")  # as for any method we do not take
 
     def _handle(self, head: bool) -> None:
         self.hidden_path = False  # a kept-alive connection's next request

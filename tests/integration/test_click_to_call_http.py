@@ -187,7 +187,7 @@ def test_without_click_to_call_the_route_is_not_found(tmp_path, ami):
         assert request(screen, "GET", "/agent/%s/call?number=123456" % token)[0].status == 404
         assert request(screen, "HEAD", "/agent/%s/call" % token)[0].status == 404
         assert request(screen, "POST", "/agent/%s/call" % token, "", same_origin(screen))[0].status == 404
-        assert request(screen, "POST", "/cnam", "", same_origin(screen))[0].status == 405
+        assert request(screen, "POST", "/cnam", "", same_origin(screen))[0].status == 501
     finally:
         screen.close()
 
