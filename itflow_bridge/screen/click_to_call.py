@@ -56,11 +56,11 @@ def number_from_query(query: str) -> str:
 def same_origin(headers: "Callable[[str], Optional[str]]") -> bool:
     """Whether the browser says the request comes from a page of this server (``headers``: a header's value)."""
     site = headers("Sec-Fetch-Site")
-    if site is not None and site.strip().lower() != "same-origin":
-        return False
+    if site is not None:  # set by the browser, never by a page; its Origin may be "null" (no-referrer pages)
+        return site.strip().lower() == "same-origin"
     origin = headers("Origin")
     if origin is None:
-        return site is not None
+        return False
     host = (headers("Host") or "").strip().lower()
     return bool(host) and urlsplit(origin.strip()).netloc.lower() == host
 

@@ -85,6 +85,7 @@ def test_the_rate_limit_counts_per_key_in_a_sliding_window():
 @pytest.mark.parametrize("headers, allowed", [
     ({"Sec-Fetch-Site": "same-origin", "Origin": "http://pbx:8088", "Host": "pbx:8088"}, True),
     ({"Sec-Fetch-Site": "same-origin"}, True),
+    ({"Sec-Fetch-Site": "same-origin", "Origin": "null", "Host": "pbx:8088"}, True),  # Chromium, no-referrer page
     ({"Origin": "https://pbx.example", "Host": "pbx.example"}, True),
     ({"Sec-Fetch-Site": "cross-site", "Origin": "https://itflow.example", "Host": "pbx.example"}, False),
     ({"Sec-Fetch-Site": "same-site", "Origin": "https://pbx.example", "Host": "pbx.example"}, False),
