@@ -32,13 +32,13 @@ def until(messages: List[Message], predicate) -> int:
 
 
 class Screen:
-    def __init__(self, tmp_path: Path, allow=("127.0.0.1",), heartbeat: float = 0.2):
+    def __init__(self, tmp_path: Path, allow=("127.0.0.1",), heartbeat: float = 0.2, click=None):
         self.release = threading.Event()
         self.links = AgentLinks.in_cache(tmp_path)
         self.board = RingingBoard(clock=lambda: DAY)
         self.cards = CardService({JOHN.number: JOHN}.get, self.fetch, "https://itflow.example")
         self.streams = LiveStreams(self.board, self.cards)
-        self.routes = AgentRoutes(self.links, self.streams, heartbeat=heartbeat)
+        self.routes = AgentRoutes(self.links, self.streams, heartbeat=heartbeat, click=click)
         self.server = make_http_server("127.0.0.1", 0, lambda number: "", lambda format: None, allow=allow,
                                        extra_routes=self.routes)
         self.server.start()

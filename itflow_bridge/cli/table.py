@@ -147,6 +147,9 @@ def install_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-file", default=DEFAULT_CONFIG, help="the bridge's config file (default %(default)s)")
     parser.add_argument("--calls", action="store_true",
                         help="journal calls in ITFlow: set [calls] enabled = yes (the manager user is added anyway)")
+    parser.add_argument("--click-to-call", dest="click_to_call", action="store_true",
+                        help="let the agents' pages place calls: add the manager user itflow-bridge-dial "
+                             "(originate only) as [calls] originate_user")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--freepbx", dest="freepbx", action="store_true", default=None, help="treat the PBX as FreePBX")
     kind.add_argument("--asterisk", dest="freepbx", action="store_false", help="treat the PBX as plain Asterisk")

@@ -194,6 +194,31 @@ def _loglevel(raw: str) -> str:
     return _choice("debug", "info", "warning", "error")(raw).upper()
 
 
+DEFAULT_ORIGINATE_CHANNEL = "Local/{ext}@from-internal"  # FreePBX: rings the extension as an internal call
+DEFAULT_ORIGINATE_CONTEXT = "from-internal"  # FreePBX: dials out with the extension's outbound routes
+ORIGINATE_EXTENSION_FIELD = "{ext}"
+_DIALPLAN_CONTEXT = re.compile(r"[0-9A-Za-z_.-]{1,80}")
+
+
+def check_originate_channel(raw: str) -> str:
+    """A channel naming the agent's phone: ``{ext}`` once, nothing Asterisk would read as more."""
+    value = raw.strip()
+    if value.count(ORIGINATE_EXTENSION_FIELD) != 1:
+        raise ValueError("use a channel with {ext} once, e.g. %s" % DEFAULT_ORIGINATE_CHANNEL)
+    if any(char in value for char in ",;&\"\\") or not value.isprintable():
+        raise ValueError("use a channel such as %s or PJSIP/{ext} (no , ; & quotes or control characters)"
+                         % DEFAULT_ORIGINATE_CHANNEL)
+    return value
+
+
+def check_dialplan_context(raw: str) -> str:
+    value = raw.strip()
+    if not _DIALPLAN_CONTEXT.fullmatch(value):
+        raise ValueError("use a dialplan context name (letters, digits, _ . -), e.g. %s"
+                         % DEFAULT_ORIGINATE_CONTEXT)
+    return value
+
+
 def _setting(default: Any, parse: Callable[[str], Any], doc: str = "") -> Any:
     return field(default=default, metadata={"parse": parse, "doc": doc})
 
@@ -345,6 +370,12 @@ class CallsSettings:
     # Base address of this bridge's HTTP server as ITFlow users reach it; empty: no voicemail links.
     link_base_url: str = _setting("", _url_or_empty)
     link_days: int = _setting(30, _whole_number(1, 3650, "use a number of days from 1 to 3650"))
+    # Click to call from the agent's page: a manager user allowed only to originate; empty user: off.
+    originate_user: str = _setting("", _text)
+    originate_secret: str = field(default="", repr=False, metadata={"parse": _text, "secret": True})
+    originate_channel: str = _setting(DEFAULT_ORIGINATE_CHANNEL, check_originate_channel)
+    originate_context: str = _setting(DEFAULT_ORIGINATE_CONTEXT, check_dialplan_context)
+    originate_auto_confirm: bool = _setting(False, _boolean)
 
 
 # Free-form sections, checked by the code that uses them (speech names):
@@ -437,6 +468,7 @@ def load_config(
     config = Config(source=source, prompts=free["prompts"], currencies=free["currencies"], **sections)
     register_secret(config.itflow.api_key)  # from the moment it is read, no message may show it
     register_secret(config.calls.ami_secret)
+    register_secret(config.calls.originate_secret)
     return config
 
 

@@ -35,6 +35,7 @@ default, answers only peers in ``allow`` (403 otherwise) and, with a
 ``extra_routes`` (optional) answers paths of its own before the above (behind
 the allow-list, with tokens of its own): ``handle(request, path, head)`` says
 whether it answered; its ``redact(text)`` hides its secrets from the request log.
+A POST goes to its ``handle_post(request, path)`` when it has one (501 otherwise, as without it).
 """
 
 from __future__ import annotations
@@ -219,6 +220,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._handle(head=False)
+
+    def do_POST(self) -> None:  # only extra routes take one (the agent's click to call)
+        self.hidden_path = False
+        if not self.server.allowed(self.client_address[0]):
+            self.close_connection = True  # the body is not read
+            return self._send(403, b"", head=False)
+        path = _SLASHES.sub("/", unquote(urlsplit(self.path).path)) or "/"
+        post = getattr(self.server.extra_routes, "handle_post", None)
+        if post is not None and post(self, path):
+            return None
+        self.send_error(501, "Unsupported method ('POST')")  # as for any method we do not take
 
     def _handle(self, head: bool) -> None:
         self.hidden_path = False  # a kept-alive connection's next request

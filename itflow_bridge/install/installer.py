@@ -111,7 +111,8 @@ class Installer:
             values[("cache", "dir")] = self.cache_flag
         if self.args.sounds_dir:
             values[("balance", "sounds_dir")] = self.args.sounds_dir
-        values.update(manager_user.config_values(text, enable=bool(getattr(self.args, "calls", False))))
+        values.update(manager_user.config_values(text, enable=bool(getattr(self.args, "calls", False)),
+                                                 click_to_call=bool(getattr(self.args, "click_to_call", False))))
         if text is None:
             return new_config(values).encode("utf-8")
         return set_values(text, values).encode("utf-8") if values else text.encode("utf-8")
@@ -223,7 +224,8 @@ class Installer:
                     wants.append(Want(globals_file, "file", owner_g[2], owner_g[0], owner_g[1], what, content=wanted))
         if config.calls.enabled and config.calls.catch_up_hours:
             wants += cdr_custom.wants(layout, str(config.calls.cdr_file), owner)
-        wants += manager_user.wants(layout, config.calls.ami_user, config.calls.ami_secret)
+        wants += manager_user.wants(layout, config.calls.ami_user, config.calls.ami_secret,
+                                    config.calls.originate_user, config.calls.originate_secret)
         if transport == "fastagi":
             wants.append(Want(UNIT_DIR + "/" + SOCKET_NAME, "file", 0o644, 0, 0,
                               "the daemon's port, held by systemd across restarts",

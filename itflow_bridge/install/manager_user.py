@@ -16,6 +16,13 @@ includes ``manager.d/*.conf`` (Debian's does), else a marked section at the end
 of ``manager.conf``.  Our section is recognised by its heading, so running the
 edit again changes nothing, and uninstall gives the file back byte for byte.
 
+Click to call (``install --click-to-call``, or ``[calls] originate_user =
+itflow-bridge-dial`` in the config) adds a second user, ``itflow-bridge-dial``,
+allowed only to originate calls (``write = originate``, no read class: an async
+Originate's "queued" answer needs none), also from 127.0.0.1 only, its secret
+as ``[calls] originate_secret``.  It lives beside the first, in the same file,
+with a heading of its own, and uninstall removes it the same way.
+
 AMI itself is never switched on here: when ``manager.conf`` says it is off,
 install says so and what to change.
 """
@@ -26,7 +33,7 @@ import configparser
 import re
 import secrets
 import stat
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from .asterisk_layout import Layout, read_asterisk_conf
 from .plan import Want
@@ -43,6 +50,10 @@ FREEPBX_FILE = "manager_custom.conf"
 DROP_IN_DIR = "manager.d"
 DROP_IN = DROP_IN_DIR + "/" + USER + ".conf"
 MARK = b"; itflow-bridge: its manager user, call events only (itflow-bridge install)"
+DIAL_USER = "itflow-bridge-dial"
+DIAL_READ = ""
+DIAL_WRITE = "originate"
+DIAL_MARK = b"; itflow-bridge: its click-to-call manager user, originate only (itflow-bridge install)"
 RELOAD = "manager reload"
 _ASTERISK_TRUE = ("yes", "true", "y", "t", "1", "on")  # ast_true: what Asterisk reads as on
 _DROP_IN_INCLUDE = re.compile(rb'^\s*#(try)?include\s+"?(\S*/)?' + re.escape(DROP_IN_DIR.encode())
@@ -50,16 +61,20 @@ _DROP_IN_INCLUDE = re.compile(rb'^\s*#(try)?include\s+"?(\S*/)?' + re.escape(DRO
 _SECTION = re.compile(rb"^\s*\[([^\]]*)\]")
 
 Values = Dict[Tuple[str, str], str]
+Secrets = Sequence[Tuple[str, str]]  # (user, secret) of our users to write: USER, DIAL_USER
+# Our users: name -> (heading mark, read, write)
+_USERS = {USER: (MARK, READ, WRITE), DIAL_USER: (DIAL_MARK, DIAL_READ, DIAL_WRITE)}
 
 
 def new_secret() -> str:
     return secrets.token_hex(SECRET_BYTES)
 
 
-def config_values(existing: Optional[str], enable: bool) -> Values:
+def config_values(existing: Optional[str], enable: bool, click_to_call: bool = False) -> Values:
     """What install sets in the bridge's config (``existing`` text, None for a new file): our user and
     a new secret unless it has them (or another manager user the admin chose); ``enabled = yes`` when
-    ``enable`` (``--calls``) and it is not so already."""
+    ``enable`` (``--calls``) and it is not so already; the click-to-call user likewise when
+    ``click_to_call`` (``--click-to-call``) or the config names it without a secret."""
     parser = configparser.ConfigParser(interpolation=None)
     if existing is not None:
         try:
@@ -72,6 +87,11 @@ def config_values(existing: Optional[str], enable: bool) -> Values:
     if user in ("", USER) and not (user == USER and secret):
         values[("calls", "ami_user")] = USER
         values[("calls", "ami_secret")] = new_secret()
+    dial_user = parser.get("calls", "originate_user", fallback="").strip()
+    dial_secret = parser.get("calls", "originate_secret", fallback="").strip()
+    if (dial_user == DIAL_USER or (click_to_call and not dial_user)) and not (dial_user == DIAL_USER and dial_secret):
+        values[("calls", "originate_user")] = DIAL_USER
+        values[("calls", "originate_secret")] = new_secret()
     if enable and not _enabled(parser):
         values[("calls", "enabled")] = "yes"
     return values
@@ -84,35 +104,43 @@ def _enabled(parser: configparser.ConfigParser) -> bool:
         return False
 
 
-def section(secret: str) -> bytes:
-    """Our user's section of a manager config file, heading line first."""
-    lines = [MARK, b"[" + USER.encode() + b"]", b"secret = " + secret.encode(), b"deny = " + DENY.encode(),
-             b"permit = " + PERMIT.encode(), b"read = " + READ.encode(), b"write =" + (b" " + WRITE.encode()
-                                                                                     if WRITE else b"")]
+def section(secret: str, user: str = USER) -> bytes:
+    """One of our users' section of a manager config file, heading line first."""
+    mark, read, write = _USERS[user]
+    lines = [mark, b"[" + user.encode() + b"]", b"secret = " + secret.encode(), b"deny = " + DENY.encode(),
+             b"permit = " + PERMIT.encode(), b"read =" + (b" " + read.encode() if read else b""),
+             b"write =" + (b" " + write.encode() if write else b"")]
     return b"".join(line + b"\n" for line in lines)
 
 
-def set_section(data: bytes, secret: str) -> bytes:
-    """``data`` (a manager config file) with our section, at its end, exactly once; unchanged if so already."""
+def sections(users: Secrets) -> bytes:
+    return b"".join(section(secret, user) for user, secret in users)
+
+
+def set_section(data: bytes, secret: Union[str, Secrets]) -> bytes:
+    """``data`` (a manager config file) with our sections (``secret``: the first user's, or (user, secret)
+    pairs), at its end, exactly once; unchanged if so already."""
+    users: Secrets = [(USER, secret)] if isinstance(secret, str) else secret
     kept = remove_section(data)
     if kept and not kept.endswith(b"\n"):
         kept += b"\r\n" if kept.splitlines(keepends=True)[0].endswith(b"\r\n") else b"\n"
-    return kept + section(secret)
+    return kept + sections(users)
 
 
 def remove_section(data: bytes) -> bytes:
-    """``data`` without our section (its heading line to the next section or the end)."""
+    """``data`` without our sections (each from its heading line to the next section or the end)."""
     lines = data.splitlines(keepends=True)
     result: List[bytes] = []
     inside = False
     for index, line in enumerate(lines):
         bare = line.rstrip(b"\r\n")
-        if bare == MARK and index + 1 < len(lines) and _is_our_header(lines[index + 1]):
+        ours = _ours(bare)
+        if ours is not None and index + 1 < len(lines) and _is_header_of(lines[index + 1], ours):
             inside = True
             continue
         if inside:
             header = _SECTION.match(line)
-            if header and not _is_our_header(line):
+            if header and not any(_is_header_of(line, user) for user in _USERS):
                 inside = False
             elif bare.strip().startswith(b"#"):
                 inside = False  # an include after our section is not ours
@@ -122,9 +150,14 @@ def remove_section(data: bytes) -> bytes:
     return b"".join(result)
 
 
-def _is_our_header(line: bytes) -> bool:
+def _ours(line: bytes) -> Optional[str]:
+    """The user whose heading mark ``line`` is, else None."""
+    return next((user for user, (mark, _read, _write) in _USERS.items() if line == mark), None)
+
+
+def _is_header_of(line: bytes, user: str) -> bool:
     header = _SECTION.match(line)
-    return header is not None and header.group(1).strip() == USER.encode()
+    return header is not None and header.group(1).strip() == user.encode()
 
 
 def includes_drop_ins(manager_conf: bytes) -> bool:
@@ -149,27 +182,36 @@ def places(layout: Layout) -> Set[str]:
     return {etc + "/" + FREEPBX_FILE, etc + "/" + DROP_IN, etc + "/" + MANAGER_CONF}
 
 
-def wants(layout: Layout, user: str, secret: str) -> List[Want]:
-    """The file holding our user, as it should be; none when the bridge uses another manager user."""
-    if user != USER or not secret:
+def wants(layout: Layout, user: str, secret: str, dial_user: str = "", dial_secret: str = "") -> List[Want]:
+    """The file holding our users, as it should be; none when the bridge uses other manager users."""
+    users = ([(USER, secret)] if user == USER and secret else []) + (
+        [(DIAL_USER, dial_secret)] if dial_user == DIAL_USER and dial_secret else [])
+    if not users:
         return []
     path, own = target(layout)
-    what = ("the bridge's manager user %s: read %s, no write, from 127.0.0.1 only (secret as [calls] ami_secret)"
-            % (USER, READ))
+    described = []
+    if users[0][0] == USER:
+        described.append("the bridge's manager user %s: read %s, no write, from 127.0.0.1 only (secret as "
+                         "[calls] ami_secret)" % (USER, READ))
+    if users[-1][0] == DIAL_USER:
+        described.append("its click-to-call user %s: write %s only, no read, from 127.0.0.1 only (secret as "
+                         "[calls] originate_secret)" % (DIAL_USER, DIAL_WRITE))
+    what = "; ".join(described)
     group = layout.account.gid
     if own:
-        return [Want(path, "file", FILE_MODE, 0, group, what, content=section(secret), secret=True)]
+        return [Want(path, "file", FILE_MODE, 0, group, what, content=sections(users), secret=True)]
     current = _read(layout, path)
     if current is None and not layout.freepbx:
         return []  # no manager.conf: nothing to add to (``disabled`` says so); uninstall never removes one
     if current is None:
-        return [Want(path, "file", FILE_MODE, 0, group, what, content=section(secret), secret=True)]
+        return [Want(path, "file", FILE_MODE, 0, group, what, content=sections(users), secret=True)]
     info = layout.host(path).stat()
     mode = stat.S_IMODE(info.st_mode)
     if info.st_uid == layout.account.uid or info.st_gid == group:
         mode &= ~0o007  # Asterisk reads it as its owner or group: nobody else needs the secret
-    return [Want(path, "file", mode, info.st_uid, info.st_gid, "a section [%s] in it: %s" % (USER, what),
-                 content=set_section(current, secret), secret=True)]
+    headings = ", ".join("[%s]" % name for name, _secret in users)
+    return [Want(path, "file", mode, info.st_uid, info.st_gid, "a section %s in it: %s" % (headings, what),
+                 content=set_section(current, users), secret=True)]
 
 
 def disabled(layout: Layout) -> Optional[str]:

@@ -2,7 +2,8 @@
 
 ``AgentScreen.for_bridge(bridge)`` builds it; ``attach(journal)`` feeds it the
 call journal's AMI events (one connection to Asterisk serves both);
-``routes`` goes to the directory HTTP server as its ``extra_routes``.
+``routes`` goes to the directory HTTP server as its ``extra_routes``.  Click to
+call is on when ``[calls] originate_user`` is set.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .card import CardService, Fetch, FindCaller
+from .click_to_call import ClickToCall
 from .live import LiveStreams
 from .ringing import RingingBoard
 from .tokens import AgentLinks
@@ -29,7 +31,9 @@ class AgentScreen:
                                                               if key in ("budget", "ttl", "failure_ttl")})
         self.streams = LiveStreams(self.board, self.cards)
         heartbeat: Optional[float] = options.get("heartbeat")
-        self.routes = AgentRoutes(self.links, self.streams, **({"heartbeat": heartbeat} if heartbeat else {}))
+        click: Optional[ClickToCall] = options.get("click")
+        self.routes = AgentRoutes(self.links, self.streams, click=click,
+                                  **({"heartbeat": heartbeat} if heartbeat else {}))
 
     @classmethod
     def for_bridge(cls, bridge: "Bridge", show_balance: bool = True) -> "AgentScreen":
@@ -40,7 +44,7 @@ class AgentScreen:
         config = bridge.config
         balance: Optional[Callable[[int], Optional[str]]] = balance_text(bridge) if show_balance else None
         return cls(config.cache.dir, directory_finder(bridge), itflow_fetch(ITFlowAPI(bridge.client.http), balance),
-                   config.itflow.url)
+                   config.itflow.url, click=click_to_call(bridge))
 
     def attach(self, journal: "CallJournal") -> None:
         """Feed the board from the journal's AMI connection."""
@@ -50,3 +54,15 @@ class AgentScreen:
     def close(self) -> None:
         self.streams.close_all()
         self.links.close()
+
+
+def click_to_call(bridge: "Bridge") -> Optional[ClickToCall]:
+    """This bridge's click to call, placing calls with ``[calls] originate_user``; None when that is empty."""
+    from ..calls.originate import Originator
+
+    calls = bridge.config.calls
+    if not calls.originate_user:
+        return None
+    originator = Originator(calls.ami_host, calls.ami_port, calls.originate_user, calls.originate_secret,
+                            channel_template=calls.originate_channel, context=calls.originate_context)
+    return ClickToCall(originator.call, auto_confirm=calls.originate_auto_confirm)

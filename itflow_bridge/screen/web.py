@@ -2,10 +2,12 @@
 
 * ``GET /agent/<token>``: the page (plain HTML; ``/agent/static/<file>`` its CSS and JS).
 * ``GET /agent/<token>/events``: the page's Server-Sent Events stream (see ``live``).
+* ``GET|POST /agent/<token>/call``: click to call (see ``click_to_call``; 404 when it is off).
 
 No client data without a valid token: an unknown or revoked token is a 404, and
 an open stream ends at its next heartbeat once its link is revoked.  Nothing
-here changes state, so a request from another site cannot do anything (and
+here changes state but the click-to-call POST, which checks that it comes from
+the bridge's own page, so a request from another site cannot do anything (and
 reads nothing: no CORS header is sent).  The page sends no Referer to the ITFlow
 pages it links to, so the token does not leave in one; request lines are logged
 with the token replaced.
@@ -19,16 +21,20 @@ import socket
 import time
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
+from urllib.parse import urlsplit
+
+from .click_to_call import CALL_PATH, ClickToCall
 
 from .live import HEARTBEAT, RETRY_MS, LiveStreams, comment, encode
 from .tokens import AGENT_PATH, AgentLinks
 
 log = logging.getLogger(__name__)
 
-_ROUTE = re.compile(r"/agent/([^/]+)(/events)?")
+_ROUTE = re.compile(r"/agent/([^/]+)(/events|%s)?" % re.escape(CALL_PATH))
 _TOKEN_IN_TEXT = re.compile(r"(/agent/)(?!static/)[^/\s?\"']+")
-STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8",
+          "confirm.js": "text/javascript; charset=utf-8"}
 PAGE = "index.html"
 SECURITY_HEADERS = (
     ("Cache-Control", "no-store"),
@@ -52,9 +58,11 @@ def _read_page_file(name: str) -> bytes:
 class AgentRoutes:
     """The routes above, for the directory HTTP server's ``extra_routes``."""
 
-    def __init__(self, links: AgentLinks, streams: LiveStreams, *, heartbeat: float = HEARTBEAT):
+    def __init__(self, links: AgentLinks, streams: LiveStreams, *, heartbeat: float = HEARTBEAT,
+                 click: Optional[ClickToCall] = None):
         self.links = links
         self.streams = streams
+        self.click = click
         self.heartbeat = heartbeat
         self._files: Dict[str, bytes] = {name: _read_page_file(name) for name in (PAGE, *STATIC)}
 
@@ -72,13 +80,28 @@ class AgentRoutes:
             return True
         match = _ROUTE.fullmatch(path)
         extension = self.links.extension_of(match.group(1)) if match else None
-        if match is None or extension is None:
+        if match is None or extension is None or (match.group(2) == CALL_PATH and self.click is None):
             _send(request, 404, b"not found\n", "text/plain; charset=utf-8", head)
             return True
-        if match.group(2):
+        if match.group(2) == CALL_PATH and self.click is not None:
+            self.click.get(request, match.group(1), extension, urlsplit(request.path).query, head)
+        elif match.group(2):
             self._events(request, match.group(1), extension, head)
         else:
             _send(request, 200, self._files[PAGE], "text/html; charset=utf-8", head)
+        return True
+
+    def handle_post(self, request: BaseHTTPRequestHandler, path: str) -> bool:
+        """Answer a POST to ``path`` if it is ours (True): only click to call takes one."""
+        if not path.startswith(AGENT_PATH):
+            return False
+        match = _ROUTE.fullmatch(path)
+        extension = self.links.extension_of(match.group(1)) if match else None
+        if match is None or extension is None or match.group(2) != CALL_PATH or self.click is None:
+            request.close_connection = True  # the body, if any, is not read
+            _send(request, 404, b"not found\n", "text/plain; charset=utf-8", False)
+            return True
+        self.click.post(request, match.group(1), extension)
         return True
 
     def _events(self, request: BaseHTTPRequestHandler, token: str, extension: str, head: bool) -> None:

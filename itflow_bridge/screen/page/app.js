@@ -144,5 +144,23 @@
       Notification.requestPermission().then(function () { notifyButton.hidden = true; });
     });
   }
+  // Click to call: this page can open the tel: links of every site (ITFlow's numbers); offered
+  // when the bridge places calls (its /call answers something other than 404).
+  var callButton = document.getElementById("click-to-call");
+  var page = location.origin + location.pathname.replace(/\/+$/, "");
+  if (navigator.registerProtocolHandler && window.fetch) {
+    fetch(page + "/call", {method: "HEAD", cache: "no-store"}).then(function (response) {
+      if (response.status === 404) { return; }
+      callButton.hidden = false;
+      callButton.addEventListener("click", function () {
+        try {
+          navigator.registerProtocolHandler("tel", page + "/call?number=%s");
+          callButton.textContent = "Phone links: asked the browser";
+        } catch (error) {
+          callButton.textContent = "Phone links: the browser refused (" + error.name + ")";
+        }
+      });
+    });
+  }
   connect();
 }());

@@ -1,0 +1,88 @@
+"""Click to call in a real browser (Debian's headless Chromium): the page offers itself as the tel: handler,
+a tel: link on a page standing in for ITFlow opens the confirm page, its button places the call at a fake
+AMI; the same form posted from another site is refused by what the browser says about it.
+
+Headless Chromium cannot answer the browser's "open tel: links?" question, so the page's call to
+``navigator.registerProtocolHandler`` is recorded by a stub, and the URL the browser would open for the
+link is built the way browsers do (the ``%s`` replaced by the escaped link).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from agent_screen_harness import Screen
+from fake_ami import FakeAMI
+from itflow_bridge.calls.originate import Originator
+from itflow_bridge.screen.click_to_call import ClickToCall
+from polling import wait_for
+from test_agent_screen_browser_e2e import browser, text_of  # noqa: F401 - browser is a fixture
+
+pytestmark = pytest.mark.e2e
+
+DIAL_USER = "itflow-bridge-dial"
+DIAL_SECRET = "dial-secret-for-the-browser-test-0123456789"
+STUB = "navigator.registerProtocolHandler = function (scheme, url) { window.registered = [scheme, url]; };"
+ITFLOW_PAGE = "data:text/html,<a id='number' href='tel:+1-555-123-4567'>+1 555 123 4567</a>"
+
+
+@pytest.fixture
+def ami() -> Iterator[FakeAMI]:
+    server = FakeAMI(secret=DIAL_SECRET, user=DIAL_USER)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def screen(tmp_path, ami) -> Iterator[Screen]:
+    made = Screen(tmp_path, click=ClickToCall(Originator("127.0.0.1", ami.port, DIAL_USER, DIAL_SECRET).call))
+    yield made
+    made.close()
+
+
+def originates(ami: FakeAMI) -> list:
+    with ami.lock:
+        return [action for action in ami.received if action.get("Action") == "Originate"]
+
+
+def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen, ami):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STUB})
+    token = screen.links.issue("201")
+    page = "http://127.0.0.1:%d/agent/%s" % (screen.port, token)
+    browser.get(page)
+    button = browser.find_element(By.ID, "click-to-call")
+    wait_for(lambda: button.is_displayed(), "the page to offer handling phone links")
+    button.click()
+    wait_for(lambda: browser.execute_script("return window.registered || null") is not None, "the handler asked for")
+    assert browser.execute_script("return window.registered") == ["tel", page + "/call?number=%s"]
+
+    browser.get(ITFLOW_PAGE)
+    link = browser.find_element(By.ID, "number").get_attribute("href")
+    assert link == "tel:+1-555-123-4567"
+    browser.get((page + "/call?number=%s").replace("%s", quote(link, safe="")))
+    assert "Call +15551234567 from extension 201?" in text_of(browser, "#confirm")
+    assert originates(ami) == []  # opening the link called nobody
+    browser.find_element(By.CSS_SELECTOR, "#confirm button").click()
+    wait_for(lambda: len(originates(ami)) == 1, "the Originate at the manager")
+    [originate] = originates(ami)
+    assert (originate.get("Channel"), originate.get("Exten")) == ("Local/201@from-internal", "+15551234567")
+    wait_for(lambda: "rings now" in text_of(browser, "main"), "the page saying the phone rings")
+
+
+def test_the_same_form_from_another_site_is_refused(browser, screen, ami):  # noqa: F811
+    token = screen.links.issue("201")
+    form_token = screen.routes.click.form_tokens.issue(token)  # even a leaked form token does not help
+    target = "http://127.0.0.1:%d/agent/%s/call" % (screen.port, token)
+    forged = ("<form id='f' method='post' action=%s><input name='number' value='+15551234567'>"
+              "<input name='csrf' value=%s></form><script>document.getElementById('f').submit()</script>"
+              % (json.dumps(target), json.dumps(form_token)))
+    browser.get("data:text/html," + quote(forged))
+    wait_for(lambda: "Not from the agent" in browser.title or "Not from the agent" in text_of(browser, "body"),
+             "the refusal")
+    assert originates(ami) == []
