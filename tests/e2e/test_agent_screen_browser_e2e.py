@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Iterator
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -62,19 +62,25 @@ def screen(tmp_path) -> Iterator[Screen]:
     made.close()
 
 
-def text_of(browser: object, selector: str) -> str:
-    from selenium.webdriver.common.by import By
+# The page re-renders as events arrive: each read is one script in the page, so no element it
+# found can be replaced between finding and reading it (selenium's stale element reference).
+_READ = """return Array.from(document.querySelectorAll(arguments[0])).map(function (e) {
+    return {text: e.innerText.trim(), href: e.getAttribute("href"), rel: e.getAttribute("rel")}; });"""
 
-    return " ".join(element.text for element in browser.find_elements(By.CSS_SELECTOR, selector))  # type: ignore[attr-defined]
+
+def elements_of(browser: object, selector: str) -> List[Dict[str, Optional[str]]]:
+    return browser.execute_script(_READ, selector)  # type: ignore[attr-defined,no-any-return]
+
+
+def text_of(browser: object, selector: str) -> str:
+    return " ".join(str(element["text"]) for element in elements_of(browser, selector))
 
 
 def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(browser, screen):
-    from selenium.webdriver.common.by import By
-
     token = screen.links.issue("201")
     browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
-    assert text_of(browser, "#extension") == "201"
+    wait_for(lambda: text_of(browser, "#extension") == "201", "the page's extension")
     messages = recorded("answered.txt")
     ringing = until(messages, lambda m: m.event == "DialBegin" and m.get("DestChannel").startswith("Local/201@"))
     answered = until(messages, lambda m: m.event == "DialEnd" and m.get("DialStatus") == "ANSWER")
@@ -85,27 +91,25 @@ def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(brows
     assert "John Smith - CEO" in text_of(browser, "#current .contact")
     assert "+15551234567" in text_of(browser, "#current .number")
     assert "Fetching tickets" in text_of(browser, "#current")  # ITFlow has not answered: the name is there anyway
-    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#current .actions a")}
+    links = {a["text"]: a["href"] for a in elements_of(browser, "#current .actions a")}
     assert links["Open client in ITFlow"] == "https://itflow.example/agent/client_overview.php?client_id=1"
 
     screen.release.set()  # ITFlow answers
     wait_for(lambda: "1 open ticket" in text_of(browser, "#current .open-tickets"), "the open tickets")
-    ticket = browser.find_element(By.CSS_SELECTOR, "#current .tickets a")
-    assert ticket.text == "TCK-12 Printer jams"
-    assert ticket.get_attribute("href") == "https://itflow.example/agent/ticket.php?ticket_id=12"
-    assert ticket.get_attribute("rel") == "noopener noreferrer"
+    [ticket] = elements_of(browser, "#current .tickets a")
+    assert ticket["text"] == "TCK-12 Printer jams"
+    assert ticket["href"] == "https://itflow.example/agent/ticket.php?ticket_id=12"
+    assert ticket["rel"] == "noopener noreferrer"
 
     screen.feed(messages[ringing:answered])
     wait_for(lambda: text_of(browser, "#current .state") == "Answered by 201", "answered on the page")
     screen.feed(messages[answered:])
     wait_for(lambda: text_of(browser, "#current .state").startswith("Ended"), "ended on the page")
     assert text_of(browser, "#current .state") == "Ended (answered by 201)"
-    assert "ACME Corp" in text_of(browser, "#today") and len(browser.find_elements(By.CSS_SELECTOR, "#today li")) == 1
+    assert "ACME Corp" in text_of(browser, "#today") and len(elements_of(browser, "#today li")) == 1
 
 
 def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(browser, screen):
-    from selenium.webdriver.common.by import By
-
     token = screen.links.issue("202")
     browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
@@ -114,8 +118,8 @@ def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(brows
                           ("DestUniqueid", "1796619599.2")])])
     wait_for(lambda: "not in ITFlow" in text_of(browser, "#current"), "the unknown caller")
     assert "+15550001111" in text_of(browser, "#current .number")
-    add = browser.find_element(By.CSS_SELECTOR, "#current .actions a")
-    assert (add.text, add.get_attribute("href")) == ("Add contact in ITFlow", "https://itflow.example/agent/contacts.php")
+    [add] = elements_of(browser, "#current .actions a")
+    assert (add["text"], add["href"]) == ("Add contact in ITFlow", "https://itflow.example/agent/contacts.php")
 
 
 def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(browser, screen):
