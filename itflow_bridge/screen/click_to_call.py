@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import logging
 from http.server import BaseHTTPRequestHandler
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from ..calls.ami import AMIError
@@ -25,6 +25,7 @@ from ..core.link_tokens import token_hash
 from .csrf import FormTokens
 from .dial_number import NotANumber, clean_dial_number
 from .rate_limit import RateLimit
+from .replies import Headers, send
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ PAGE_HEADERS = (
     ("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; form-action 'self'; "
                                 "frame-ancestors 'none'; base-uri 'none'"),
 )
-Headers = Tuple[Tuple[str, str], ...]
 PlaceCall = Callable[[str, str], None]  # (extension, cleaned number); raises AMIError
 
 
@@ -152,11 +152,4 @@ def _page(request: BaseHTTPRequestHandler, status: int, title: str, body: str, h
             '<meta name="referrer" content="no-referrer"><title>%s - itflow-bridge</title>'
             '<link rel="stylesheet" href="/agent/static/style.css"></head><body><main>%s</main></body></html>'
             % (html.escape(title), body)).encode("utf-8")
-    request.send_response(status)
-    request.send_header("Content-Type", HTML)
-    request.send_header("Content-Length", str(len(data)))
-    for name, value in headers:
-        request.send_header(name, value)
-    request.end_headers()
-    if not head:
-        request.wfile.write(data)
+    send(request, status, data, HTML, head, headers)

@@ -21,11 +21,12 @@ import socket
 import time
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 from urllib.parse import urlsplit
 
 from .click_to_call import CALL_PATH, ClickToCall
 
+from .replies import Headers, send
 from .live import HEARTBEAT, RETRY_MS, LiveStreams, comment, encode
 from .tokens import AGENT_PATH, AgentLinks
 
@@ -148,13 +149,6 @@ class AgentRoutes:
 
 
 def _send(request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, head: bool,
-          headers: Tuple[Tuple[str, str], ...] = SECURITY_HEADERS) -> None:
-    request.send_response(status)
-    request.send_header("Content-Type", content_type)
-    request.send_header("Content-Length", str(len(body)))
-    for name, value in headers:
-        request.send_header(name, value)
-    request.end_headers()
-    if not head:
-        request.wfile.write(body)
+          headers: Headers = SECURITY_HEADERS) -> None:
+    send(request, status, body, content_type, head, headers)
 
