@@ -224,3 +224,18 @@ def test_a_message_named_in_another_mailbox_of_the_call_is_kept_with_that_mailbo
     message = find_message(tmp_path, call)
     assert message is not None and message.mailbox_dir == tmp_path / "default" / "200"
     assert locate(message.mailbox_dir, message.msg_id) is not None
+
+
+def test_the_journal_gives_a_voicemail_ticket_the_message_length_and_a_link_that_plays_it(tmp_path):
+    from itflow_bridge.calls.journal import voicemail_info
+    from itflow_bridge.calls.voicemail_links import VoicemailLinks
+
+    spool = tmp_path / "spool"
+    stem = leave(spool, "INBOX", 0, LEFT_AT, duration=14)
+    with VoicemailLinks(tmp_path / "links.sqlite3", base_url="https://pbx.example:8089") as links:
+        seconds, link = voicemail_info(spool, links)(CALL)
+        assert seconds == 14 and link.startswith("https://pbx.example:8089/voicemail/")
+        audio = links.audio(link.rsplit("/", 1)[1])
+        assert audio is not None and audio.path == stem.with_suffix(".wav")
+    assert voicemail_info(spool, None)(CALL) == (14, "mailbox 100@default, message %d-00000000" % LEFT_AT)
+    assert voicemail_info(tmp_path / "elsewhere", None)(CALL)[1] == ""  # not in the spool: no link, no place
