@@ -1,4 +1,4 @@
-"""The fake ITFlow answers exactly as /work/shared/itflow-api-facts.md says real ITFlow does.
+"""The fake ITFlow answers exactly as real ITFlow does (the real-ITFlow tier compares the two byte for byte).
 
 Every other test of the bridge trusts this server, so each fact gets a test here,
 driven over real HTTP with plain ``requests`` / ``http.client``.  "Fact:" in a
