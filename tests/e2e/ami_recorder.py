@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from asterisk_harness import AsteriskHarness
+from polling import wait_for
 from itflow_bridge.calls.ami import AMIClient
 from itflow_bridge.calls.ami_protocol import Message, MessageParser, encode_action
 from itflow_bridge.calls.cdr import CDR_CUSTOM_DIR, mapping_line, parse_line
@@ -51,7 +52,6 @@ MODULES = ("app_dial", "app_queue", "app_voicemail", "cdr_manager", "cel_manager
            "cdr_custom")
 OPTIONAL_MODULES = ("res_cdrel_custom",)
 CALL_TIMEOUT = 60.0
-POLL_INTERVAL = 0.05
 MAILBOX_DIR = "var/spool/asterisk/voicemail/default/100"
 
 DIALPLAN = """\
@@ -228,15 +228,14 @@ class AMIRecorder:
         self.harness.cli("module reload cdr")
 
     def _wait_for_manager(self) -> None:
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as probe:
-                    if probe.recv(64).startswith(b"Asterisk Call Manager/"):
-                        return
+                    return probe.recv(64).startswith(b"Asterisk Call Manager/")
             except OSError:
-                time.sleep(POLL_INTERVAL)
-        raise RuntimeError("the manager interface did not open on port %d" % self.port)
+                return False
+
+        wait_for(answers, "the manager interface on port %d" % self.port, 10.0)
 
     def record(self, scenario: Scenario) -> bytes:
         """Place the scenario's call and return the raw AMI stream (banner onwards) until it ended."""
@@ -274,12 +273,8 @@ class AMIRecorder:
 
     def _wait_for_cdrs(self, capture: "_Capture", linkedid: str) -> None:
         """CDRs are posted after the channels go: wait until none of the call is left, then flush with a Ping."""
-        deadline = time.monotonic() + CALL_TIMEOUT
-        while time.monotonic() < deadline:
-            concise = self.harness.cli("core show channels concise")
-            if linkedid not in concise:
-                break
-            time.sleep(POLL_INTERVAL)
+        wait_for(lambda: linkedid not in self.harness.cli("core show channels concise"),
+                 "the channels of call %s to go" % linkedid, CALL_TIMEOUT)
         capture.ping()
 
 
@@ -287,16 +282,15 @@ class AMIRecorder:
         """The CDR file's lines of the call, once it holds as many as the CDR events posted over AMI."""
         posted = sum(1 for m in capture.messages if m.event == "Cdr" and m.get("LinkedID") == linkedid)
         path = self.harness.root / CDR_FILE.lstrip("/")
-        deadline = time.monotonic() + CALL_TIMEOUT
-        while True:
+
+        def lines() -> List[bytes]:
             data = path.read_bytes() if path.exists() else b""
-            lines = [line for line in data.splitlines(keepends=True) if line.endswith(b"\n")
-                     and _linkedid(line) == linkedid]
-            if len(lines) >= posted:
-                return b"".join(lines)
-            if time.monotonic() > deadline:
-                raise AssertionError("CDR file %s: %d of %d lines of call %s" % (path, len(lines), posted, linkedid))
-            time.sleep(POLL_INTERVAL)
+            return [line for line in data.splitlines(keepends=True) if line.endswith(b"\n")
+                    and _linkedid(line) == linkedid]
+
+        wait_for(lambda: len(lines()) >= posted, "the %d line(s) of call %s in the CDR file %s" % (
+            posted, linkedid, path), CALL_TIMEOUT)
+        return b"".join(lines())
 
 
 def _cdr_conf(unanswered: bool) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from asterisk_harness import AGI_BASE_DIR, AsteriskHarness
+from polling import wait_for
 from itflow_bridge.calls.cdr import CDR_CUSTOM_DIR, read_cdr
 from itflow_bridge.install import cdr_custom
 from itflow_bridge.install.asterisk_layout import Account, Layout
@@ -18,7 +19,6 @@ pytestmark = pytest.mark.e2e
 
 CDR_FILE = CDR_CUSTOM_DIR + "/itflow-bridge-install-test.csv"
 CALL_TIMEOUT = 30.0
-POLL_INTERVAL = 0.05
 
 
 def test_mapping_loads_cdr_custom_and_asterisk_writes_what_the_reader_reads(
@@ -46,10 +46,8 @@ def test_mapping_loads_cdr_custom_and_asterisk_writes_what_the_reader_reads(
         asterisk.cli("dialplan add extension s,2,Wait,1 into itflow-cdr-test replace")
         started = time.time()
         asterisk.cli("channel originate Local/s@itflow-cdr-test application Wait 1")
-        deadline = time.monotonic() + CALL_TIMEOUT
-        while not (written.exists() and read_cdr(Path(written), since=started - 1).records):
-            assert time.monotonic() < deadline, "no CDR line in %s" % written
-            time.sleep(POLL_INTERVAL)
+        wait_for(lambda: written.exists() and bool(read_cdr(Path(written), since=started - 1).records),
+                 "a CDR line in %s" % written, CALL_TIMEOUT)
         reading = read_cdr(Path(written), since=started - 1)
         assert reading.garbage_lines == 0
         assert all(record.end >= record.start >= started - 1 for record in reading.records)

@@ -11,13 +11,12 @@ from typing import Dict, Tuple
 
 import pytest
 
-from install_run import install as install_into
+from install_run import NEEDS_ROOT, install as install_into
 from itflow_bridge.calls.cdr import mapping_line
 from itflow_bridge.install.cdr_custom import MARK
-from real_itflow.harness import in_ci
 from test_install_prefix import STOCK
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 and not in_ci(), reason="install chowns files: needs root")
+pytestmark = NEEDS_ROOT
 
 CDR_FILE = "/var/log/asterisk/cdr-custom/itflow-bridge.csv"
 ADMIN = b"; billing export\n[mappings]\nMaster.csv => ${CSV_QUOTE(${CDR(clid)})},${CDR(billsec)}\n"

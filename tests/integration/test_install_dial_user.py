@@ -6,16 +6,16 @@ from __future__ import annotations
 import os
 import re
 
-import pytest
 
-from real_itflow.harness import in_ci
+from install_run import NEEDS_ROOT
+
 from itflow_bridge.install import manager_user
 
 from test_install_prefix import install, pbx, snapshot  # noqa: F401 - pbx is a fixture
 from test_install_manager_user import (ADMIN_MANAGER, CONFIG, DEBIAN_MANAGER, FREEPBX_CUSTOM, FREEPBX_MANAGER,
                                        SECRET_LIKE, flags, owner_mode, said, secret_of)
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 and not in_ci(), reason="install chowns files: needs root")
+pytestmark = NEEDS_ROOT
 
 ASTERISK_GID = 994
 

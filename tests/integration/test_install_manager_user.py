@@ -7,14 +7,14 @@ import os
 import re
 import stat
 
-import pytest
 
-from real_itflow.harness import in_ci
+from install_run import NEEDS_ROOT
+
 from itflow_bridge.install import manager_user
 
 from test_install_prefix import install, pbx, snapshot  # noqa: F401 - pbx is a fixture
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 and not in_ci(), reason="install chowns files: needs root")
+pytestmark = NEEDS_ROOT
 
 ASTERISK_GID = 994  # the tree's asterisk group (test_install_prefix)
 CONFIG = "etc/itflow-bridge/itflow-bridge.conf"

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from real_itflow.harness import in_ci
-from install_run import install as install_into
+from install_run import NEEDS_ROOT, install as install_into
 
 # install refuses to run without root (it chowns what it writes). Outside CI a non-root run
 # skips these with the reason; under CI (CI set) they run, and fail, rather than hide.
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 and not in_ci(), reason="install chowns files: needs root")
+pytestmark = NEEDS_ROOT
 
 EXTENSIONS = b"[general]\nstatic=yes\n\n[globals]\nTRUNK=PJSIP/out\n\n[from-trunk]\nexten => _X.,1,Dial(PJSIP/100)\n"
 STOCK = ["digits/%s" % n for n in (*range(21), *range(30, 100, 10), "hundred", "thousand", "million", "billion")] + [

@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 
-import pytest
 
-from real_itflow.harness import in_ci
+from install_run import NEEDS_ROOT
+
 
 from test_install_prefix import STOCK, install, pbx, snapshot  # noqa: F401 - pbx is a fixture
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 and not in_ci(), reason="install chowns files: needs root")
+pytestmark = NEEDS_ROOT
 
 CONFIG = "etc/itflow-bridge/itflow-bridge.conf"
 

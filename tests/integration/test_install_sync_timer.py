@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import stat
 
-import pytest
 
-from real_itflow.harness import in_ci
+from install_run import NEEDS_ROOT
+
 from test_install_prefix import install, pbx, snapshot  # noqa: F401 - pbx is a fixture
 
 # install refuses to run without root (it chowns what it writes). Outside CI a non-root run
 # skips these with the reason; under CI (CI set) they run, and fail, rather than hide.
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 and not in_ci(), reason="install chowns files: needs root")
+pytestmark = NEEDS_ROOT
 
 UNITS = "etc/systemd/system"
 SERVICE, TIMER = UNITS + "/itflow-bridge-sync.service", UNITS + "/itflow-bridge-sync.timer"
