@@ -240,3 +240,20 @@ def test_the_listener_only_queues_and_drops_past_its_bound(tmp_path, caplog):
     assert rows(tmp_path) == []  # nothing written on the caller's thread
     assert len(caplog.records) == 1 and "not kept" in caplog.records[0].getMessage()
     store.close()
+
+
+def test_a_call_transferred_after_the_restart_shows_at_the_target_from_then_on(tmp_path):
+    messages = recorded("transfer_after_answer.txt")
+    transfer = next(n for n, m in enumerate(messages) if m.event == "BlindTransfer")
+    clock = Clock()
+    board, store = daemon(tmp_path, clock)
+    feed(board, store, messages[:transfer])  # answered at 204 when the daemon stops
+    assert board.calls_of("204")[0]["answered_by"] == "204"
+    store.close()
+
+    again, store = daemon(tmp_path, clock)
+    feed(again, store, messages[transfer:])
+    assert again.calls_of("204") == []
+    [call] = again.calls_of("203")
+    assert (call["state"], call["answered_by"], call["number"]) == (ENDED, "203", "+15551234567")
+    store.close()
