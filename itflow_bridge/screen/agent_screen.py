@@ -3,7 +3,8 @@
 ``AgentScreen.for_bridge(bridge)`` builds it; ``attach(journal)`` feeds it the
 call journal's AMI events (one connection to Asterisk serves both);
 ``routes`` goes to the directory HTTP server as its ``extra_routes``.  Click to
-call is on when ``[calls] originate_user`` is set.
+call is on when ``[calls] originate_user`` is set.  Today's calls are kept in
+the cache directory (``todays_calls``), so a restarted daemon's pages list them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .card import CardService, Fetch, FindCaller
 from .click_to_call import ClickToCall
 from .live import LiveStreams
 from .ringing import RingingBoard
+from .todays_calls import keep_todays_calls
 from .tokens import AgentLinks
 from .web import AgentRoutes
 
@@ -27,6 +29,7 @@ class AgentScreen:
     def __init__(self, cache_dir: "Path | str", find: FindCaller, fetch: Fetch, itflow_url: str, **options: Any):
         self.links = AgentLinks.in_cache(cache_dir)
         self.board = RingingBoard()
+        self.todays_calls = keep_todays_calls(self.board, cache_dir)
         self.cards = CardService(find, fetch, itflow_url, **{key: value for key, value in options.items()
                                                               if key in ("budget", "ttl", "failure_ttl")})
         self.streams = LiveStreams(self.board, self.cards)
@@ -54,6 +57,8 @@ class AgentScreen:
     def close(self) -> None:
         self.streams.close_all()
         self.links.close()
+        if self.todays_calls is not None:
+            self.todays_calls.close()
 
 
 def click_to_call(bridge: "Bridge") -> Optional[ClickToCall]:

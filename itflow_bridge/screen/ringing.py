@@ -18,7 +18,8 @@ A view sent with ``withdrawn: True`` takes a call off that extension's page
 The caller is the first channel's caller ID, else the dialling channel's.  An
 extension is named as ``classify.extension_of`` names it.  Listeners get
 ``(extension, view)`` for every extension a change concerns, on the thread
-that fed the event; ``calls_of`` answers an extension's calls of today.
+that fed the event; ``calls_of`` answers an extension's calls of today;
+``restore`` lists calls that ended before the board began (a restarted daemon's).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import datetime as _dt
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from ..calls.ami_protocol import Message
 from ..calls.classify import UNKNOWN_NUMBERS, extension_of
@@ -43,6 +44,12 @@ MAX_CALLS = 5000  # calls followed at once; beyond it the oldest are forgotten (
 
 View = Dict[str, Any]  # one call as one extension's page shows it (JSON-ready)
 Listener = Callable[[str, View], None]
+_RESTORED = "restored:"  # the leg key of a restored call's extension (no channel is known of it)
+
+
+def today_began(now: float) -> float:
+    """Local midnight before ``now``: the calls that started since are today's."""
+    return _dt.datetime.combine(_dt.date.fromtimestamp(now), _dt.time()).timestamp()
 
 
 @dataclass
@@ -125,7 +132,7 @@ class RingingBoard:
 
     def calls_of(self, extension: str) -> List[View]:
         """The extension's calls that started today (local time) or are not over, newest first."""
-        midnight = _dt.datetime.combine(_dt.date.fromtimestamp(self.clock()), _dt.time()).timestamp()
+        midnight = today_began(self.clock())
         with self._lock:
             ids = list(self._by_extension.get(extension, ()))
             views = [self._calls[call_id].view(extension) for call_id in reversed(ids) if call_id in self._calls]
@@ -136,6 +143,36 @@ class RingingBoard:
         return [view["call_id"] for view in self.calls_of(extension) if view["leg"] == RINGING]
 
     # --- feeding --------------------------------------------------------------------
+
+    def restore(self, views: Iterable[View]) -> None:
+        """List calls that ended before this board began, each ``view`` as its extension's page last showed it.
+
+        Listed before the calls followed here, at most ``keep`` per extension; a call followed here already
+        is left as it is.  Nothing is published: the pages get them with the whole state.
+        """
+        restored: Dict[str, _Call] = {}
+        listed: Dict[str, List[str]] = {}
+        with self._lock:
+            for view in sorted(views, key=lambda known: float(known["started"])):
+                call_id, extension = str(view["call_id"]), str(view["extension"])
+                call = restored.get(call_id)
+                if call is None:
+                    if call_id in self._calls:
+                        continue
+                    call = restored[call_id] = self._calls[call_id] = _Call(
+                        call_id, float(view["started"]), view["number"], view["name"], ENDED, view["answered_by"],
+                        view["transferred_to"], view["answered_at"], view["ended_at"], visible=True)
+                leg = ANSWERED if view["leg"] == ANSWERED else STOPPED
+                call.legs[_RESTORED + extension] = _Leg("", extension, leg)
+                call.shown[extension] = call.view(extension)
+                if call_id not in listed.setdefault(extension, []):
+                    listed[extension].append(call_id)
+            for extension, call_ids in listed.items():
+                following = [call_id for call_id in self._by_extension.get(extension, []) if call_id not in call_ids]
+                self._by_extension[extension] = call_ids + following
+                for dropped in self._by_extension[extension][:-self.keep]:
+                    self._by_extension[extension].remove(dropped)
+                    self._forget_if_unlisted(dropped)
 
     def on_event(self, message: Message) -> None:
         """Feed one AMI message (any: those that say nothing about ringing phones are ignored)."""

@@ -43,6 +43,12 @@ And ``itflow-bridge-agents.sqlite3`` and its -wal/-shm (``AGENTS_DB``,
 tokens; written by ``agent-link``, read by the daemon's HTTP server; deleting it
 ends every link.
 
+And ``itflow-bridge-todays-calls.sqlite3`` and its -wal/-shm
+(``TODAYS_CALLS_DB``, ``screen.todays_calls``): each extension's calls of today
+as its page shows them; written and read by the daemon, so a restarted daemon
+still lists them; rows of earlier days are pruned; deleting it empties the
+pages' lists of today.
+
 Modes: every file is ``FILE_MODE`` (0660) whoever creates it and whatever
 the umask, and of the directory's group (root chowns it, as root's files would
 otherwise be root's group).  A folder is created 0770 and takes its group and
@@ -77,6 +83,7 @@ OUTBOX_LOCK = ".lock"  # beside the outbox: held by the one process delivering i
 OUTBOX_DB_FILES = (OUTBOX_DB, OUTBOX_DB + "-wal", OUTBOX_DB + "-shm", OUTBOX_DB + OUTBOX_LOCK)
 VOICEMAIL_LINKS_DB = "itflow-bridge-voicemail-links.sqlite3"
 AGENTS_DB = "itflow-bridge-agents.sqlite3"
+TODAYS_CALLS_DB = "itflow-bridge-todays-calls.sqlite3"
 TEMPORARY_SUFFIX = ".tmp"
 # Nothing else is ever sent to Asterisk from a file of the cache: a variable assignment cannot run anything.
 REPLAYABLE = "SET VARIABLE "

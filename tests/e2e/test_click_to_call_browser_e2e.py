@@ -16,11 +16,11 @@ from urllib.parse import quote
 import pytest
 
 from agent_screen_harness import Screen
+from browser import browser_fixture, text_of  # noqa: F401 - the fixture browser
 from fake_ami import FakeAMI
 from itflow_bridge.calls.originate import Originator
 from itflow_bridge.screen.click_to_call import ClickToCall
 from polling import wait_for
-from test_agent_screen_browser_e2e import browser, text_of  # noqa: F401 - browser is a fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,7 @@ def originates(ami: FakeAMI) -> list:
         return [action for action in ami.received if action.get("Action") == "Originate"]
 
 
-def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen, ami):  # noqa: F811
+def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen, ami):
     from selenium.webdriver.common.by import By
 
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STUB})
@@ -75,7 +75,7 @@ def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen,
     wait_for(lambda: "rings now" in text_of(browser, "main"), "the page saying the phone rings")
 
 
-def test_the_same_form_from_another_site_is_refused(browser, screen, ami):  # noqa: F811
+def test_the_same_form_from_another_site_is_refused(browser, screen, ami):
     token = screen.links.issue("201")
     form_token = screen.routes.click.form_tokens.issue(token)  # even a leaked form token does not help
     target = "http://127.0.0.1:%d/agent/%s/call" % (screen.port, token)
