@@ -116,8 +116,8 @@ class LiveStreams:
         for call in calls:
             number = call["number"]
             if number and number not in cards:
+                stream.numbers.add(number)  # before the fetch starts: an answer coming at once reaches this page too
                 cards[number] = self.cards.card(number, fetch=call["state"] != ENDED)
-        stream.numbers.update(cards)
         return {"type": "state", "extension": stream.extension, "calls": calls, "cards": cards}
 
     def event_id(self) -> int:

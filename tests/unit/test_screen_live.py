@@ -91,3 +91,33 @@ def test_no_more_than_max_streams_are_open_at_once():
     assert first is not None and second is not None and streams.open("201") is None
     streams.close(first)
     assert streams.open("201") is not None
+
+
+def test_a_card_itflow_fills_in_while_the_state_is_made_still_reaches_the_page():
+    board, cards, streams, release = setup()
+    board.on_event(ring("201", "1.1"))
+    stream = streams.open("201")
+    arrived = threading.Event()
+    changed = cards.on_update
+
+    def update(card):
+        changed(card)
+        arrived.set()
+
+    card = cards.card
+    asked = []
+
+    def card_then_itflow_answers(number, fetch=True):
+        made = card(number, fetch)
+        if not asked:  # the state's own question: ITFlow answers before the state is sent
+            asked.append(number)
+            release.set()
+            assert arrived.wait(30)
+        return made
+
+    cards.on_update = update
+    cards.card = card_then_itflow_answers
+    state = streams.state(stream)
+    assert state["cards"]["+15551234567"]["status"] == "loading"
+    [event] = drain(stream)
+    assert (event["type"], event["card"]["status"]) == ("card", "ready")
