@@ -16,11 +16,11 @@ from urllib.parse import quote
 import pytest
 
 from agent_screen_harness import Screen
+from browser import browser, text_of  # noqa: F401 - browser is a fixture
 from fake_ami import FakeAMI
 from itflow_bridge.calls.originate import Originator
 from itflow_bridge.screen.click_to_call import ClickToCall
 from polling import wait_for
-from test_agent_screen_browser_e2e import browser, text_of  # noqa: F401 - browser is a fixture
 
 pytestmark = pytest.mark.e2e
 
