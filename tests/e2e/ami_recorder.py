@@ -67,6 +67,7 @@ exten => _X.,1,GosubIf($["${CALLERID_LOOKUP}" = "yes"]?itflow-cid,s,1)
 ; 5550103: phone 202 rings until the caller gives up.  5550104: no answer, then voicemail 100.
 ; 5550105: queue support (member 202 never answers).  5550106: phone 204 answers (then transfers).
 ; 5550107: ring group 200+205 that rings until someone picks up 200 (see [ami-phones]).
+; 5550108: the same through [ami-ring-members], a hop per member as FreePBX's from-internal makes.
 ; Each first records the DID in the CDR, as FreePBX's inbound routes do.
 exten => 5550101,1,Set(CDR(did)=${EXTEN})
  same => n,Dial(Local/201@ami-phones,20)
@@ -90,6 +91,14 @@ exten => 5550106,1,Set(CDR(did)=${EXTEN})
  same => n,Hangup()
 exten => 5550107,1,Set(CDR(did)=${EXTEN})
  same => n,Dial(Local/200@ami-phones&Local/205@ami-phones,60)
+ same => n,Hangup()
+exten => 5550108,1,Set(CDR(did)=${EXTEN})
+ same => n,Dial(Local/200@ami-ring-members&Local/205@ami-ring-members,60)
+ same => n,Hangup()
+
+[ami-ring-members]
+; A ring group's member as FreePBX dials it: a Local channel into the extension's dialplan, which dials the phone.
+exten => _2XX,1,Dial(Local/${EXTEN}@ami-phones,60)
  same => n,Hangup()
 
 [from-internal]
