@@ -167,9 +167,11 @@ class RingGroupCall:
         return ""
 
     def pick_up(self, extension: str) -> None:
+        """The phone answers: its channel leaves its ringing dialplan for ``pickup`` (Answer, then talk)."""
         self.asterisk.cli("channel redirect %s ami-phones,pickup,1" % self.phone(extension))
 
     def hang_up(self, extension: str) -> None:
+        """The phone hangs up (the ring group's Dial ends, and with it the caller's call)."""
         self.asterisk.cli("channel request hangup %s" % self.phone(extension))
 
     def hang_up_everything(self) -> None:
