@@ -66,6 +66,8 @@ exten => _X.,1,GosubIf($["${CALLERID_LOOKUP}" = "yes"]?itflow-cid,s,1)
 ; 5550101: phone 201 answers.  5550102: ring group 201+202, nobody answers in 6 s.
 ; 5550103: phone 202 rings until the caller gives up.  5550104: no answer, then voicemail 100.
 ; 5550105: queue support (member 202 never answers).  5550106: phone 204 answers (then transfers).
+; 5550107: ring group 200+205 that rings until someone picks up 200 (see [ami-phones]).
+; 5550108: the same through [ami-ring-members], a hop per member as FreePBX's from-internal makes.
 ; Each first records the DID in the CDR, as FreePBX's inbound routes do.
 exten => 5550101,1,Set(CDR(did)=${EXTEN})
  same => n,Dial(Local/201@ami-phones,20)
@@ -87,20 +89,35 @@ exten => 5550105,1,Set(CDR(did)=${EXTEN})
 exten => 5550106,1,Set(CDR(did)=${EXTEN})
  same => n,Dial(Local/204@ami-phones,20)
  same => n,Hangup()
+exten => 5550107,1,Set(CDR(did)=${EXTEN})
+ same => n,Dial(Local/200@ami-phones&Local/205@ami-phones,60)
+ same => n,Hangup()
+exten => 5550108,1,Set(CDR(did)=${EXTEN})
+ same => n,Dial(Local/200@ami-ring-members&Local/205@ami-ring-members,60)
+ same => n,Hangup()
+
+[ami-ring-members]
+; A ring group's member as FreePBX dials it: a Local channel into the extension's dialplan, which dials the phone.
+exten => _2XX,1,Dial(Local/${EXTEN}@ami-phones,60)
+ same => n,Hangup()
 
 [from-internal]
 exten => _2XX,1,Dial(Local/${EXTEN}@ami-phones,20)
  same => n,Hangup()
 
 [ami-phones]
-; 201: answers after 2 s, talks 4 s.  202, 205: ring until cancelled.
+; 201: answers after 2 s, talks 4 s.  200, 202, 205: ring until cancelled.
 ; 203: answers after 1 s, talks 3 s.  204: answers after 1 s and stays (the recorder transfers it).
+; pickup: a ringing phone redirected here (channel redirect) answers and talks until hung up.
 exten => 201,1,Ringing()
  same => n,Wait(2)
  same => n,Answer()
  same => n,Wait(4)
  same => n,Hangup()
-exten => _20[25],1,Ringing()
+exten => _20[025],1,Ringing()
+ same => n,Wait(60)
+ same => n,Hangup()
+exten => pickup,1,Answer()
  same => n,Wait(60)
  same => n,Hangup()
 exten => 203,1,Ringing()

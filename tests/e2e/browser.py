@@ -52,7 +52,8 @@ def browser_fixture(e2e_privileges: None) -> Iterator[object]:
 # The page re-renders as events arrive: each read is one script in the page, so no element it
 # found can be replaced between finding and reading it (selenium's stale element reference).
 _READ = """return Array.from(document.querySelectorAll(arguments[0])).map(function (e) {
-    return {text: e.innerText.trim(), href: e.getAttribute("href"), rel: e.getAttribute("rel")}; });"""
+    return {text: e.innerText.trim(), href: e.getAttribute("href"), rel: e.getAttribute("rel"),
+            className: e.className}; });"""
 
 
 def elements_of(browser: object, selector: str) -> List[Dict[str, Optional[str]]]:

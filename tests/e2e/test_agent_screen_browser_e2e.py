@@ -81,3 +81,18 @@ def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(brows
     # Fed while the page was away: the browser reconnects and the whole state brings the call.
     wait_for(lambda: "ACME Corp" in text_of(browser, "#current .client"), "the call after reconnecting")
     assert text_of(browser, "#connection") == "live"
+
+
+def test_a_page_left_open_empties_once_its_link_is_revoked(browser, screen):
+    token = screen.links.issue("201")
+    browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
+    wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
+    messages = recorded("answered.txt")
+    screen.feed(messages[:until(messages, lambda m: m.event == "DialBegin" and m.get("DestChannel").startswith("Local/201@"))])
+    wait_for(lambda: "ACME Corp" in text_of(browser, "#current .client"), "the ringing call on the page")
+
+    screen.links.revoke("201")  # as agent-link --revoke does: the stream ends at its next heartbeat
+    wait_for(lambda: text_of(browser, "#connection") == "link revoked", "the page to learn its link is revoked")
+    shown = text_of(browser, "main")
+    assert "ACME Corp" not in shown and "+15551234567" not in shown and "John Smith" not in shown, shown
+    assert "This link no longer works" in text_of(browser, "#current")

@@ -110,6 +110,23 @@
     try { new Notification("Call from " + (call.number || "withheld"), {body: body, tag: call.call_id}); } catch (e) { /* no notifications here */ }
   }
 
+  // The link was revoked (agent-link --revoke): what the page showed goes, and it says why.
+  function revoked() {
+    calls = {}; cards = {};
+    render();
+    current.textContent = "";
+    current.appendChild(el("p", "empty", "This link no longer works: ask for a new one."));
+    connection.textContent = "link revoked"; connection.className = "connection lost";
+    callButton.hidden = true;
+  }
+
+  // The browser gave up on the stream (the bridge answered with an error, not events): is the link revoked?
+  function givenUp() {
+    fetch(location.pathname, {method: "HEAD", cache: "no-store"}).then(function (response) {
+      if (response.status === 404) { revoked(); }
+    }, function () { /* the bridge is away: the stream's error said so already */ });
+  }
+
   function connect() {
     var source = new EventSource(location.pathname.replace(/\/$/, "") + "/events");
     source.addEventListener("open", function () {
@@ -117,6 +134,7 @@
     });
     source.addEventListener("error", function () {
       connection.textContent = "reconnecting…"; connection.className = "connection lost";
+      if (source.readyState === EventSource.CLOSED) { givenUp(); }
     });
     source.addEventListener("state", function (message) {
       var state = JSON.parse(message.data);
