@@ -256,9 +256,9 @@ def _check_agent_links(config: Config, report: Report) -> None:
     if not extensions:
         report.add("agent links", PASS, "no extension has an agent link (itflow-bridge agent-link EXT prints one)")
         return
+    links_count = sum(count for _extension, count in extensions)
     report.add("agent links", PASS, "%d extension%s with agent links (%d link%s)" % (
-        len(extensions), "" if len(extensions) == 1 else "s", sum(count for _ext, count in extensions),
-        "" if sum(count for _ext, count in extensions) == 1 else "s"))
+        len(extensions), "" if len(extensions) == 1 else "s", links_count, "" if links_count == 1 else "s"))
 
 
 def _check_agent_pages(config: Config, report: Report) -> None:
