@@ -102,3 +102,12 @@ def test_opting_out_takes_ours_out_and_never_touches_the_admins_own():
     theirs = WRITTEN % ("yes", SECRET, "admins-dialler", "theirs")
     for flag in (None, True, False):
         assert manager_user.config_values(theirs, enable=True, click_to_call=flag) == {}
+
+
+def test_taking_ours_out_writes_the_settings_empty_as_the_example_has_them():
+    from itflow_bridge.install.settings import set_values
+
+    ours = WRITTEN % ("yes", SECRET, "itflow-bridge-dial", DIAL_SECRET)
+    out = set_values(ours, manager_user.config_values(ours, enable=True, click_to_call=False))
+    assert out == ("[calls]\nenabled = yes\nami_user = itflow-bridge\nami_secret = %s\noriginate_user =\n"
+                   "originate_secret =\n" % SECRET)
