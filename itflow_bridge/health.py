@@ -163,44 +163,122 @@ def check_calls(config: Config, report: Report, budget: float = AMI_CHECK_BUDGET
     _check_ami(config, report, budget)
     _check_cdr_file(config, report)
     _check_outbox(config, report)
+    check_screen(config, report, budget)
+
+
+def check_screen(config: Config, report: Report, budget: float = AMI_CHECK_BUDGET) -> None:
+    """The agent's screen (served with the calls): its links, the server of its pages, click to call."""
+    _check_agent_links(config, report)
+    _check_agent_pages(config, report)
+    _check_dial_user(config, report, budget)
 
 
 def _check_ami(config: Config, report: Report, budget: float) -> None:
-    from .calls.ami import AMIAuthenticationError, AMIClient, AMIError, AMITimeout, AMIUnreachable
-
     calls = config.calls
-    where = "%s:%d" % (calls.ami_host, calls.ami_port)
     if not calls.ami_user or not calls.ami_secret:
         report.add("Asterisk manager", FAIL, "[calls] ami_user or ami_secret is not set",
                    "run itflow-bridge install (it adds the bridge's manager user and sets both), or set them to "
                    "a manager user of manager.conf")
         return
-    client = AMIClient(calls.ami_host, calls.ami_port, calls.ami_user, calls.ami_secret, timeout=budget,
-                       ping_interval=None, events="off")
+    _manager_login(config, report, budget, "Asterisk manager", calls.ami_user, calls.ami_secret,
+                   "[calls] ami_user/ami_secret")
+
+
+def _check_dial_user(config: Config, report: Report, budget: float) -> None:
+    calls = config.calls
+    if not calls.originate_user:
+        report.add("click to call", PASS, "click to call off ([calls] originate_user is empty)")
+        return
+    if not calls.originate_secret:
+        report.add("click to call", FAIL, "[calls] originate_secret is not set for user %s" % calls.originate_user,
+                   "run itflow-bridge install --calls (it adds the user itflow-bridge-dial and sets both), or set "
+                   "it to the secret of that manager user")
+        return
+    _manager_login(config, report, budget, "click to call", calls.originate_user, calls.originate_secret,
+                   "[calls] originate_user/originate_secret")
+
+
+def _manager_login(config: Config, report: Report, budget: float, name: str, user: str, secret: str,
+                   settings: str) -> None:
+    """One line ``name``: ``user`` logs in to the manager interface (the secret is never said)."""
+    from .calls.ami import AMIAuthenticationError, AMIClient, AMIError, AMITimeout, AMIUnreachable
+
+    calls = config.calls
+    where = "%s:%d" % (calls.ami_host, calls.ami_port)
+    client = AMIClient(calls.ami_host, calls.ami_port, user, secret, timeout=budget, ping_interval=None,
+                       events="off")
     try:
         client.connect()
     except AMIAuthenticationError:
-        report.add("Asterisk manager", FAIL, "AMI refused the login for user %s on %s" % (calls.ami_user, where),
-                   "check [calls] ami_user/ami_secret and manager.conf (itflow-bridge install writes both)")
+        report.add(name, FAIL, "AMI refused the login for user %s on %s" % (user, where),
+                   "check %s and manager.conf (itflow-bridge install writes both)" % settings)
         return
     except AMIUnreachable as exc:
-        report.add("Asterisk manager", FAIL, "no Asterisk manager on %s: %s" % (where, exc),
+        report.add(name, FAIL, "no Asterisk manager on %s: %s" % (where, exc),
                    "start Asterisk; see that manager.conf has enabled = yes and port = %d in [general] (or set "
                    "[calls] ami_host/ami_port to where it listens)" % calls.ami_port)
         return
     except AMITimeout as exc:
-        report.add("Asterisk manager", FAIL, "the manager on %s did not answer in time: %s" % (where, exc),
+        report.add(name, FAIL, "the manager on %s did not answer in time: %s" % (where, exc),
                    "see that Asterisk runs and is not overloaded (asterisk -rx 'manager show settings')")
         return
     except AMIError as exc:
-        report.add("Asterisk manager", FAIL, "the manager on %s: %s" % (where, exc),
+        report.add(name, FAIL, "the manager on %s: %s" % (where, exc),
                    "see that [calls] ami_host/ami_port point at Asterisk's manager interface")
         return
     try:
         banner = client.banner or "Asterisk Call Manager"
     finally:
         client.close()
-    report.add("Asterisk manager", PASS, "logged in as %s on %s (%s)" % (calls.ami_user, where, banner))
+    report.add(name, PASS, "logged in as %s on %s (%s)" % (user, where, banner))
+
+
+def _check_agent_links(config: Config, report: Report) -> None:
+    """The agents' links: how many extensions have one; a store that cannot be read opens no page."""
+    import sqlite3
+
+    from .screen.tokens import AgentLinks
+    from .storage.layout import AGENTS_DB
+
+    path = config.cache.dir / AGENTS_DB
+    if not path.is_file():
+        report.add("agent links", PASS, "no agent link issued yet (itflow-bridge agent-link EXT prints one)")
+        return
+    try:
+        with AgentLinks(path) as links:
+            extensions = links.extensions()
+    except (OSError, sqlite3.Error) as exc:
+        report.add("agent links", FAIL, "%s cannot be read by %s: %s: no agent's page opens"
+                   % (path, _effective_user(), exc),
+                   "make it the Asterisk group's, read-write (itflow-bridge install fixes the cache's files), or "
+                   "move a damaged file aside and issue the links again (itflow-bridge agent-link EXT)")
+        return
+    if not extensions:
+        report.add("agent links", PASS, "no extension has an agent link (itflow-bridge agent-link EXT prints one)")
+        return
+    links_count = sum(count for _extension, count in extensions)
+    report.add("agent links", PASS, "%d extension%s with agent links (%d link%s)" % (
+        len(extensions), "" if len(extensions) == 1 else "s", links_count, "" if links_count == 1 else "s"))
+
+
+def _check_agent_pages(config: Config, report: Report) -> None:
+    """The pages are served by the bridge's HTTP server at ``[calls] link_base_url``: both must be set."""
+    directory, base = config.directory, config.calls.link_base_url
+    if not directory.http_port:
+        report.add("agent pages", WARN, "the bridge's HTTP server is off ([directory] http_port = 0): the agents' "
+                   "pages are not served, and a link agent-link prints does not open",
+                   "set [directory] http_port (e.g. 8089), http_host to an address the agents' browsers reach "
+                   "and http_allow to their networks, and [calls] link_base_url to that address "
+                   "(e.g. http://pbx.example.com:8089); then restart the daemon")
+        return
+    served = "%s:%d" % (directory.http_host, directory.http_port)
+    if not base:
+        report.add("agent pages", WARN, "served on %s, but [calls] link_base_url is not set: agent-link prints "
+                   "no link" % served,
+                   "set [calls] link_base_url to this server as the agents' browsers reach it, e.g. "
+                   "http://pbx.example.com:%d" % directory.http_port)
+        return
+    report.add("agent pages", PASS, "served on %s; links start with %s/agent/" % (served, base))
 
 
 def _check_cdr_file(config: Config, report: Report) -> None:

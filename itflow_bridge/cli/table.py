@@ -146,10 +146,14 @@ def install_arguments(parser: argparse.ArgumentParser) -> None:
                         "(repeatable; default [balance] language)")
     parser.add_argument("--config-file", default=DEFAULT_CONFIG, help="the bridge's config file (default %(default)s)")
     parser.add_argument("--calls", action="store_true",
-                        help="journal calls in ITFlow: set [calls] enabled = yes (the manager user is added anyway)")
-    parser.add_argument("--click-to-call", dest="click_to_call", action="store_true",
-                        help="let the agents' pages place calls: add the manager user itflow-bridge-dial "
-                             "(originate only) as [calls] originate_user")
+                        help="journal calls in ITFlow: set [calls] enabled = yes (the manager user is added anyway), "
+                             "with click to call from the agents' pages (the manager user itflow-bridge-dial, "
+                             "originate only, as [calls] originate_user)")
+    parser.add_argument("--click-to-call", dest="click_to_call", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="--no-click-to-call: no itflow-bridge-dial (an earlier install's is taken out; "
+                             "later installs remember); --click-to-call: add it even without the calls "
+                             "(default: with the calls)")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--freepbx", dest="freepbx", action="store_true", default=None, help="treat the PBX as FreePBX")
     kind.add_argument("--asterisk", dest="freepbx", action="store_false", help="treat the PBX as plain Asterisk")

@@ -271,6 +271,8 @@ class BalanceSettings:
     default_currency: str = _setting("USD", _currency)
     sounds_dir: Path = _setting(Path("/var/lib/asterisk/sounds"), _path)
     language: str = _setting("en", _text)
+    # The caller's balance on the agent's screen; no: the card never fetches it nor shows it.
+    agent_screen: bool = _setting(True, _boolean)
 
 
 @dataclass(frozen=True)

@@ -112,10 +112,16 @@ class Installer:
         if self.args.sounds_dir:
             values[("balance", "sounds_dir")] = self.args.sounds_dir
         values.update(manager_user.config_values(text, enable=bool(getattr(self.args, "calls", False)),
-                                                 click_to_call=bool(getattr(self.args, "click_to_call", False))))
+                                                 click_to_call=self.click_to_call()))
         if text is None:
             return new_config(values).encode("utf-8")
         return set_values(text, values).encode("utf-8") if values else text.encode("utf-8")
+
+    def click_to_call(self) -> Optional[bool]:
+        """``--click-to-call`` / ``--no-click-to-call`` as given, else as given to an earlier install (None:
+        neither, so the click-to-call user comes with the calls)."""
+        given: Optional[bool] = getattr(self.args, "click_to_call", None)
+        return given if given is not None else self.plan.manifest.get("click_to_call")
 
     def _ask(self, url: Optional[str], key: Optional[str]) -> Tuple[str, str]:
         if url and key:
@@ -307,6 +313,8 @@ class Installer:
             change.apply()
         upgraded = self.plan.manifest.get("version") != __version__
         self.plan.manifest.update({"transport": transport, "version": __version__})
+        if getattr(self.args, "click_to_call", None) is not None:
+            self.plan.manifest["click_to_call"] = bool(self.args.click_to_call)
         self.plan.save()
         changed = bool(first or second or stale)
         if not changed:

@@ -16,12 +16,15 @@ includes ``manager.d/*.conf`` (Debian's does), else a marked section at the end
 of ``manager.conf``.  Our section is recognised by its heading, so running the
 edit again changes nothing, and uninstall gives the file back byte for byte.
 
-Click to call (``install --click-to-call``, or ``[calls] originate_user =
-itflow-bridge-dial`` in the config) adds a second user, ``itflow-bridge-dial``,
+Click to call comes with the calls: an install with ``--calls`` (or with
+``[calls] enabled`` on already) adds a second user, ``itflow-bridge-dial``,
 allowed only to originate calls (``write = originate``, no read class: an async
 Originate's "queued" answer needs none), also from 127.0.0.1 only, its secret
 as ``[calls] originate_secret``.  It lives beside the first, in the same file,
-with a heading of its own, and uninstall removes it the same way.
+with a heading of its own, and uninstall removes it the same way.  An
+``originate_user`` of the admin's own is kept; ``--no-click-to-call`` leaves it
+out (and takes ours out of an earlier install); ``--click-to-call`` adds it even
+without the calls.
 
 AMI itself is never switched on here: when ``manager.conf`` says it is off,
 install says so and what to change.
@@ -70,11 +73,13 @@ def new_secret() -> str:
     return secrets.token_hex(SECRET_BYTES)
 
 
-def config_values(existing: Optional[str], enable: bool, click_to_call: bool = False) -> Values:
+def config_values(existing: Optional[str], enable: bool, click_to_call: Optional[bool] = None) -> Values:
     """What install sets in the bridge's config (``existing`` text, None for a new file): our user and
     a new secret unless it has them (or another manager user the admin chose); ``enabled = yes`` when
-    ``enable`` (``--calls``) and it is not so already; the click-to-call user likewise when
-    ``click_to_call`` (``--click-to-call``) or the config names it without a secret."""
+    ``enable`` (``--calls``) and it is not so already.  The click-to-call user likewise when the calls
+    are on (``enable``, or ``enabled`` in the config) or ``click_to_call`` is True, or the config names
+    it without a secret; ``click_to_call`` False (``--no-click-to-call``) takes ours out instead.  An
+    ``originate_user`` of the admin's own is never touched."""
     parser = configparser.ConfigParser(interpolation=None)
     if existing is not None:
         try:
@@ -87,14 +92,26 @@ def config_values(existing: Optional[str], enable: bool, click_to_call: bool = F
     if user in ("", USER) and not (user == USER and secret):
         values[("calls", "ami_user")] = USER
         values[("calls", "ami_secret")] = new_secret()
-    dial_user = parser.get("calls", "originate_user", fallback="").strip()
-    dial_secret = parser.get("calls", "originate_secret", fallback="").strip()
-    if (dial_user == DIAL_USER or (click_to_call and not dial_user)) and not (dial_user == DIAL_USER and dial_secret):
-        values[("calls", "originate_user")] = DIAL_USER
-        values[("calls", "originate_secret")] = new_secret()
+    values.update(_dial_values(parser, click_to_call, enable or _enabled(parser)))
     if enable and not _enabled(parser):
         values[("calls", "enabled")] = "yes"
     return values
+
+
+def _dial_values(parser: configparser.ConfigParser, click_to_call: Optional[bool], calls_on: bool) -> Values:
+    """The click-to-call user's settings to write: ours added, completed or (opted out) taken out."""
+    dial_user = parser.get("calls", "originate_user", fallback="").strip()
+    dial_secret = parser.get("calls", "originate_secret", fallback="").strip()
+    if dial_user not in ("", DIAL_USER):
+        return {}  # the admin's own user: theirs to keep
+    if click_to_call is False:
+        if not dial_user and not dial_secret:
+            return {}
+        return {("calls", "originate_user"): "", ("calls", "originate_secret"): ""}
+    wanted = dial_user == DIAL_USER or click_to_call is True or calls_on
+    if not wanted or (dial_user == DIAL_USER and dial_secret):
+        return {}
+    return {("calls", "originate_user"): DIAL_USER, ("calls", "originate_secret"): new_secret()}
 
 
 def _enabled(parser: configparser.ConfigParser) -> bool:

@@ -61,6 +61,7 @@ class Manifest(_ManifestBase, total=False):
 
     transport: str
     version: str
+    click_to_call: bool  # the last --click-to-call / --no-click-to-call given, kept for later installs
 
 
 @dataclass

@@ -47,19 +47,24 @@ def set_values(text: str, values: Values) -> str:
             continue
         key = _KEY.match(line)
         if key and (section, key.group(1)) in pending:
-            lines[index] = "%s = %s\n" % (key.group(1), pending.pop((section, key.group(1))))
+            lines[index] = _line(key.group(1), pending.pop((section, key.group(1))))
         if line.strip() and not line.lstrip().startswith(("#", ";")):
             last_in_section[section] = index
     for (name, setting), value in pending.items():  # settings the file does not have yet
         if name in last_in_section:
             at = last_in_section[name] + 1
-            lines.insert(at, "%s = %s\n" % (setting, value))
+            lines.insert(at, _line(setting, value))
             last_in_section = {s: i + 1 if i >= at else i for s, i in last_in_section.items()}
             last_in_section[name] = at
         else:
-            lines += ["\n", "[%s]\n" % name, "%s = %s\n" % (setting, value)]
+            lines += ["\n", "[%s]\n" % name, _line(setting, value)]
             last_in_section[name] = len(lines) - 1
     return "".join(lines)
+
+
+def _line(setting: str, value: str) -> str:
+    """``setting = value``; an empty value as the example writes it (``setting =``, no trailing blank)."""
+    return "%s = %s\n" % (setting, value) if value else "%s =\n" % setting
 
 
 def new_config(values: Values) -> str:

@@ -39,13 +39,15 @@ class AgentScreen:
                                   **({"heartbeat": heartbeat} if heartbeat else {}))
 
     @classmethod
-    def for_bridge(cls, bridge: "Bridge", show_balance: bool = True) -> "AgentScreen":
-        """This bridge's screen: its directory, its ITFlow (JSON API), its cache directory."""
+    def for_bridge(cls, bridge: "Bridge", show_balance: Optional[bool] = None) -> "AgentScreen":
+        """This bridge's screen: its directory, its ITFlow (JSON API), its cache directory.  The balance is
+        fetched and shown as ``[balance] agent_screen`` says (``show_balance``, when given, instead)."""
         from ..api.typed import ITFlowAPI
         from .card import balance_text, directory_finder, itflow_fetch
 
         config = bridge.config
-        balance: Optional[Callable[[int], Optional[str]]] = balance_text(bridge) if show_balance else None
+        shown = config.balance.agent_screen if show_balance is None else show_balance
+        balance: Optional[Callable[[int], Optional[str]]] = balance_text(bridge) if shown else None
         return cls(config.cache.dir, directory_finder(bridge), itflow_fetch(ITFlowAPI(bridge.client.http), balance),
                    config.itflow.url, click=click_to_call(bridge))
 

@@ -1,5 +1,7 @@
-"""The manager user install writes, loaded by the real Asterisk 22: it logs in, sees a call's events,
-and may do nothing else; what it reads classifies every recorded scenario as ``read = all`` does.
+"""The manager users install writes, loaded by the real Asterisk 22: the events user logs in, sees a call's
+events, and may do nothing else; what it reads classifies every recorded scenario as ``read = all`` does.
+With the calls (``install --calls``) the click-to-call user is in the same file: ``check`` logs in as both,
+and says a wrong secret without showing it.
 
 The recorder's PBX (manager on a free localhost port, its own all-powerful user
 to place calls) gets ``#include "manager.d/*.conf"`` as Debian's manager.conf
@@ -20,6 +22,8 @@ from ami_recorder import AMI_USER, SCENARIOS, AMIRecorder, _Capture
 from asterisk_harness import AsteriskHarness
 from itflow_bridge.calls.ami import AMIClient, AMIError
 from itflow_bridge.calls.ami_protocol import Message, parse_stream
+from itflow_bridge.core.config import CacheSettings, CallsSettings, Config
+from itflow_bridge.health import FAIL, PASS, Report, check_screen, _check_ami
 from itflow_bridge.calls.classify import ClassifiedCall, classify
 from itflow_bridge.calls.events import calls_in
 from itflow_bridge.install import manager_user
@@ -45,9 +49,11 @@ def pbx(asterisk: AsteriskHarness) -> Iterator[AMIRecorder]:
     asterisk.cli(manager_user.RELOAD)
 
 
-def write_wanted(layout: Layout, secret: str) -> str:
-    """What install writes for the user: the file, its owner and mode (the plan's Want, applied)."""
-    [want] = manager_user.wants(layout, manager_user.USER, secret)
+def write_wanted(layout: Layout, secret: str, dial_secret: str = "") -> str:
+    """What install writes for the user (and the click-to-call user, given ``dial_secret``): the file, its
+    owner and mode (the plan's Want, applied)."""
+    [want] = manager_user.wants(layout, manager_user.USER, secret, manager_user.DIAL_USER if dial_secret else "",
+                                dial_secret)
     path = layout.host(want.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(want.content or b"")
@@ -118,3 +124,35 @@ def test_what_the_manager_user_reads_classifies_each_call_as_read_all_does(
         assert classified(ours.finish()) == classified(everything)
     finally:
         ours.close()
+
+
+def test_with_the_calls_check_logs_in_as_both_installed_users(pbx: AMIRecorder, asterisk: AsteriskHarness,
+                                                              tmp_path) -> None:
+    layout = detect(asterisk.root)
+    secret, dial_secret = manager_user.new_secret(), manager_user.new_secret()
+    assert write_wanted(layout, secret, dial_secret) == "/etc/asterisk/manager.d/itflow-bridge.conf"
+    reload_manager(layout)
+    wait_for(lambda: manager_user.DIAL_USER in asterisk.cli("manager show users"),
+             what="Asterisk to know the click-to-call user")
+    shown = asterisk.cli("manager show user %s" % manager_user.DIAL_USER)
+    assert "originate" in shown and manager_user.READ not in shown
+
+    def lines(dial: str) -> Report:
+        calls = CallsSettings(enabled=True, ami_host="127.0.0.1", ami_port=pbx.port, ami_user=manager_user.USER,
+                              ami_secret=secret, originate_user=manager_user.DIAL_USER, originate_secret=dial)
+        report = Report()
+        settings = Config(calls=calls, cache=CacheSettings(dir=tmp_path / "cache"))
+        _check_ami(settings, report, 5.0)
+        check_screen(settings, report, 5.0)
+        return report
+
+    report = lines(dial_secret)
+    logins = {item.name: item for item in report.items if item.name in ("Asterisk manager", "click to call")}
+    assert [logins[name].status for name in ("Asterisk manager", "click to call")] == [PASS, PASS], report.items
+    assert logins["click to call"].detail.startswith("logged in as %s on 127.0.0.1:%d (Asterisk Call Manager/"
+                                                     % (manager_user.DIAL_USER, pbx.port))
+    wrong = manager_user.new_secret()
+    refused = [item for item in lines(wrong).items if item.name == "click to call"]
+    assert [(item.status, item.detail) for item in refused] == [
+        (FAIL, "AMI refused the login for user %s on 127.0.0.1:%d" % (manager_user.DIAL_USER, pbx.port))]
+    assert wrong not in refused[0].line() and dial_secret not in refused[0].line()

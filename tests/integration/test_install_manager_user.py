@@ -135,7 +135,10 @@ def test_ami_switched_off_stops_an_install_with_calls_and_says_what_to_change(pb
 
     (etc / "manager.conf").write_bytes(DEBIAN_MANAGER)  # the admin's fix
     install(pbx)
-    assert (etc / "manager.d/itflow-bridge.conf").read_bytes() == manager_user.section(secret_of(pbx))
+    dial_secret = re.search(r"^originate_secret = (\S+)$", (pbx / CONFIG).read_text(), re.M)
+    assert dial_secret, "the calls are on: the click-to-call user comes with them"
+    assert (etc / "manager.d/itflow-bridge.conf").read_bytes() == manager_user.sections(
+        [(manager_user.USER, secret_of(pbx)), (manager_user.DIAL_USER, dial_secret.group(1))])
 
 
 def test_ami_switched_off_is_a_note_when_calls_are_not_enabled(pbx, fake_itflow):  # noqa: F811

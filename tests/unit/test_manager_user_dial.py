@@ -78,3 +78,36 @@ def test_click_to_call_asks_for_the_dial_user_once():
     theirs = "[calls]\nami_user = itflow-bridge\nami_secret = x\noriginate_user = admins-dialler\n"
     assert manager_user.config_values(theirs, enable=False, click_to_call=True) == {}
     assert "originate_user" not in calls_of(manager_user.config_values(None, enable=False))
+
+
+WRITTEN = "[calls]\nenabled = %s\nami_user = itflow-bridge\nami_secret = %s\noriginate_user = %s\n" \
+          "originate_secret = %s\n"
+
+
+def test_the_calls_bring_the_dial_user_unless_opted_out():
+    added = calls_of(manager_user.config_values(None, enable=True))
+    assert added["enabled"] == "yes" and added["originate_user"] == "itflow-bridge-dial"
+    assert len(added["originate_secret"]) == 64 and added["originate_secret"] != added["ami_secret"]
+    enabled = WRITTEN % ("yes", SECRET, "", "")  # calls already on (an earlier install, or the admin)
+    assert set(calls_of(manager_user.config_values(enabled, enable=False))) == {"originate_user", "originate_secret"}
+    assert manager_user.config_values(enabled, enable=True, click_to_call=False) == {}
+    assert manager_user.config_values(WRITTEN % ("no", SECRET, "", ""), enable=False) == {}  # no calls: no dial
+
+
+def test_opting_out_takes_ours_out_and_never_touches_the_admins_own():
+    ours = WRITTEN % ("yes", SECRET, "itflow-bridge-dial", DIAL_SECRET)
+    assert manager_user.config_values(ours, enable=True) == {}  # kept as it is
+    assert calls_of(manager_user.config_values(ours, enable=True, click_to_call=False)) == {
+        "originate_user": "", "originate_secret": ""}
+    theirs = WRITTEN % ("yes", SECRET, "admins-dialler", "theirs")
+    for flag in (None, True, False):
+        assert manager_user.config_values(theirs, enable=True, click_to_call=flag) == {}
+
+
+def test_taking_ours_out_writes_the_settings_empty_as_the_example_has_them():
+    from itflow_bridge.install.settings import set_values
+
+    ours = WRITTEN % ("yes", SECRET, "itflow-bridge-dial", DIAL_SECRET)
+    out = set_values(ours, manager_user.config_values(ours, enable=True, click_to_call=False))
+    assert out == ("[calls]\nenabled = yes\nami_user = itflow-bridge\nami_secret = %s\noriginate_user =\n"
+                   "originate_secret =\n" % SECRET)

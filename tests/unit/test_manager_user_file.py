@@ -117,8 +117,11 @@ def test_a_new_config_gets_our_user_and_a_secret_and_a_second_install_keeps_them
     assert first["ami_user"] == "itflow-bridge" and len(first["ami_secret"]) == 64 and "enabled" not in first
     written = "[calls]\nenabled = no\nami_user = itflow-bridge\nami_secret = %s\n" % first["ami_secret"]
     assert manager_user.config_values(written, enable=False) == {}
-    assert calls_of(manager_user.config_values(written, enable=True)) == {"enabled": "yes"}
-    assert manager_user.config_values(written.replace("enabled = no", "enabled = yes"), enable=True) == {}
+    assert calls_of(manager_user.config_values(written, enable=True, click_to_call=False)) == {"enabled": "yes"}
+    on = written.replace("enabled = no", "enabled = yes")
+    assert manager_user.config_values(on, enable=True, click_to_call=False) == {}
+    with_dial = calls_of(manager_user.config_values(written, enable=True))  # the calls bring click to call
+    assert set(with_dial) == {"enabled", "originate_user", "originate_secret"}
 
 
 def test_an_empty_secret_gets_one_and_another_user_is_kept():
