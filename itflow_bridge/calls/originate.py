@@ -2,9 +2,11 @@
 
 Asterisk first rings ``Channel`` (the agent's own phone, through the dialplan)
 and, once it is picked up, sends it to ``Exten`` in ``Context`` (the number).
-The defaults are FreePBX's: ``Local/{ext}@from-internal`` rings the extension as
-any internal call would, and ``from-internal`` dials out with the extension's
-own outbound routes.  The manager user needs only ``write = originate``: an
+The defaults are FreePBX's: ``Local/{ext}@originate-skipvm`` rings the extension
+as an internal call would, but never lets its voicemail answer (FreePBX's own
+click to call uses it: a voicemail that answered would count as picked up, and
+the number would be dialled into it), and ``from-internal`` dials out with the
+extension's own outbound routes.  The manager user needs only ``write = originate``: an
 async Originate's "queued" response comes without any read class.  Each call is
 a short manager session of its own (log in, Originate, log off): clicks are
 rare, and nothing stays open that could go stale.

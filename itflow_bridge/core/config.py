@@ -194,7 +194,7 @@ def _loglevel(raw: str) -> str:
     return _choice("debug", "info", "warning", "error")(raw).upper()
 
 
-DEFAULT_ORIGINATE_CHANNEL = "Local/{ext}@from-internal"  # FreePBX: rings the extension as an internal call
+DEFAULT_ORIGINATE_CHANNEL = "Local/{ext}@originate-skipvm"  # FreePBX: rings the extension, never its voicemail
 DEFAULT_ORIGINATE_CONTEXT = "from-internal"  # FreePBX: dials out with the extension's outbound routes
 ORIGINATE_EXTENSION_FIELD = "{ext}"
 _DIALPLAN_CONTEXT = re.compile(r"[0-9A-Za-z_.-]{1,80}")

@@ -71,7 +71,7 @@ def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen,
     browser.find_element(By.CSS_SELECTOR, "#confirm button").click()
     wait_for(lambda: len(originates(ami)) == 1, "the Originate at the manager")
     [originate] = originates(ami)
-    assert (originate.get("Channel"), originate.get("Exten")) == ("Local/201@from-internal", "+15551234567")
+    assert (originate.get("Channel"), originate.get("Exten")) == ("Local/201@originate-skipvm", "+15551234567")
     wait_for(lambda: "rings now" in text_of(browser, "main"), "the page saying the phone rings")
 
 

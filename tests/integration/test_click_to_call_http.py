@@ -161,8 +161,8 @@ def test_over_the_limit_is_429_per_link(screen, ami):
     other = screen.links.issue("305")
     other_path, other_fields = confirm(screen, other)
     assert request(screen, "POST", other_path, urlencode(other_fields), same_origin(screen))[0].status == 200
-    assert [action.get("Channel") for action in originates(ami)] == ["Local/201@from-internal"] * 2 + [
-        "Local/305@from-internal"]
+    assert [action.get("Channel") for action in originates(ami)] == ["Local/201@originate-skipvm"] * 2 + [
+        "Local/305@originate-skipvm"]
 
 
 def test_asterisk_refusing_the_login_is_502_and_the_secret_stays_out(tmp_path, ami, caplog):

@@ -103,7 +103,7 @@ def test_same_origin_is_what_the_browser_says(headers, allowed):
 def test_originate_headers_ring_the_extension_then_dial_the_number():
     headers = originate_headers("201", "+15551234567")
     assert headers == [
-        ("Channel", "Local/201@from-internal"), ("Context", "from-internal"), ("Exten", "+15551234567"),
+        ("Channel", "Local/201@originate-skipvm"), ("Context", "from-internal"), ("Exten", "+15551234567"),
         ("Priority", "1"), ("CallerID", '"Call to +15551234567" <201>'), ("Timeout", "30000"),
         ("Variable", CLICK_VARIABLE + "=1"), ("Async", "true")]
     plain = dict(originate_headers("alice", "0123456", "PJSIP/{ext}", "phones"))
@@ -161,7 +161,7 @@ def test_the_originator_sends_one_originate_in_a_session_of_its_own():
 def test_originate_settings_default_to_freepbx_and_keep_the_secret_out(tmp_path):
     calls = load_config(write(tmp_path, ""), env={}).calls
     assert (calls.originate_user, calls.originate_channel, calls.originate_context, calls.originate_auto_confirm) == (
-        "", "Local/{ext}@from-internal", "from-internal", False)
+        "", "Local/{ext}@originate-skipvm", "from-internal", False)
     calls = load_config(write(tmp_path, (
         "[calls]\noriginate_user = itflow-bridge-dial\noriginate_secret = dial-s3cret\n"
         "originate_channel = PJSIP/{ext}\noriginate_context = phones\noriginate_auto_confirm = yes\n")), env={}).calls
