@@ -96,3 +96,17 @@ def test_a_page_left_open_empties_once_its_link_is_revoked(browser, screen):
     shown = text_of(browser, "main")
     assert "ACME Corp" not in shown and "+15551234567" not in shown and "John Smith" not in shown, shown
     assert "This link no longer works" in text_of(browser, "#current")
+
+
+def test_a_page_refused_with_an_error_answer_keeps_trying_until_its_stream_opens(browser, screen):
+    screen.streams.max_streams = 0  # every stream refused with 503, as when 500 pages are open
+    token = screen.links.issue("201")
+    browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
+    wait_for(lambda: text_of(browser, "#connection") == "reconnecting…", "the page to see its stream refused")
+    refused = screen.get("/agent/%s/events" % token)[0]
+    assert refused.status == 503  # browsers never retry a stream answered so: the page must
+    screen.streams.max_streams = 500  # a page elsewhere was closed
+    wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to open after all")
+    messages = recorded("answered.txt")
+    screen.feed(messages[:until(messages, lambda m: m.event == "DialBegin" and m.get("DestChannel").startswith("Local/201@"))])
+    wait_for(lambda: "ACME Corp" in text_of(browser, "#current .client"), "the ringing call on the page")

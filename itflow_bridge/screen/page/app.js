@@ -120,16 +120,25 @@
     callButton.hidden = true;
   }
 
-  // The browser gave up on the stream (the bridge answered with an error, not events): is the link revoked?
+  // The browser gave up on the stream: it retries by itself only when no answer came, never after
+  // an error answer (a proxy's 502 while the bridge restarts, the bridge's 503 "too many open
+  // pages"). A revoked link (404) ends the page; anything else is tried again, waiting longer
+  // each time up to 30 s, until the stream opens.
+  var retryWait = 2000;
   function givenUp() {
+    function later() {
+      setTimeout(connect, retryWait);
+      retryWait = Math.min(retryWait * 2, 30000);
+    }
     fetch(location.pathname, {method: "HEAD", cache: "no-store"}).then(function (response) {
-      if (response.status === 404) { revoked(); }
-    }, function () { /* the bridge is away: the stream's error said so already */ });
+      if (response.status === 404) { revoked(); } else { later(); }
+    }, later);
   }
 
   function connect() {
     var source = new EventSource(location.pathname.replace(/\/$/, "") + "/events");
     source.addEventListener("open", function () {
+      retryWait = 2000;
       connection.textContent = "live"; connection.className = "connection live";
     });
     source.addEventListener("error", function () {
