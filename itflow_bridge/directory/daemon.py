@@ -102,8 +102,9 @@ class DirectoryServices:
         if self.http_port:
             self.http = self._http_server()
             self.http.start()
-            log.info("directory HTTP server listening on %s:%d (/cnam, /phonebook/<format>.xml%s)",
-                     *self.http.server_address[:2], ", /voicemail/<link>" if self.voicemail else "")
+            served = ["/cnam", "/phonebook/<format>.xml"] + (["/voicemail/<link>"] if self.voicemail else []) + (
+                [self.extra_routes.served] if self.extra_routes is not None else [])
+            log.info("directory HTTP server listening on %s:%d (%s)", *self.http.server_address[:2], ", ".join(served))
         if settings.sync_interval:
             self.sync = BackgroundSync(self.bridge, settings.sync_interval).start()
         else:

@@ -96,6 +96,8 @@ class ServedFile(Protocol):
 class ExtraRoutes(Protocol):
     """Routes served beside ours (the agent screen's): see the module docstring."""
 
+    served: str  # what they serve, for the log line that lists the server's paths (e.g. "/agent/<link>")
+
     def handle(self, request: BaseHTTPRequestHandler, path: str, head: bool) -> bool: ...
 
     def redact(self, text: str) -> str: ...

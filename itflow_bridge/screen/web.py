@@ -59,6 +59,8 @@ def _read_page_file(name: str) -> bytes:
 class AgentRoutes:
     """The routes above, for the directory HTTP server's ``extra_routes``."""
 
+    served = AGENT_PATH + "<link>"
+
     def __init__(self, links: AgentLinks, streams: LiveStreams, *, heartbeat: float = HEARTBEAT,
                  click: Optional[ClickToCall] = None):
         self.links = links

@@ -30,6 +30,7 @@ def test_serve_serves_an_agents_page_and_stops_with_it_open(fake_itflow, tmp_pat
     try:
         wait_for(lambda: "directory HTTP server listening" in log_path.read_text(), "the HTTP server")
         wait_for(lambda: "FastAGI scripts served" in log_path.read_text(), "the daemon to take signals")
+        assert ", /agent/<link>)" in log_path.read_text()  # the start line says what it serves
         stream = EventStream(http_port, "/agent/%s/events" % token)
         state = stream.next_where(lambda event: True)
         assert (state["type"], state["extension"], state["calls"]) == ("state", "201", [])
