@@ -115,7 +115,7 @@ def print_report(rows: Sequence[Row], plan_name: str, seconds: float) -> None:
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="run-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs per figure (about 2.5 minutes instead of 6)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs per figure (about 3 minutes instead of 8)")
     parser.add_argument("--only", default=",".join(FIGURES), metavar="LIST",
                         help="figures to run, e.g. 1,2 (default: all)")
     args = parser.parse_args(argv)

@@ -154,6 +154,10 @@ def many_pages(workdir: Path, cycles: int, sessions: int) -> List[Row]:
         "a process of their own, each read until its first event (the whole state); the daemon in a process of "
         "its own; target: %d pages x %.0f kB (the live streams' own estimate) = %.1f MB, with room for twice that"
         % (pages, ", ".join(result["extensions"]), pages, PAGE_KB, pages * PAGE_KB / 1024.0))
+    memory_details.append(
+        "the %d pages, connecting one right after the other (as after a bridge restart), were all served within "
+        "%s s (connections beyond the HTTP server's listen backlog wait for TCP to retry them)"
+        % (pages, "/".join("%.1f" % m["open_s"] for m in result["memory"])))
     callerid_details = [
         "%d cycles: %d cache hits with no page open, then %d with the %d pages open while a ring group's call "
         "rang %s; a last block with none open (%d blocks without pages in all)"

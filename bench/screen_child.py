@@ -93,9 +93,11 @@ def wait_closed(daemon) -> None:
 
 
 def measure(pages: int, cycles: int, sessions: int, workdir: Path) -> Dict[str, object]:
+    began = time.monotonic()
     with RemoteFake() as fake, RemoteAMI() as ami, RemotePages() as streams, Driver() as driver:
         callers = fake.add_clients(FIRST_CALLER, cycles)
         with running_screen(fake, ami, workdir) as daemon:
+            started_s = time.monotonic() - began
             warm_listings(daemon.bridge)
             require(driver.session(daemon.port, HIT_NUMBER)["status"] == "FOUND", "warm-up call: not FOUND")
             cache_hits(driver, daemon.port, WARM_UP)  # not counted: the daemon's first calls after its start
@@ -109,11 +111,13 @@ def measure(pages: int, cycles: int, sessions: int, workdir: Path) -> Dict[str, 
             for cycle in range(cycles):
                 alone.append(cache_hits(driver, daemon.port, sessions))
                 threads, before = request_threads(), rss_kb()
+                opening = time.monotonic()
                 require(streams.open(daemon.http_port, paths) == pages, "not every page's stream opened")
+                opened_s = time.monotonic() - opening
                 require(daemon.screen.streams.count() == pages, "the daemon holds %d streams, not %d"
                         % (daemon.screen.streams.count(), pages))
                 memory.append({"before_kb": before, "open_kb": rss_kb(), "threads_before": threads,
-                               "threads_open": request_threads()})
+                               "threads_open": request_threads(), "open_s": round(opened_s, 2)})
                 written = ami.ring(RING_GROUP, callers[cycle], cycle, LAST_RUNG)
                 busy.append(cache_hits(driver, daemon.port, sessions))
                 rings.append(_told(streams, call_id(cycle), expected, written))
@@ -124,7 +128,8 @@ def measure(pages: int, cycles: int, sessions: int, workdir: Path) -> Dict[str, 
                 wait_closed(daemon)
             alone.append(cache_hits(driver, daemon.port, sessions))
     return {"pages": pages, "extensions": list(EXTENSIONS), "rung": list(RUNG), "told_expected": len(expected),
-            "alone": alone, "busy": busy, "memory": memory, "rings": rings}
+            "alone": alone, "busy": busy, "memory": memory, "rings": rings,
+            "started_s": round(started_s, 2), "total_s": round(time.monotonic() - began, 2)}
 
 
 def _told(streams: RemotePages, call: str, expected: List[int], written: float) -> Dict[str, object]:
