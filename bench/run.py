@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calls import burst, callerid_beside_journal, hangup_to_ticket, outage
 from classic import classic_cache_hit
-from screen import many_pages, ring_to_name
 from directory import classic_synced, fastagi_synced, listings, sync_and_phonebooks
 from figures import (
     black_hole, fastagi_cache_hit, memory, peer_comparison, slow_itflow,
 )
 from harness import Driver, Row, format_table, quiet_logs
+from screen import many_pages, ring_to_name
 
 
 @dataclass(frozen=True)
