@@ -6,8 +6,9 @@ which calls each stream was told about.  A process of its own so reading 200
 streams does not share the daemon's GIL.
 
 The first line printed is {"ready": true}.  Then one JSON request per line on stdin:
-  {"op": "open", "port": P, "paths": [...], "timeout": S} -> {"open": N}
-      once every stream answered 200 and got its first event (the extension's whole state)
+  {"op": "open", "port": P, "paths": [...], "timeout": S, "paced": B} -> {"open": N}
+      once every stream answered 200 and got its first event (the extension's whole state); the
+      streams connect one right after the other, or with ``paced`` each once the one before got its state
   {"op": "seen", "call_id": ID}  -> {"streams": [index of each stream told of that call's ringing],
                                      "last_at": epoch seconds the last of them was told, or null}
   {"op": "close"}                -> {"closed": N}
@@ -68,6 +69,7 @@ class Pages:
     def __init__(self) -> None:
         self.selector = selectors.DefaultSelector()
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # a stream got bytes
         self.pages: List[Page] = []
         self.wake_r, self.wake_w = socket.socketpair()
         self.selector.register(self.wake_r, selectors.EVENT_READ, None)
@@ -91,12 +93,15 @@ class Pages:
                         data = b""
                     if data:
                         page.feed(data)
+                        self.changed.notify_all()
                     else:
                         self.selector.unregister(page.sock)
 
-    def open(self, port: int, paths: List[str], timeout: float) -> int:
+    def open(self, port: int, paths: List[str], timeout: float, paced: bool = False) -> int:
         deadline = time.monotonic() + timeout
         for path in paths:
+            if paced:
+                self._wait_ready(deadline, timeout)
             sock = socket.create_connection((HOST, port), timeout=timeout)
             sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n\r\n"
                           % (path, HOST, port)).encode("ascii"))
@@ -105,19 +110,23 @@ class Pages:
                 page = Page(len(self.pages), sock)
                 self.pages.append(page)
                 self.selector.register(sock, selectors.EVENT_READ, page)
+        return self._wait_ready(deadline, timeout)
+
+    def _wait_ready(self, deadline: float, timeout: float) -> int:
+        """Until every stream opened so far got its state; how many that is."""
         self.wake_w.send(b"x")
-        while True:
-            with self.lock:
+        with self.changed:
+            while True:
                 failed = [page.status for page in self.pages if page.headers_done and page.status != 200]
                 ready = sum(1 for page in self.pages if page.got_state)
-            if failed:
-                raise RuntimeError("%d stream(s) refused: HTTP %s" % (len(failed), failed[:3]))
-            if ready == len(self.pages):
-                return ready
-            if time.monotonic() > deadline:
-                raise RuntimeError("only %d of %d streams got their state within %.0f s"
-                                   % (ready, len(self.pages), timeout))
-            time.sleep(0.02)  # polling the streams' observable state
+                if failed:
+                    raise RuntimeError("%d stream(s) refused: HTTP %s" % (len(failed), failed[:3]))
+                if ready == len(self.pages):
+                    return ready
+                if time.monotonic() > deadline:
+                    raise RuntimeError("only %d of %d streams got their state within %.0f s"
+                                       % (ready, len(self.pages), timeout))
+                self.changed.wait(0.1)
 
     def seen(self, call_id: str) -> Dict[str, object]:
         with self.lock:
@@ -140,7 +149,7 @@ def answer(pages: Pages, request: Dict) -> Dict:
     op = request.get("op")
     if op == "open":
         return {"open": pages.open(int(request["port"]), [str(p) for p in request["paths"]],
-                                   float(request.get("timeout", 60.0)))}
+                                   float(request.get("timeout", 60.0)), bool(request.get("paced", False)))}
     if op == "seen":
         return pages.seen(str(request["call_id"]))
     if op == "close":

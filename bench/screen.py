@@ -142,7 +142,8 @@ def many_pages(workdir: Path, cycles: int, sessions: int) -> List[Row]:
     busy = [ms for block in result["busy"] for ms in block]
     ratio = percentile(busy, 0.5) / percentile(alone, 0.5)
     alone_p50 = [percentile(block, 0.5) for block in result["alone"]]
-    noise = max(alone_p50) / min(alone_p50)
+    halves = [[ms for block in result["alone"][first::2] for ms in block] for first in (0, 1)]
+    noise = max(percentile(half, 0.5) for half in halves) / min(percentile(half, 0.5) for half in halves)
     memory_details = [
         "cycle %d: RSS %.1f MB with no page open, %.1f MB with %d (+%.1f MB, %.1f kB a page); threads serving "
         "pages %d -> %d" % (index + 1, m["before_kb"] / 1024.0, m["open_kb"] / 1024.0, pages,
@@ -154,10 +155,12 @@ def many_pages(workdir: Path, cycles: int, sessions: int) -> List[Row]:
         "a process of their own, each read until its first event (the whole state); the daemon in a process of "
         "its own; target: %d pages x %.0f kB (the live streams' own estimate) = %.1f MB, with room for twice that"
         % (pages, ", ".join(result["extensions"]), pages, PAGE_KB, pages * PAGE_KB / 1024.0))
+    opened = [m["open_s"] for m in result["memory"]]
     memory_details.append(
-        "the %d pages, connecting one right after the other (as after a bridge restart), were all served within "
-        "%s s (connections beyond the HTTP server's listen backlog wait for TCP to retry them)"
-        % (pages, "/".join("%.1f" % m["open_s"] for m in result["memory"])))
+        "the %d pages connecting all at once (as after a bridge restart) were all served within %.1f s: "
+        "connections beyond the HTTP server's listen backlog wait for TCP to retry them; one after the other "
+        "(each once the one before had its state) within %s s" % (pages, opened[0], "/".join(
+            "%.1f" % value for value in opened[1:]) or "-"))
     callerid_details = [
         "%d cycles: %d cache hits with no page open, then %d with the %d pages open while a ring group's call "
         "rang %s; a last block with none open (%d blocks without pages in all)"
@@ -165,8 +168,8 @@ def many_pages(workdir: Path, cycles: int, sessions: int) -> List[Row]:
            " and ".join(result["rung"]), len(result["alone"])),
         "pages open p50 %.2f / p99 %.2f ms; none open p50 %.2f / p99 %.2f ms"
         % (percentile(busy, 0.5), percentile(busy, 0.99), percentile(alone, 0.5), percentile(alone, 0.99)),
-        "noise: the blocks without pages differ by %.2fx (p50: %s ms), measured the same way"
-        % (noise, ", ".join("%.2f" % value for value in alone_p50)),
+        "noise: the blocks without pages, odd against even, differ by %.2fx (p50), measured the same way; "
+        "block by block p50 %s ms" % (noise, ", ".join("%.2f" % value for value in alone_p50)),
         "the call ringing %s reached all %s of their pages' streams (and no other) within %s ms of its "
         "DialBegin leaving the manager interface"
         % (" and ".join(result["rung"]), result["told_expected"],
