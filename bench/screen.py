@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from browser import Browser
+from headless_chromium import Browser
 from harness import BENCH_DIR, JsonChild, RemoteAMI, RemoteFake, Row, bounded, mean, percentile, require
 from screen_daemon import running_screen
 
