@@ -142,6 +142,8 @@ def many_pages(workdir: Path, cycles: int, sessions: int) -> List[Row]:
     busy = [ms for block in result["busy"] for ms in block]
     ratio = percentile(busy, 0.5) / percentile(alone, 0.5)
     alone_p50 = [percentile(block, 0.5) for block in result["alone"]]
+    busy_p50 = [percentile(block, 0.5) for block in result["busy"]]
+    bracketed = [p50 / ((alone_p50[index] + alone_p50[index + 1]) / 2.0) for index, p50 in enumerate(busy_p50)]
     halves = [[ms for block in result["alone"][first::2] for ms in block] for first in (0, 1)]
     noise = max(percentile(half, 0.5) for half in halves) / min(percentile(half, 0.5) for half in halves)
     memory_details = [
@@ -162,14 +164,18 @@ def many_pages(workdir: Path, cycles: int, sessions: int) -> List[Row]:
         "(each once the one before had its state) within %s s" % (pages, opened[0], "/".join(
             "%.1f" % value for value in opened[1:]) or "-"))
     callerid_details = [
-        "%d cycles: %d cache hits with no page open, then %d with the %d pages open while a ring group's call "
+        "%d cycles: %d cache hits with no page open, then %d with the %d pages open, then a ring group's call "
         "rang %s; a last block with none open (%d blocks without pages in all)"
         % (len(result["busy"]), len(result["alone"][0]), len(result["busy"][0]), pages,
            " and ".join(result["rung"]), len(result["alone"])),
         "pages open p50 %.2f / p99 %.2f ms; none open p50 %.2f / p99 %.2f ms"
         % (percentile(busy, 0.5), percentile(busy, 0.99), percentile(alone, 0.5), percentile(alone, 0.99)),
         "noise: the blocks without pages, odd against even, differ by %.2fx (p50), measured the same way; "
-        "block by block p50 %s ms" % (noise, ", ".join("%.2f" % value for value in alone_p50)),
+        "one block from another by up to %.2fx" % (noise, max(alone_p50) / min(alone_p50)),
+        "block by block p50: without pages %s ms; with pages %s ms; each block with pages against the two "
+        "without around it: %s" % (", ".join("%.2f" % value for value in alone_p50),
+                                   ", ".join("%.2f" % value for value in busy_p50),
+                                   ", ".join("%.2fx" % value for value in bracketed)),
         "the call ringing %s reached all %s of their pages' streams (and no other) within %s ms of its "
         "DialBegin leaving the manager interface"
         % (" and ".join(result["rung"]), result["told_expected"],

@@ -6,8 +6,8 @@ This process is the daemon (``screen_daemon.running_screen``); ITFlow, the
 manager interface, the simulated Asterisk and the pages (``page_streams.py``)
 are processes of their own.  Each cycle: caller-ID cache hits with no page
 open, then the pages opened (RSS before and with them; the first cycle's pages
-connect all at once, the others one after the other), a ring group's call
-ringing while caller-ID hits run with the pages open (every stream of the rung
+connect all at once, the others one after the other), caller-ID hits with the
+pages open, then a ring group's call ringing (every stream of the rung
 extensions must be told, no other), the pages closed.  A last block with no
 page open ends the run, so the blocks without pages bracket those with them.
 
@@ -121,8 +121,8 @@ def measure(pages: int, cycles: int, sessions: int, workdir: Path) -> Dict[str, 
                         % (daemon.screen.streams.count(), pages))
                 memory.append({"before_kb": before, "open_kb": rss_kb(), "threads_before": threads,
                                "threads_open": request_threads(), "open_s": round(opened_s, 2)})
-                written = ami.ring(RING_GROUP, callers[cycle], cycle, LAST_RUNG)
                 busy.append(cache_hits(driver, daemon.port, sessions))
+                written = ami.ring(RING_GROUP, callers[cycle], cycle, LAST_RUNG)
                 rings.append(_told(streams, call_id(cycle), expected, written))
                 ami.finish()
                 wait_landed(fake, cycle + 1, 60.0)  # its missed-call ticket, so the next block is quiet
