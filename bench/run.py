@@ -56,7 +56,7 @@ class Plan:
 FULL = Plan(fastagi_sessions=2000, classic_runs=40, slow_rounds=3, blackhole_rounds=3,
             memory_entries=100000, peer_calls=1000, loop_seconds=60.0,
             journal_calls=200, burst_calls=(100, 1000), outage_calls=300, busy_cycles=2, busy_calls=200,
-            screen_calls=100, pages_cycles=6, pages_sessions=200)
+            screen_calls=100, pages_cycles=10, pages_sessions=200)
 QUICK = Plan(fastagi_sessions=300, classic_runs=10, slow_rounds=1, blackhole_rounds=1,
              memory_entries=100000, peer_calls=200, loop_seconds=20.0,
              journal_calls=50, burst_calls=(50, 500), outage_calls=100, busy_cycles=1, busy_calls=100,
