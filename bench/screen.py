@@ -146,12 +146,17 @@ def many_pages(workdir: Path, cycles: int, sessions: int) -> List[Row]:
     bracketed = [p50 / ((alone_p50[index] + alone_p50[index + 1]) / 2.0) for index, p50 in enumerate(busy_p50)]
     halves = [[ms for block in result["alone"][first::2] for ms in block] for first in (0, 1)]
     noise = max(percentile(half, 0.5) for half in halves) / min(percentile(half, 0.5) for half in halves)
+    first, last = result["memory"][0], result["memory"][-1]
     memory_details = [
-        "cycle %d: RSS %.1f MB with no page open, %.1f MB with %d (+%.1f MB, %.1f kB a page); threads serving "
-        "pages %d -> %d" % (index + 1, m["before_kb"] / 1024.0, m["open_kb"] / 1024.0, pages,
-                            (m["open_kb"] - m["before_kb"]) / 1024.0, (m["open_kb"] - m["before_kb"]) / pages,
-                            m["threads_before"], m["threads_open"])
-        for index, m in enumerate(result["memory"])]
+        "cycle 1: RSS %.1f MB with no page open, %.1f MB with %d (+%.1f MB, %.1f kB a page); threads serving "
+        "pages %d -> %d" % (first["before_kb"] / 1024.0, first["open_kb"] / 1024.0, pages,
+                            (first["open_kb"] - first["before_kb"]) / 1024.0,
+                            (first["open_kb"] - first["before_kb"]) / pages, first["threads_before"],
+                            first["threads_open"]),
+        "each cycle's growth with the pages open: %s MB; RSS with no page open %.1f MB in the last cycle"
+        % (", ".join("+%.1f" % ((m["open_kb"] - m["before_kb"]) / 1024.0) for m in result["memory"]),
+           last["before_kb"] / 1024.0),
+    ]
     memory_details.append(
         "%d streams (GET /agent/<token>/events, one token each) over extensions %s, held by plain HTTP clients in "
         "a process of their own, each read until its first event (the whole state); the daemon in a process of "
