@@ -14,6 +14,11 @@ stdin, one JSON answer per line on stdout:
          the socket takes them), the calls' Linkedids numbered from K
   {"op": "status"}                            -> {"sent": N, "done": bool}
   {"op": "wait", "timeout": S}                -> {"sent_at": [monotonic after each call's last byte]}
+  {"op": "ring", "recording": R, "caller": DIGITS, "number": K, "extension": EXT}
+      -> {"written_at": epoch seconds}  writes call K's events up to its DialBegin to EXT in one
+         ``sendall``; ``written_at`` is ``time.time()`` just before that write (the agent screen's clock
+         is the browser's, so the epoch, not the monotonic clock)
+  {"op": "finish"}                            -> {}  writes the rest of the call last rung
 A call is sent with one ``sendall`` of all its events, late ones included (a
 DialEnd after LINKEDID_END, the CDR): ``sent_at`` is when its last event left.
 Any action gets ``Response: Success`` (a Login, Ping or Logoff as Asterisk answers them).
@@ -60,6 +65,19 @@ class Recording:
         body = self._pattern.sub(lambda m: fresh[m.group(1)], self.body)
         return body.replace(RECORDED_CALLER, caller.encode("ascii"))
 
+    def ringing(self, number: int, caller: str, extension: str) -> Tuple[bytes, bytes]:
+        """Call ``number`` split just after its first DialBegin to ``extension``: (ringing part, the rest)."""
+        body = self.call(number, caller)
+        dialled = re.compile(rb"^DestChannel: (?:Local/%s@|(?:PJSIP|SIP|IAX2)/%s-)"
+                             % (re.escape(extension.encode("ascii")), re.escape(extension.encode("ascii"))), re.M)
+        start = 0
+        while True:
+            start = body.index(b"Event: DialBegin\r\n", start)
+            end = body.index(b"\r\n\r\n", start) + 4
+            if dialled.search(body, start, end):
+                return body[:end], body[end:]
+            start = end
+
 
 class ManagerServer:
     """Accepts the bridge's AMI client, answers its actions, sends it calls."""
@@ -75,6 +93,7 @@ class ManagerServer:
         self.sent_at: List[float] = []
         self._sender: Optional[threading.Thread] = None
         self._recordings: Dict[str, Recording] = {}
+        self._rest = b""  # what is left of the call last rung (``ring``), for ``finish``
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     def _accept_loop(self) -> None:
@@ -149,6 +168,27 @@ class ManagerServer:
                 connection.sendall(data)
             self.sent_at.append(time.monotonic())
 
+    def ring(self, name: str, caller: str, number: int, extension: str) -> float:
+        """Write call ``number`` up to its DialBegin to ``extension``; the epoch time just before the write."""
+        ringing, self._rest = self._recording(name).ringing(number, caller, extension)
+        with self._lock:
+            connection = self._connection
+        if connection is None:
+            raise RuntimeError("nobody logged in")
+        with self._write_lock:
+            written_at = time.time()
+            connection.sendall(ringing)
+        return written_at
+
+    def finish(self) -> None:
+        """Write the rest of the call last rung (its answer, its end)."""
+        rest, self._rest = self._rest, b""
+        with self._lock:
+            connection = self._connection
+        if connection is not None and rest:
+            with self._write_lock:
+                connection.sendall(rest)
+
     def done(self) -> bool:
         return self._sender is None or not self._sender.is_alive()
 
@@ -172,6 +212,12 @@ def answer(server: ManagerServer, request: Dict) -> Dict:
         return {"sent": len(server.sent_at), "done": server.done()}
     if op == "wait":
         return {"sent_at": server.wait(float(request.get("timeout", 300.0)))}
+    if op == "ring":
+        return {"written_at": server.ring(str(request["recording"]), str(request["caller"]), int(request["number"]),
+                                          str(request["extension"]))}
+    if op == "finish":
+        server.finish()
+        return {}
     raise ValueError("unknown op %r" % op)
 
 

@@ -283,6 +283,15 @@ class RemoteAMI(JsonChild):
         """Once all are sent: ``time.monotonic()`` when each call's last event left."""
         return self.call({"op": "wait", "timeout": timeout}, timeout + 5.0)["sent_at"]
 
+    def ring(self, recording: str, caller: str, number: int, extension: str) -> float:
+        """Write call ``number`` of ``recording`` up to its DialBegin to ``extension``: ``time.time()`` of the write."""
+        return float(self.call({"op": "ring", "recording": recording, "caller": caller, "number": number,
+                                "extension": extension})["written_at"])
+
+    def finish(self) -> None:
+        """Write the rest of the call last rung."""
+        self.call({"op": "finish"})
+
 
 # --- the protocol floor -------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from figures import (
     black_hole, fastagi_cache_hit, memory, peer_comparison, slow_itflow,
 )
 from harness import Driver, Row, format_table, quiet_logs
+from screen import many_pages, ring_to_name
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,21 @@ class Plan:
     outage_calls: int  # figure 14
     busy_cycles: int  # figure 15: cycles of alone / busy / alone
     busy_calls: int  # figure 15: calls the journal takes per cycle
+    screen_calls: int  # figure 16: calls rung to the agent's page
+    pages_cycles: int  # figure 17: cycles of no page / 200 pages open
+    pages_sessions: int  # figure 17: cache hits per block
 
 
 FULL = Plan(fastagi_sessions=2000, classic_runs=40, slow_rounds=3, blackhole_rounds=3,
             memory_entries=100000, peer_calls=1000, loop_seconds=60.0,
-            journal_calls=200, burst_calls=(100, 1000), outage_calls=300, busy_cycles=2, busy_calls=200)
+            journal_calls=200, burst_calls=(100, 1000), outage_calls=300, busy_cycles=2, busy_calls=200,
+            screen_calls=100, pages_cycles=10, pages_sessions=200)
 QUICK = Plan(fastagi_sessions=300, classic_runs=10, slow_rounds=1, blackhole_rounds=1,
              memory_entries=100000, peer_calls=200, loop_seconds=20.0,
-             journal_calls=50, burst_calls=(50, 500), outage_calls=100, busy_cycles=1, busy_calls=100)
+             journal_calls=50, burst_calls=(50, 500), outage_calls=100, busy_cycles=1, busy_calls=100,
+             screen_calls=30, pages_cycles=2, pages_sessions=100)
 
-FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15")
+FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17")
 
 
 def figure_steps(plan: Plan, driver: Driver, workdir: Path) -> Dict[str, Callable[[], List[Row]]]:
@@ -76,6 +82,8 @@ def figure_steps(plan: Plan, driver: Driver, workdir: Path) -> Dict[str, Callabl
         "13": lambda: burst(workdir / "fig13", *plan.burst_calls),
         "14": lambda: outage(workdir / "fig14", plan.outage_calls),
         "15": lambda: callerid_beside_journal(driver, workdir / "fig15", plan.busy_cycles, plan.busy_calls),
+        "16": lambda: ring_to_name(workdir / "fig16", plan.screen_calls, plan.loop_seconds),
+        "17": lambda: many_pages(workdir / "fig17", plan.pages_cycles, plan.pages_sessions),
     }
 
 
@@ -107,7 +115,7 @@ def print_report(rows: Sequence[Row], plan_name: str, seconds: float) -> None:
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="run-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs per figure (about 2.5 minutes instead of 6)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs per figure (about 3 minutes instead of 8)")
     parser.add_argument("--only", default=",".join(FIGURES), metavar="LIST",
                         help="figures to run, e.g. 1,2 (default: all)")
     args = parser.parse_args(argv)
