@@ -154,6 +154,10 @@ def _copy(source: io.BufferedIOBase, target: io.BufferedIOBase, length: int) -> 
 class DirectoryHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # Python's backlog is 5: the agents' pages reconnecting together after a restart (up to 500)
+    # or a room of phones fetching the phonebook would have their connections dropped and retried
+    # seconds later. Queued here, they are served in turn.
+    request_queue_size = 512
 
     def __init__(self, address: Tuple[str, int], lookup: Lookup, phonebooks: PhonebookProvider, *,
                  token: str = "", allow: Iterable[str] = DEFAULT_ALLOW, budget: float = DEFAULT_BUDGET,

@@ -2,6 +2,7 @@
 
 import email.utils
 import http.client
+import socket
 import threading
 
 import pytest
@@ -221,3 +222,28 @@ def test_concurrent_requests(serve):
 ])
 def test_number_from_query(query, number):
     assert number_from_query(query) == number
+
+
+def test_a_burst_of_connections_queues_while_the_server_is_busy():
+    # Every agent page reconnecting at once (after a restart): the server accepts none yet, and
+    # each connection must still be taken into the queue, not dropped for a retry seconds later.
+    from itflow_bridge.screen.live import MAX_STREAMS
+
+    server = make_http_server("127.0.0.1", 0, Recorder(), phonebooks)  # listening, not serving yet
+    sockets: list = []
+    try:
+        for count in range(MAX_STREAMS):
+            try:
+                sockets.append(socket.create_connection(server.server_address[:2], timeout=PATIENCE))
+            except socket.timeout:
+                pytest.fail("connection %d of %d was dropped, not queued" % (count + 1, MAX_STREAMS))
+        server.start()
+        try:
+            sockets[-1].sendall(b"GET /cnam?number=5551234567 HTTP/1.0\r\n\r\n")
+            assert sockets[-1].makefile("rb").read().endswith(b"Acme Corp - John Smith")
+        finally:
+            server.shutdown()  # (waits for a server that was started: never before start())
+    finally:
+        for each in sockets:
+            each.close()
+        server.server_close()
