@@ -1,58 +1,22 @@
-"""The agent's page in a real browser: Debian's headless Chromium driven by selenium.
+"""The agent's page in real browsers: Debian's headless Chromium and Firefox ESR (``browser.py``).
 
 Recorded real Asterisk 22 events are fed to a running server while the page is
 open: the caller's client shows while it rings (ITFlow's tickets fill in after),
 then "answered", then "ended"; an unknown caller shows "not in ITFlow".
-Chromium and its driver come from Debian (``apt-get install chromium
-chromium-driver``, done here when missing, as root); without them the test fails
-and says so.
+The browsers come from Debian (installed here when missing, as root); without
+them the test fails and says so.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from typing import Dict, Iterator, List, Optional
+from typing import Iterator
 
 import pytest
 
 from agent_screen_harness import Screen, recorded, until
+from browser import browser, elements_of, text_of  # noqa: F401 - browser is a fixture
 from itflow_bridge.calls.ami_protocol import Message
 from polling import wait_for
-
-PACKAGES = ("chromium", "chromium-driver")
-
-
-def browser_binaries() -> tuple:
-    """(chromium, chromedriver), installed from Debian if missing (root only)."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")) and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", *PACKAGES], env=env, check=True, stdout=subprocess.DEVNULL)
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.fail("the browser test needs Debian's chromium and chromium-driver: apt-get install -y %s"
-                    % " ".join(PACKAGES), pytrace=False)
-    return chromium, driver
-
-
-@pytest.fixture(scope="module")
-def browser(e2e_privileges: None) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = browser_binaries()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=420,900"):  # a phone's width
-        options.add_argument(argument)
-    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-    try:
-        yield session
-    finally:
-        session.quit()
 
 
 @pytest.fixture
@@ -62,21 +26,7 @@ def screen(tmp_path) -> Iterator[Screen]:
     made.close()
 
 
-# The page re-renders as events arrive: each read is one script in the page, so no element it
-# found can be replaced between finding and reading it (selenium's stale element reference).
-_READ = """return Array.from(document.querySelectorAll(arguments[0])).map(function (e) {
-    return {text: e.innerText.trim(), href: e.getAttribute("href"), rel: e.getAttribute("rel")}; });"""
-
-
-def elements_of(browser: object, selector: str) -> List[Dict[str, Optional[str]]]:
-    return browser.execute_script(_READ, selector)  # type: ignore[attr-defined,no-any-return]
-
-
-def text_of(browser: object, selector: str) -> str:
-    return " ".join(str(element["text"]) for element in elements_of(browser, selector))
-
-
-def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(browser, screen):
+def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(browser, screen):  # noqa: F811
     token = screen.links.issue("201")
     browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
@@ -109,7 +59,7 @@ def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(brows
     assert "ACME Corp" in text_of(browser, "#today") and len(elements_of(browser, "#today li")) == 1
 
 
-def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(browser, screen):
+def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(browser, screen):  # noqa: F811
     token = screen.links.issue("202")
     browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
@@ -122,7 +72,7 @@ def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(brows
     assert (add["text"], add["href"]) == ("Add contact in ITFlow", "https://itflow.example/agent/contacts.php")
 
 
-def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(browser, screen):
+def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(browser, screen):  # noqa: F811
     token = screen.links.issue("201")
     browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")

@@ -1,10 +1,11 @@
-"""Click to call in a real browser (Debian's headless Chromium): the page offers itself as the tel: handler,
-a tel: link on a page standing in for ITFlow opens the confirm page, its button places the call at a fake
-AMI; the same form posted from another site is refused by what the browser says about it.
+"""Click to call in real browsers (Debian's headless Chromium and Firefox ESR): the page offers itself as the
+tel: handler, a tel: link on a page standing in for ITFlow opens the confirm page, its button places the call at
+a fake AMI; the same form posted from another site is refused by what the browser says about it.
 
-Headless Chromium cannot answer the browser's "open tel: links?" question, so the page's call to
-``navigator.registerProtocolHandler`` is recorded by a stub, and the URL the browser would open for the
-link is built the way browsers do (the ``%s`` replaced by the escaped link).
+A headless browser cannot answer its "open tel: links?" question, so once the page has loaded (and has found
+the browser's ``navigator.registerProtocolHandler``), the test puts a stub in its place that records the call;
+the URL the browser would open for the link is built the way browsers do (the ``%s`` replaced by the escaped
+link).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fake_ami import FakeAMI
 from itflow_bridge.calls.originate import Originator
 from itflow_bridge.screen.click_to_call import ClickToCall
 from polling import wait_for
-from test_agent_screen_browser_e2e import browser, text_of  # noqa: F401 - browser is a fixture
+from browser import browser, text_of  # noqa: F401 - browser is a fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -50,25 +51,22 @@ def originates(ami: FakeAMI) -> list:
 
 
 def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen, ami):  # noqa: F811
-    from selenium.webdriver.common.by import By
-
-    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STUB})
     token = screen.links.issue("201")
     page = "http://127.0.0.1:%d/agent/%s" % (screen.port, token)
     browser.get(page)
-    button = browser.find_element(By.ID, "click-to-call")
-    wait_for(lambda: button.is_displayed(), "the page to offer handling phone links")
-    button.click()
+    wait_for(lambda: browser.displayed("#click-to-call"), "the page to offer handling phone links")
+    browser.execute_script(STUB)
+    browser.click("#click-to-call")
     wait_for(lambda: browser.execute_script("return window.registered || null") is not None, "the handler asked for")
     assert browser.execute_script("return window.registered") == ["tel", page + "/call?number=%s"]
 
     browser.get(ITFLOW_PAGE)
-    link = browser.find_element(By.ID, "number").get_attribute("href")
+    link = browser.attribute("#number", "href")
     assert link == "tel:+1-555-123-4567"
     browser.get((page + "/call?number=%s").replace("%s", quote(link, safe="")))
     assert "Call +15551234567 from extension 201?" in text_of(browser, "#confirm")
     assert originates(ami) == []  # opening the link called nobody
-    browser.find_element(By.CSS_SELECTOR, "#confirm button").click()
+    browser.click("#confirm button")
     wait_for(lambda: len(originates(ami)) == 1, "the Originate at the manager")
     [originate] = originates(ami)
     assert (originate.get("Channel"), originate.get("Exten")) == ("Local/201@from-internal", "+15551234567")

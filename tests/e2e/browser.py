@@ -1,0 +1,217 @@
+"""The real browsers the agent's page is tested in, behind one small interface.
+
+Chromium is Debian's ``chromium`` driven by selenium through Debian's ``chromium-driver``.
+Firefox is Debian's ``firefox-esr`` driven through Marionette, the remote protocol built into
+Firefox, with Mozilla's own Python client (``marionette-driver``): Debian ships no geckodriver.
+Missing packages are installed from Debian when the tests run as root; otherwise the test fails
+and names the packages.
+
+The ``browser`` fixture runs each test that takes it once per browser (one browser process per
+test module and browser).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+
+from polling import wait_for
+
+PACKAGES = ("chromium", "chromium-driver")
+FIREFOX_PACKAGES = ("firefox-esr",)
+BROWSERS = ("chromium", "firefox")
+PHONE_WINDOW = (420, 900)  # a phone's width; both browsers widen a window narrower than 500 to 500
+# Firefox's preferences for a test profile: Marionette on a port of the system's choosing (Firefox
+# writes it to MARIONETTE_PORT_FILE), and a blank first tab (from its privileged home page,
+# Marionette may not open data: URLs).
+FIREFOX_PREFS = {"marionette.port": 0, "browser.startup.page": 0}
+MARIONETTE_PORT_FILE = "MarionetteActivePort"
+FIREFOX_START_PATIENCE = 60.0
+
+
+def browser_binaries() -> tuple:
+    """(chromium, chromedriver), installed from Debian if missing (root only)."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")) and os.geteuid() == 0:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", *PACKAGES], env=env, check=True, stdout=subprocess.DEVNULL)
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("the browser test needs Debian's chromium and chromium-driver: apt-get install -y %s"
+                    % " ".join(PACKAGES), pytrace=False)
+    return chromium, driver
+
+
+def firefox_binary() -> str:
+    """Firefox ESR, installed from Debian if missing (root only)."""
+    if not shutil.which("firefox-esr") and os.geteuid() == 0:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", *FIREFOX_PACKAGES], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+    firefox = shutil.which("firefox-esr")
+    if not firefox:
+        pytest.fail("the browser test needs Debian's firefox-esr: apt-get install -y %s"
+                    % " ".join(FIREFOX_PACKAGES), pytrace=False)
+    return firefox
+
+
+@contextmanager
+def chromium_session() -> Iterator[Any]:
+    """A selenium session of headless Chromium at a phone's width."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = browser_binaries()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=%d,%d" % PHONE_WINDOW):
+        options.add_argument(argument)
+    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+@contextmanager
+def firefox_session() -> Iterator[Any]:
+    """A Marionette session of headless Firefox, in a profile of its own, at a phone's width."""
+    from marionette_driver.marionette import Marionette
+
+    firefox = firefox_binary()
+    with tempfile.TemporaryDirectory(prefix="itflow-bridge-firefox-") as directory:
+        profile = Path(directory)
+        (profile / "user.js").write_text("".join("user_pref(%s, %s);\n" % (json.dumps(name), json.dumps(value))
+                                                 for name, value in FIREFOX_PREFS.items()))
+        with open(profile / "firefox.log", "wb") as log:
+            process = subprocess.Popen([firefox, "--headless", "--marionette", "--no-remote", "--profile", directory],
+                                       stdout=log, stderr=subprocess.STDOUT)
+        try:
+            port_file = profile / MARIONETTE_PORT_FILE
+            wait_for(lambda: process.poll() is not None or _written(port_file), "Firefox's Marionette port",
+                     patience=FIREFOX_START_PATIENCE)
+            if process.poll() is not None:
+                pytest.fail("Firefox exited at start (%s): %s" % (process.returncode, _tail(profile / "firefox.log")),
+                            pytrace=False)
+            session = Marionette(host="127.0.0.1", port=int(port_file.read_text()))
+            session.start_session()
+            try:
+                session.set_window_rect(width=PHONE_WINDOW[0], height=PHONE_WINDOW[1])
+                yield session
+            finally:
+                session.delete_session()
+        finally:
+            process.terminate()
+            process.wait()
+
+
+def _written(path: Path) -> bool:
+    return path.is_file() and path.read_text().strip().isdigit()
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-2000:]
+
+
+class Browser:
+    """What the browser tests do with a browser, the same in every browser."""
+
+    name = ""
+
+    def get(self, url: str) -> None:
+        """Open ``url`` in the tab and wait until it has loaded."""
+        raise NotImplementedError
+
+    def execute_script(self, script: str, *args: object) -> Any:
+        """Run ``script`` in the page (its own scope: what it sets, the page sees); its return value."""
+        raise NotImplementedError
+
+    def click(self, selector: str) -> None:
+        """Click the element ``selector`` finds, as a user would."""
+        raise NotImplementedError
+
+    @property
+    def title(self) -> str:
+        return str(self.execute_script("return document.title"))
+
+    def attribute(self, selector: str, name: str) -> Optional[str]:
+        found = self.execute_script("var e = document.querySelector(arguments[0]); "
+                                    "return e ? e.getAttribute(arguments[1]) : null;", selector, name)
+        return None if found is None else str(found)
+
+    def displayed(self, selector: str) -> bool:
+        """Whether ``selector`` finds an element that is rendered (not hidden, with a box)."""
+        return bool(self.execute_script("var e = document.querySelector(arguments[0]); "
+                                        "return !!e && e.getClientRects().length > 0;", selector))
+
+
+class Chromium(Browser):
+    name = "chromium"
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def get(self, url: str) -> None:
+        self.session.get(url)
+
+    def execute_script(self, script: str, *args: object) -> Any:
+        return self.session.execute_script(script, *args)
+
+    def click(self, selector: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.session.find_element(By.CSS_SELECTOR, selector).click()
+
+
+class Firefox(Browser):
+    name = "firefox"
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def get(self, url: str) -> None:
+        self.session.navigate(url)
+
+    def execute_script(self, script: str, *args: object) -> Any:
+        # No sandbox: the script runs in the page's own scope, as WebDriver's does in Chromium.
+        return self.session.execute_script(script, script_args=list(args), sandbox=None)
+
+    def click(self, selector: str) -> None:
+        from marionette_driver.by import By
+
+        self.session.find_element(By.CSS_SELECTOR, selector).click()
+
+
+@pytest.fixture(scope="module", params=BROWSERS)
+def browser(request: Any, e2e_privileges: None) -> Iterator[Browser]:
+    """Each browser in turn (one process per test module and browser)."""
+    if request.param == "chromium":
+        with chromium_session() as session:
+            yield Chromium(session)
+    else:
+        with firefox_session() as session:
+            yield Firefox(session)
+
+
+# The page re-renders as events arrive: each read is one script in the page, so no element it
+# found can be replaced between finding and reading it (a stale element reference).
+_READ = """return Array.from(document.querySelectorAll(arguments[0])).map(function (e) {
+    return {text: e.innerText.trim(), href: e.getAttribute("href"), rel: e.getAttribute("rel")}; });"""
+
+
+def elements_of(browser: Browser, selector: str) -> List[Dict[str, Optional[str]]]:
+    return browser.execute_script(_READ, selector)  # type: ignore[no-any-return]
+
+
+def text_of(browser: Browser, selector: str) -> str:
+    return " ".join(str(element["text"]) for element in elements_of(browser, selector))
