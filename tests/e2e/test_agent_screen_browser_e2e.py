@@ -19,6 +19,10 @@ from itflow_bridge.calls.ami_protocol import Message
 from polling import wait_for
 
 
+# Nothing to scroll sideways: the page fits the window (a phone's width, see browser.py).
+FITS_THE_WIDTH = "return document.documentElement.scrollWidth <= window.innerWidth;"
+
+
 @pytest.fixture
 def screen(tmp_path) -> Iterator[Screen]:
     made = Screen(tmp_path)
@@ -50,6 +54,7 @@ def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(brows
     assert ticket["text"] == "TCK-12 Printer jams"
     assert ticket["href"] == "https://itflow.example/agent/ticket.php?ticket_id=12"
     assert ticket["rel"] == "noopener noreferrer"
+    assert browser.execute_script(FITS_THE_WIDTH), "the card does not fit a phone's width"
 
     screen.feed(messages[ringing:answered])
     wait_for(lambda: text_of(browser, "#current .state") == "Answered by 201", "answered on the page")
@@ -82,3 +87,17 @@ def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(brows
     # Fed while the page was away: the browser reconnects and the whole state brings the call.
     wait_for(lambda: "ACME Corp" in text_of(browser, "#current .client"), "the call after reconnecting")
     assert text_of(browser, "#connection") == "live"
+
+
+def test_the_page_offers_phone_links_only_when_the_bridge_places_calls(browser, screen):  # noqa: F811
+    token = screen.links.issue("201")
+    page = "http://127.0.0.1:%d/agent/%s" % (screen.port, token)
+    browser.get(page)
+    wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
+    # The page asks the bridge whether it places calls; this one does not (its /call is not found).
+    wait_for(lambda: browser.execute_script("return performance.getEntriesByName(arguments[0]).length;", page + "/call") > 0,
+             "the page's question to the bridge")
+    assert not browser.displayed("#click-to-call")
+    permission = browser.execute_script("return window.Notification ? Notification.permission : 'unsupported';")
+    assert browser.displayed("#notify") == (permission == "default")  # offered until the browser was asked
+    assert browser.execute_script(FITS_THE_WIDTH), "the header does not fit a phone's width"
