@@ -6,8 +6,8 @@ Firefox, with Mozilla's own Python client (``marionette-driver``): Debian ships 
 Missing packages are installed from Debian when the tests run as root; otherwise the test fails
 and names the packages.
 
-The ``browser`` fixture runs each test that takes it once per browser (one browser process per
-test module and browser).
+The ``browser`` fixture runs each test that takes it once per browser; ``chromium`` and ``firefox``
+are one of them (one browser process per test module and browser).
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def firefox_session() -> Iterator[Any]:
         (profile / "user.js").write_text("".join("user_pref(%s, %s);\n" % (json.dumps(name), json.dumps(value))
                                                  for name, value in FIREFOX_PREFS.items()))
         with open(profile / "firefox.log", "wb") as log:
-            process = subprocess.Popen([firefox, "--headless", "--marionette", "--no-remote", "--profile", directory],
-                                       stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen([firefox, "--headless", "--marionette", "-remote-allow-system-access",
+                                        "--no-remote", "--profile", directory], stdout=log, stderr=subprocess.STDOUT)
         try:
             port_file = profile / MARIONETTE_PORT_FILE
             wait_for(lambda: process.poll() is not None or _written(port_file), "Firefox's Marionette port",
@@ -173,11 +173,69 @@ class Chromium(Browser):
         self.session.find_element(By.CSS_SELECTOR, selector).click()
 
 
+# Firefox's own window (its notification bars and the dialogs of a tab), read and answered the way
+# a user's clicks would: scripts run in the browser's chrome, which -remote-allow-system-access allows.
+_BAR = """
+let bar = gBrowser.getNotificationBox(gBrowser.selectedBrowser).getNotificationWithValue(arguments[0]);
+if (!bar) { return null; }
+let buttons = Array.from(bar.buttonContainer.children);
+let seen = {text: bar.messageText.textContent.replace(/\\s+/g, " ").trim(), buttons: buttons.map(b => b.label)};
+let press = buttons.find(b => b.label === arguments[1]);
+if (press) { press.click(); }
+return seen;
+"""
+_DIALOG = """
+let box = gBrowser.getTabDialogBox(gBrowser.selectedBrowser);
+let open = box.getTabDialogManager()._dialogs.concat(box.getContentDialogManager()._dialogs);
+let doc = open.length ? open[0].frameContentWindow.document : null;
+let dialog = doc ? doc.querySelector("dialog") : null;
+if (!dialog || doc.readyState !== "complete") { return null; }
+let items = doc.getElementById("items");
+let choices = items ? Array.from(items.children).map(i => (i.getAttribute("name") || i.textContent).trim()) : [];
+let seen = {url: open[0]._openedURL, choices: choices, ready: !dialog.getButton("accept").disabled,
+            text: Array.from(doc.querySelectorAll("description")).map(d => d.textContent.trim()).filter(t => t)};
+if (arguments[0] !== null) { items.selectedIndex = choices.indexOf(arguments[0]); }
+if (arguments[1] && seen.ready) { dialog.acceptDialog(); }
+return seen;
+"""
+_HANDLERS = """
+let info = Cc["@mozilla.org/uriloader/external-protocol-service;1"].getService(Ci.nsIExternalProtocolService)
+    .getProtocolHandlerInfo(arguments[0]);
+let apps = info.possibleApplicationHandlers, found = [];
+for (let i = 0; i < apps.length; i++) {
+  let app = apps.queryElementAt(i, Ci.nsIHandlerApp);
+  if (app instanceof Ci.nsIWebHandlerApp) { found.push(app.uriTemplate); }
+}
+return found;
+"""
+
+
 class Firefox(Browser):
     name = "firefox"
 
     def __init__(self, session: Any) -> None:
         self.session = session
+
+    def in_chrome(self, script: str, *args: object) -> Any:
+        """Run ``script`` in Firefox's own window rather than in the page."""
+        self.session.set_context(self.session.CONTEXT_CHROME)
+        try:
+            return self.session.execute_script(script, script_args=list(args), sandbox="system")
+        finally:
+            self.session.set_context(self.session.CONTEXT_CONTENT)
+
+    def notification_bar(self, value: str, press: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """The tab's notification bar ``value`` (its text and buttons), pressing its button ``press``."""
+        return self.in_chrome(_BAR, value, press)  # type: ignore[no-any-return]
+
+    def tab_dialog(self, choose: Optional[str] = None, accept: bool = False) -> Optional[Dict[str, Any]]:
+        """The dialog open over the tab (its text, its choices, whether it can be accepted yet);
+        choosing the choice ``choose`` and accepting it when asked and ready."""
+        return self.in_chrome(_DIALOG, choose, accept)  # type: ignore[no-any-return]
+
+    def web_handlers(self, scheme: str) -> List[str]:
+        """The URL templates of the web pages Firefox has been allowed to open ``scheme`` links with."""
+        return self.in_chrome(_HANDLERS, scheme)  # type: ignore[no-any-return]
 
     def get(self, url: str) -> None:
         self.session.navigate(url)
@@ -192,15 +250,22 @@ class Firefox(Browser):
         self.session.find_element(By.CSS_SELECTOR, selector).click()
 
 
+@pytest.fixture(scope="module")
+def chromium(e2e_privileges: None) -> Iterator[Chromium]:
+    with chromium_session() as session:
+        yield Chromium(session)
+
+
+@pytest.fixture(scope="module")
+def firefox(e2e_privileges: None) -> Iterator[Firefox]:
+    with firefox_session() as session:
+        yield Firefox(session)
+
+
 @pytest.fixture(scope="module", params=BROWSERS)
-def browser(request: Any, e2e_privileges: None) -> Iterator[Browser]:
-    """Each browser in turn (one process per test module and browser)."""
-    if request.param == "chromium":
-        with chromium_session() as session:
-            yield Chromium(session)
-    else:
-        with firefox_session() as session:
-            yield Firefox(session)
+def browser(request: Any) -> Browser:
+    """Each browser in turn (one process per test module and browser, shared with the fixture of its name)."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
 # The page re-renders as events arrive: each read is one script in the page, so no element it
