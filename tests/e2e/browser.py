@@ -30,9 +30,10 @@ FIREFOX_PACKAGES = ("firefox-esr",)
 BROWSERS = ("chromium", "firefox")
 PHONE_WINDOW = (420, 900)  # a phone's width; both browsers widen a window narrower than 500 to 500
 # Firefox's preferences for a test profile: Marionette on a port of the system's choosing (Firefox
-# writes it to MARIONETTE_PORT_FILE), and a blank first tab (from its privileged home page,
-# Marionette may not open data: URLs).
-FIREFOX_PREFS = {"marionette.port": 0, "browser.startup.page": 0}
+# writes it to MARIONETTE_PORT_FILE); a blank first tab (from its privileged home page, Marionette
+# may not open data: URLs); desktop notifications in Firefox's own alert window (a test machine
+# has no desktop's notification service, where Firefox would send them otherwise).
+FIREFOX_PREFS = {"marionette.port": 0, "browser.startup.page": 0, "alerts.useSystemBackend": False}
 MARIONETTE_PORT_FILE = "MarionetteActivePort"
 FIREFOX_START_PATIENCE = 60.0
 
@@ -198,6 +199,22 @@ if (arguments[0] !== null) { items.selectedIndex = choices.indexOf(arguments[0])
 if (arguments[1] && seen.ready) { dialog.acceptDialog(); }
 return seen;
 """
+_POPUP = """
+let popup = PopupNotifications.getNotification(arguments[0], gBrowser.selectedBrowser);
+let shown = popup && Array.from(PopupNotifications.panel.children).find(p => p.notification === popup);
+if (!shown) { return null; }
+let seen = {text: popup.message, button: shown.button.label};
+if (arguments[1]) { shown.button.click(); }
+return seen;
+"""
+_ALERTS = """
+let found = [];
+for (let alert of Services.wm.getEnumerator("alert:alert")) {
+  let title = alert.document.getElementById("alertTitleLabel"), text = alert.document.getElementById("alertTextLabel");
+  if (title && title.getAttribute("value")) { found.push({title: title.getAttribute("value"), text: text.textContent}); }
+}
+return found;
+"""
 _HANDLERS = """
 let info = Cc["@mozilla.org/uriloader/external-protocol-service;1"].getService(Ci.nsIExternalProtocolService)
     .getProtocolHandlerInfo(arguments[0]);
@@ -232,6 +249,15 @@ class Firefox(Browser):
         """The dialog open over the tab (its text, its choices, whether it can be accepted yet);
         choosing the choice ``choose`` and accepting it when asked and ready."""
         return self.in_chrome(_DIALOG, choose, accept)  # type: ignore[no-any-return]
+
+    def permission_question(self, name: str, allow: bool = False) -> Optional[Dict[str, Any]]:
+        """The question ``name`` Firefox shows under its address bar (its text and main button), pressing
+        that button when ``allow``."""
+        return self.in_chrome(_POPUP, name, allow)  # type: ignore[no-any-return]
+
+    def desktop_notifications(self) -> List[Dict[str, str]]:
+        """The desktop notifications on screen: title and text of each."""
+        return self.in_chrome(_ALERTS)  # type: ignore[no-any-return]
 
     def web_handlers(self, scheme: str) -> List[str]:
         """The URL templates of the web pages Firefox has been allowed to open ``scheme`` links with."""

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 
 from agent_screen_harness import Screen, recorded, until
-from browser import browser, elements_of, text_of  # noqa: F401 - browser is a fixture
+from browser import Firefox, browser, chromium, elements_of, firefox, text_of  # noqa: F401 - fixtures
 from itflow_bridge.calls.ami_protocol import Message
 from polling import wait_for
 
@@ -101,3 +101,23 @@ def test_the_page_offers_phone_links_only_when_the_bridge_places_calls(browser, 
     permission = browser.execute_script("return window.Notification ? Notification.permission : 'unsupported';")
     assert browser.displayed("#notify") == (permission == "default")  # offered until the browser was asked
     assert browser.execute_script(FITS_THE_WIDTH), "the header does not fit a phone's width"
+
+
+def test_firefox_asks_then_shows_a_desktop_notification_when_a_call_rings(firefox: Firefox, screen):  # noqa: F811
+    token = screen.links.issue("201")
+    firefox.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
+    wait_for(lambda: text_of(firefox, "#connection") == "live", "the page's stream to connect")
+    assert firefox.execute_script("return Notification.permission;") == "default"
+    firefox.click("#notify")
+    wait_for(lambda: firefox.permission_question("web-notifications") is not None, "Firefox asking about notifications")
+    assert firefox.permission_question("web-notifications", allow=True) == {
+        "text": "Allow <> to send notifications?", "button": "Allow"}  # <>: Firefox shows the page's site there
+    wait_for(lambda: not firefox.displayed("#notify"), "the button gone once the browser was asked")
+    assert firefox.execute_script("return Notification.permission;") == "granted"
+    assert firefox.desktop_notifications() == []
+
+    messages = recorded("answered.txt")
+    ringing = until(messages, lambda m: m.event == "DialBegin" and m.get("DestChannel").startswith("Local/201@"))
+    screen.feed(messages[:ringing])
+    wait_for(lambda: firefox.desktop_notifications() != [], "the desktop notification")
+    assert firefox.desktop_notifications() == [{"title": "Call from +15551234567", "text": "ACME Corp - John Smith"}]
