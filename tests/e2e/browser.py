@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -36,6 +37,7 @@ PHONE_WINDOW = (420, 900)  # a phone's width; both browsers widen a window narro
 FIREFOX_PREFS = {"marionette.port": 0, "browser.startup.page": 0, "alerts.useSystemBackend": False}
 MARIONETTE_PORT_FILE = "MarionetteActivePort"
 FIREFOX_START_PATIENCE = 60.0
+FIREFOX_STOP_PATIENCE = 30.0
 
 
 def browser_binaries() -> tuple:
@@ -87,7 +89,9 @@ def chromium_session() -> Iterator[Any]:
 @contextmanager
 def firefox_session() -> Iterator[Any]:
     """A Marionette session of headless Firefox, in a profile of its own, at a phone's width."""
-    from marionette_driver.marionette import Marionette
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # raised by its dependencies as they load
+        from marionette_driver.marionette import Marionette
 
     firefox = firefox_binary()
     with tempfile.TemporaryDirectory(prefix="itflow-bridge-firefox-") as directory:
@@ -113,7 +117,11 @@ def firefox_session() -> Iterator[Any]:
                 session.delete_session()
         finally:
             process.terminate()
-            process.wait()
+            try:
+                process.wait(timeout=FIREFOX_STOP_PATIENCE)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _written(path: Path) -> bool:
@@ -195,7 +203,7 @@ let items = doc.getElementById("items");
 let choices = items ? Array.from(items.children).map(i => (i.getAttribute("name") || i.textContent).trim()) : [];
 let seen = {url: open[0]._openedURL, choices: choices, ready: !dialog.getButton("accept").disabled,
             text: Array.from(doc.querySelectorAll("description")).map(d => d.textContent.trim()).filter(t => t)};
-if (arguments[0] !== null) { items.selectedIndex = choices.indexOf(arguments[0]); }
+if (items && arguments[0] !== null) { items.selectedIndex = choices.indexOf(arguments[0]); }
 if (arguments[1] && seen.ready) { dialog.acceptDialog(); }
 return seen;
 """
@@ -233,6 +241,18 @@ class Firefox(Browser):
     def __init__(self, session: Any) -> None:
         self.session = session
 
+    def get(self, url: str) -> None:
+        self.session.navigate(url)
+
+    def execute_script(self, script: str, *args: object) -> Any:
+        # No sandbox: the script runs in the page's own scope, as WebDriver's does in Chromium.
+        return self.session.execute_script(script, script_args=list(args), sandbox=None)
+
+    def click(self, selector: str) -> None:
+        from marionette_driver.by import By
+
+        self.session.find_element(By.CSS_SELECTOR, selector).click()
+
     def in_chrome(self, script: str, *args: object) -> Any:
         """Run ``script`` in Firefox's own window rather than in the page."""
         self.session.set_context(self.session.CONTEXT_CHROME)
@@ -262,18 +282,6 @@ class Firefox(Browser):
     def web_handlers(self, scheme: str) -> List[str]:
         """The URL templates of the web pages Firefox has been allowed to open ``scheme`` links with."""
         return self.in_chrome(_HANDLERS, scheme)  # type: ignore[no-any-return]
-
-    def get(self, url: str) -> None:
-        self.session.navigate(url)
-
-    def execute_script(self, script: str, *args: object) -> Any:
-        # No sandbox: the script runs in the page's own scope, as WebDriver's does in Chromium.
-        return self.session.execute_script(script, script_args=list(args), sandbox=None)
-
-    def click(self, selector: str) -> None:
-        from marionette_driver.by import By
-
-        self.session.find_element(By.CSS_SELECTOR, selector).click()
 
 
 @pytest.fixture(scope="module")
