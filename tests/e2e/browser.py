@@ -309,7 +309,10 @@ _READ = """return Array.from(document.querySelectorAll(arguments[0])).map(functi
 
 
 def elements_of(browser: Browser, selector: str) -> List[Dict[str, Optional[str]]]:
-    return browser.execute_script(_READ, selector)  # type: ignore[no-any-return]
+    found = browser.execute_script(_READ, selector)
+    # None: the page went away under the script (Firefox, when a navigation the browser itself
+    # started replaces the page), so none of its elements are there.
+    return [] if found is None else found  # type: ignore[no-any-return]
 
 
 def text_of(browser: Browser, selector: str) -> str:

@@ -125,8 +125,9 @@ def test_firefox_takes_the_page_for_tel_links_and_a_clicked_number_opens_the_con
     wait_for(lambda: handler in (firefox.tab_dialog() or {}).get("choices", ()), "the choice of application")
     wait_for(lambda: (firefox.tab_dialog() or {}).get("ready") is True, "the choice ready to accept")
     assert firefox.tab_dialog(choose=handler, accept=True)["url"].endswith("/appChooser.xhtml")
+    opened = page + "/call?number=tel%3A%2B1-555-123-4567"
+    wait_for(lambda: firefox.execute_script("return location.href;") == opened, "Firefox opening the page for the link")
     wait_for(lambda: "Call +15551234567 from extension 201?" in text_of(firefox, "#confirm"), "the confirm page")
-    assert firefox.execute_script("return location.href") == page + "/call?number=tel%3A%2B1-555-123-4567"
     assert originates(ami) == []  # opening the link called nobody
     firefox.click("#confirm button")
     wait_for(lambda: len(originates(ami)) == 1, "the Originate at the manager")
