@@ -7,7 +7,8 @@ Missing packages are installed from Debian when the tests run as root; otherwise
 and names the packages.
 
 The ``browser`` fixture runs each test that takes it once per browser; ``chromium`` and ``firefox``
-are one of them (one browser process per test module and browser).
+are one of them (one browser process per test module and browser). ``text_of`` and ``elements_of``
+read the page in one script each.
 """
 
 from __future__ import annotations
@@ -150,6 +151,10 @@ class Browser:
         raise NotImplementedError
 
     @property
+    def current_url(self) -> str:
+        return str(self.execute_script("return location.href;"))
+
+    @property
     def title(self) -> str:
         return str(self.execute_script("return document.title"))
 
@@ -284,36 +289,40 @@ class Firefox(Browser):
         return self.in_chrome(_HANDLERS, scheme)  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="module")
-def chromium(e2e_privileges: None) -> Iterator[Chromium]:
+@pytest.fixture(scope="module", name="chromium")
+def chromium_fixture(e2e_privileges: None) -> Iterator[Chromium]:
+    """Headless Chromium, one per test module (import ``chromium_fixture`` to use ``chromium``)."""
     with chromium_session() as session:
         yield Chromium(session)
 
 
-@pytest.fixture(scope="module")
-def firefox(e2e_privileges: None) -> Iterator[Firefox]:
+@pytest.fixture(scope="module", name="firefox")
+def firefox_fixture(e2e_privileges: None) -> Iterator[Firefox]:
+    """Headless Firefox, one per test module (import ``firefox_fixture`` to use ``firefox``)."""
     with firefox_session() as session:
         yield Firefox(session)
 
 
-@pytest.fixture(scope="module", params=BROWSERS)
-def browser(request: Any) -> Browser:
-    """Each browser in turn (one process per test module and browser, shared with the fixture of its name)."""
+@pytest.fixture(scope="module", params=BROWSERS, name="browser")
+def browser_fixture(request: Any) -> Browser:
+    """Each browser in turn, the same process as the fixture of its name (import ``browser_fixture``, and
+    ``chromium_fixture`` and ``firefox_fixture``, to use ``browser``)."""
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
 # The page re-renders as events arrive: each read is one script in the page, so no element it
 # found can be replaced between finding and reading it (a stale element reference).
 _READ = """return Array.from(document.querySelectorAll(arguments[0])).map(function (e) {
-    return {text: e.innerText.trim(), href: e.getAttribute("href"), rel: e.getAttribute("rel")}; });"""
+    return {text: e.innerText.trim(), href: e.getAttribute("href"), rel: e.getAttribute("rel"),
+            className: e.className}; });"""
 
 
-def elements_of(browser: Browser, selector: str) -> List[Dict[str, Optional[str]]]:
+def elements_of(browser: Any, selector: str) -> List[Dict[str, Optional[str]]]:
     found = browser.execute_script(_READ, selector)
     # None: the page went away under the script (Firefox, when a navigation the browser itself
     # started replaces the page), so none of its elements are there.
     return [] if found is None else found  # type: ignore[no-any-return]
 
 
-def text_of(browser: Browser, selector: str) -> str:
+def text_of(browser: Any, selector: str) -> str:
     return " ".join(str(element["text"]) for element in elements_of(browser, selector))

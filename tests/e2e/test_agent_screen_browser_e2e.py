@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 
 from agent_screen_harness import Screen, recorded, until
-from browser import Firefox, browser, chromium, elements_of, firefox, text_of  # noqa: F401 - fixtures
+from browser import Firefox, browser_fixture, chromium_fixture, elements_of, firefox_fixture, text_of  # noqa: F401 - the fixtures browser, chromium, firefox
 from itflow_bridge.calls.ami_protocol import Message
 from polling import wait_for
 
@@ -30,7 +30,7 @@ def screen(tmp_path) -> Iterator[Screen]:
     made.close()
 
 
-def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(browser, screen):  # noqa: F811
+def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(browser, screen):
     token = screen.links.issue("201")
     browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
@@ -64,7 +64,7 @@ def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(brows
     assert "ACME Corp" in text_of(browser, "#today") and len(elements_of(browser, "#today li")) == 1
 
 
-def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(browser, screen):  # noqa: F811
+def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(browser, screen):
     token = screen.links.issue("202")
     browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
@@ -77,7 +77,7 @@ def test_an_unknown_caller_is_not_in_itflow_with_a_link_to_add_the_contact(brows
     assert (add["text"], add["href"]) == ("Add contact in ITFlow", "https://itflow.example/agent/contacts.php")
 
 
-def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(browser, screen):  # noqa: F811
+def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(browser, screen):
     token = screen.links.issue("201")
     browser.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
@@ -89,7 +89,7 @@ def test_the_page_comes_back_with_the_whole_state_after_the_stream_is_lost(brows
     assert text_of(browser, "#connection") == "live"
 
 
-def test_the_page_offers_phone_links_only_when_the_bridge_places_calls(browser, screen):  # noqa: F811
+def test_the_page_offers_phone_links_only_when_the_bridge_places_calls(browser, screen):
     token = screen.links.issue("201")
     page = "http://127.0.0.1:%d/agent/%s" % (screen.port, token)
     browser.get(page)
@@ -103,7 +103,7 @@ def test_the_page_offers_phone_links_only_when_the_bridge_places_calls(browser, 
     assert browser.execute_script(FITS_THE_WIDTH), "the header does not fit a phone's width"
 
 
-def test_firefox_asks_then_shows_a_desktop_notification_when_a_call_rings(firefox: Firefox, screen):  # noqa: F811
+def test_firefox_asks_then_shows_a_desktop_notification_when_a_call_rings(firefox: Firefox, screen):
     token = screen.links.issue("201")
     firefox.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
     wait_for(lambda: text_of(firefox, "#connection") == "live", "the page's stream to connect")

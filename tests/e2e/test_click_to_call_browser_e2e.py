@@ -25,7 +25,7 @@ from fake_ami import FakeAMI
 from itflow_bridge.calls.originate import Originator
 from itflow_bridge.screen.click_to_call import ClickToCall
 from polling import wait_for
-from browser import Firefox, browser, chromium, firefox, text_of  # noqa: F401 - fixtures
+from browser import Firefox, browser_fixture, chromium_fixture, firefox_fixture, text_of  # noqa: F401 - the fixtures browser, chromium, firefox
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +80,7 @@ def originates(ami: FakeAMI) -> list:
         return [action for action in ami.received if action.get("Action") == "Originate"]
 
 
-def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen, ami):  # noqa: F811
+def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen, ami):
     token = screen.links.issue("201")
     page = "http://127.0.0.1:%d/agent/%s" % (screen.port, token)
     browser.get(page)
@@ -103,8 +103,8 @@ def test_a_tel_link_opens_the_confirm_page_and_its_button_calls(browser, screen,
     wait_for(lambda: "rings now" in text_of(browser, "main"), "the page saying the phone rings")
 
 
-def test_firefox_takes_the_page_for_tel_links_and_a_clicked_number_opens_the_confirm_page(firefox: Firefox, screen,  # noqa: F811
-                                                                                         ami, itflow_page):
+def test_firefox_takes_the_page_for_tel_links_and_a_clicked_number_opens_the_confirm_page(
+        firefox: Firefox, screen, ami, itflow_page):
     token = screen.links.issue("201")
     page = "http://127.0.0.1:%d/agent/%s" % (screen.port, token)
     firefox.get(page)
@@ -126,7 +126,7 @@ def test_firefox_takes_the_page_for_tel_links_and_a_clicked_number_opens_the_con
     wait_for(lambda: (firefox.tab_dialog() or {}).get("ready") is True, "the choice ready to accept")
     assert firefox.tab_dialog(choose=handler, accept=True)["url"].endswith("/appChooser.xhtml")
     opened = page + "/call?number=tel%3A%2B1-555-123-4567"
-    wait_for(lambda: firefox.execute_script("return location.href;") == opened, "Firefox opening the page for the link")
+    wait_for(lambda: firefox.current_url == opened, "Firefox opening the page for the link")
     wait_for(lambda: "Call +15551234567 from extension 201?" in text_of(firefox, "#confirm"), "the confirm page")
     assert originates(ami) == []  # opening the link called nobody
     firefox.click("#confirm button")
@@ -135,7 +135,7 @@ def test_firefox_takes_the_page_for_tel_links_and_a_clicked_number_opens_the_con
     assert (originate.get("Channel"), originate.get("Exten")) == ("Local/201@from-internal", "+15551234567")
 
 
-def test_the_same_form_from_another_site_is_refused(browser, screen, ami):  # noqa: F811
+def test_the_same_form_from_another_site_is_refused(browser, screen, ami):
     token = screen.links.issue("201")
     form_token = screen.routes.click.form_tokens.issue(token)  # even a leaked form token does not help
     target = "http://127.0.0.1:%d/agent/%s/call" % (screen.port, token)
