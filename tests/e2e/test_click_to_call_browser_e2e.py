@@ -21,11 +21,11 @@ from urllib.parse import quote
 import pytest
 
 from agent_screen_harness import Screen
+from browser import Firefox, browser_fixture, chromium_fixture, firefox_fixture, text_of  # noqa: F401 - the fixtures browser, chromium, firefox
 from fake_ami import FakeAMI
 from itflow_bridge.calls.originate import Originator
 from itflow_bridge.screen.click_to_call import ClickToCall
 from polling import wait_for
-from browser import Firefox, browser_fixture, chromium_fixture, firefox_fixture, text_of  # noqa: F401 - the fixtures browser, chromium, firefox
 
 pytestmark = pytest.mark.e2e
 
