@@ -1,9 +1,10 @@
-"""The agent's page in a real browser: Debian's headless Chromium driven by selenium.
+"""The agent's page in real browsers: Debian's headless Chromium and Firefox ESR (``browser.py``).
 
 Recorded real Asterisk 22 events are fed to a running server while the page is
 open: the caller's client shows while it rings (ITFlow's tickets fill in after),
 then "answered", then "ended"; an unknown caller shows "not in ITFlow".
-The browser is Debian's Chromium (``browser``).
+The browsers come from Debian (installed here when missing, as root); without
+them the test fails and says so.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from typing import Iterator
 import pytest
 
 from agent_screen_harness import Screen, recorded, until
-from browser import browser_fixture, elements_of, text_of  # noqa: F401 - the fixture browser
+from browser import Firefox, browser_fixture, chromium_fixture, elements_of, firefox_fixture, text_of  # noqa: F401 - the fixtures browser, chromium, firefox
 from itflow_bridge.calls.ami_protocol import Message
 from polling import wait_for
+
+
+# Nothing to scroll sideways: the page fits the window (a phone's width, see browser.py).
+FITS_THE_WIDTH = "return document.documentElement.scrollWidth <= window.innerWidth;"
 
 
 @pytest.fixture
@@ -49,6 +54,7 @@ def test_the_page_shows_the_caller_while_it_rings_then_answered_then_ended(brows
     assert ticket["text"] == "TCK-12 Printer jams"
     assert ticket["href"] == "https://itflow.example/agent/ticket.php?ticket_id=12"
     assert ticket["rel"] == "noopener noreferrer"
+    assert browser.execute_script(FITS_THE_WIDTH), "the card does not fit a phone's width"
 
     screen.feed(messages[ringing:answered])
     wait_for(lambda: text_of(browser, "#current .state") == "Answered by 201", "answered on the page")
@@ -110,3 +116,37 @@ def test_a_page_refused_with_an_error_answer_keeps_trying_until_its_stream_opens
     messages = recorded("answered.txt")
     screen.feed(messages[:until(messages, lambda m: m.event == "DialBegin" and m.get("DestChannel").startswith("Local/201@"))])
     wait_for(lambda: "ACME Corp" in text_of(browser, "#current .client"), "the ringing call on the page")
+
+
+def test_the_page_offers_phone_links_only_when_the_bridge_places_calls(browser, screen):
+    token = screen.links.issue("201")
+    page = "http://127.0.0.1:%d/agent/%s" % (screen.port, token)
+    browser.get(page)
+    wait_for(lambda: text_of(browser, "#connection") == "live", "the page's stream to connect")
+    # The page asks the bridge whether it places calls; this one does not (its /call is not found).
+    wait_for(lambda: browser.execute_script("return performance.getEntriesByName(arguments[0]).length;", page + "/call") > 0,
+             "the page's question to the bridge")
+    assert not browser.displayed("#click-to-call")
+    permission = browser.execute_script("return window.Notification ? Notification.permission : 'unsupported';")
+    assert browser.displayed("#notify") == (permission == "default")  # offered until the browser was asked
+    assert browser.execute_script(FITS_THE_WIDTH), "the header does not fit a phone's width"
+
+
+def test_firefox_asks_then_shows_a_desktop_notification_when_a_call_rings(firefox: Firefox, screen):
+    token = screen.links.issue("201")
+    firefox.get("http://127.0.0.1:%d/agent/%s" % (screen.port, token))
+    wait_for(lambda: text_of(firefox, "#connection") == "live", "the page's stream to connect")
+    assert firefox.execute_script("return Notification.permission;") == "default"
+    firefox.click("#notify")
+    wait_for(lambda: firefox.permission_question("web-notifications") is not None, "Firefox asking about notifications")
+    assert firefox.permission_question("web-notifications", allow=True) == {
+        "text": "Allow <> to send notifications?", "button": "Allow"}  # <>: Firefox shows the page's site there
+    wait_for(lambda: not firefox.displayed("#notify"), "the button gone once the browser was asked")
+    assert firefox.execute_script("return Notification.permission;") == "granted"
+    assert firefox.desktop_notifications() == []
+
+    messages = recorded("answered.txt")
+    ringing = until(messages, lambda m: m.event == "DialBegin" and m.get("DestChannel").startswith("Local/201@"))
+    screen.feed(messages[:ringing])
+    wait_for(lambda: firefox.desktop_notifications() != [], "the desktop notification")
+    assert firefox.desktop_notifications() == [{"title": "Call from +15551234567", "text": "ACME Corp - John Smith"}]

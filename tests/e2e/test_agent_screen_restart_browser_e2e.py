@@ -22,7 +22,7 @@ from typing import Iterator, List
 import pytest
 
 from ami_recordings import as_call, call_id_of, encode, recording
-from browser import browser_fixture, elements_of, text_of  # noqa: F401 - the fixture browser
+from browser import browser_fixture, chromium_fixture, elements_of, firefox_fixture, text_of  # noqa: F401 - the fixtures browser, chromium, firefox
 from fake_ami import USER, FakeAMI
 from faulty_itflow import FaultyITFlow
 from itflow_bridge.calls.ami_protocol import Message

@@ -35,7 +35,7 @@ import pytest
 from agent_screen_harness import EventStream
 from ami_recorder import AMI_USER, CDR_FILE, AMIRecorder, _Capture
 from asterisk_harness import AsteriskHarness
-from browser import browser_fixture, elements_of, text_of  # noqa: F401 - the fixture browser
+from browser import chromium_fixture, elements_of, text_of  # noqa: F401 - the fixture chromium
 from itflow_bridge.calls.ami import AMIClient
 from itflow_bridge.calls.ami_protocol import Message
 from itflow_bridge.screen.live import HEARTBEAT
@@ -209,9 +209,9 @@ def since(stamp: Message) -> float:
 
 @pytest.mark.parametrize("ring_group", [RING_GROUP, RING_GROUP_WITH_HOPS], ids=["phones", "through-hops"])
 def test_a_ring_group_call_pops_on_both_pages_then_answered_by_200_then_ended(
-        screen_daemon, place, browser, ring_group: str) -> None:
-    page_200 = Page(browser, agent_link(screen_daemon, "200"), first=True)
-    page_205 = Page(browser, agent_link(screen_daemon, "205"), first=False)
+        screen_daemon, place, chromium, ring_group: str) -> None:
+    page_200 = Page(chromium.session, agent_link(screen_daemon, "200"), first=True)
+    page_205 = Page(chromium.session, agent_link(screen_daemon, "205"), first=False)
     assert page_200.text("#extension") == "200" and page_205.text("#extension") == "205"
     stream_205 = EventStream(screen_daemon.http_port, "/agent/%s/events" % agent_link(
         screen_daemon, "205").rsplit("/", 1)[1])
@@ -266,10 +266,10 @@ def test_a_ring_group_call_pops_on_both_pages_then_answered_by_200_then_ended(
 
 
 def test_a_revoked_link_sees_nothing_and_its_open_page_empties(
-        screen_daemon, place, browser) -> None:
+        screen_daemon, place, chromium) -> None:
     link = agent_link(screen_daemon, "200")
     token = link.rsplit("/", 1)[1]
-    page = Page(browser, link, first=True)
+    page = Page(chromium.session, link, first=True)
     stream = EventStream(screen_daemon.http_port, "/agent/%s/events" % token)
     try:
         assert stream.next_where(lambda e: True)["type"] == "state"
