@@ -21,7 +21,7 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -41,30 +41,28 @@ FIREFOX_START_PATIENCE = 60.0
 FIREFOX_STOP_PATIENCE = 30.0
 
 
-def browser_binaries() -> tuple:
-    """(chromium, chromedriver), installed from Debian if missing (root only)."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")) and os.geteuid() == 0:
+def debian_programs(programs: Tuple[str, ...], packages: Tuple[str, ...]) -> List[str]:
+    """The paths of ``programs``, their Debian ``packages`` installed first if one is missing (root only)."""
+    if not all(shutil.which(program) for program in programs) and os.geteuid() == 0:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", *PACKAGES], env=env, check=True, stdout=subprocess.DEVNULL)
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.fail("the browser test needs Debian's chromium and chromium-driver: apt-get install -y %s"
-                    % " ".join(PACKAGES), pytrace=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", *packages], env=env, check=True, stdout=subprocess.DEVNULL)
+    found = [shutil.which(program) for program in programs]
+    if not all(found):
+        pytest.fail("the browser test needs Debian's %s: apt-get install -y %s"
+                    % (" and ".join(packages), " ".join(packages)), pytrace=False)
+    return [str(path) for path in found]
+
+
+def browser_binaries() -> Tuple[str, str]:
+    """(chromium, chromedriver)."""
+    chromium, driver = debian_programs(("chromium", "chromedriver"), PACKAGES)
     return chromium, driver
 
 
 def firefox_binary() -> str:
-    """Firefox ESR, installed from Debian if missing (root only)."""
-    if not shutil.which("firefox-esr") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", *FIREFOX_PACKAGES], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-    firefox = shutil.which("firefox-esr")
-    if not firefox:
-        pytest.fail("the browser test needs Debian's firefox-esr: apt-get install -y %s"
-                    % " ".join(FIREFOX_PACKAGES), pytrace=False)
+    """Firefox ESR."""
+    [firefox] = debian_programs(("firefox-esr",), FIREFOX_PACKAGES)
     return firefox
 
 
