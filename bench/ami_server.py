@@ -26,7 +26,6 @@ Any action gets ``Response: Success`` (a Login, Ping or Logoff as Asterisk answe
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import sys
@@ -34,6 +33,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+from pipe_commands import serve_commands
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "tests" / "data" / "ami"
 HOST = "127.0.0.1"
@@ -223,14 +224,7 @@ def answer(server: ManagerServer, request: Dict) -> Dict:
 
 def main() -> int:
     server = ManagerServer()
-    print(json.dumps({"port": server.port}), flush=True)
-    for line in sys.stdin:
-        try:
-            reply = answer(server, json.loads(line))
-        except Exception as exc:
-            reply = {"error": "%s: %s" % (type(exc).__name__, exc)}
-        print(json.dumps(reply), flush=True)
-    return 0
+    return serve_commands({"port": server.port}, lambda command: answer(server, command))
 
 
 if __name__ == "__main__":

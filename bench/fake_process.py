@@ -22,12 +22,12 @@ Closing stdin stops the fake (a black hole's waiting handlers are released).
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Dict, List
 
 from directory_data import build_dataset
 from faulty_itflow import FaultyITFlow
+from pipe_commands import serve_commands
 from ticket_writes import TicketWrites
 
 BENCH_CLIENT_ID = "6"  # "Big Client Inc" in the sample data
@@ -103,14 +103,8 @@ def answer(fake: FaultyITFlow, writes: TicketWrites, request: Dict) -> Dict:
 def main() -> int:
     writes = TicketWrites()
     with FaultyITFlow(writes=writes) as fake:
-        print(json.dumps({"url": fake.url, "api_key": fake.api_key}), flush=True)
-        for line in sys.stdin:
-            try:
-                reply = answer(fake, writes, json.loads(line))
-            except Exception as exc:
-                reply = {"error": "%s: %s" % (type(exc).__name__, exc)}
-            print(json.dumps(reply), flush=True)
-    return 0
+        return serve_commands({"url": fake.url, "api_key": fake.api_key},
+                              lambda command: answer(fake, writes, command))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import threading
 import time
 from typing import Dict, List, Optional
 
+from pipe_commands import serve_commands
+
 HOST = "127.0.0.1"
 READ_SIZE = 65536
 
@@ -159,14 +161,7 @@ def answer(pages: Pages, request: Dict) -> Dict:
 
 def main() -> int:
     pages = Pages()
-    print(json.dumps({"ready": True}), flush=True)
-    for line in sys.stdin:
-        try:
-            reply = answer(pages, json.loads(line))
-        except Exception as exc:
-            reply = {"error": "%s: %s" % (type(exc).__name__, exc)}
-        print(json.dumps(reply), flush=True)
-    return 0
+    return serve_commands({"ready": True}, lambda command: answer(pages, command))
 
 
 if __name__ == "__main__":

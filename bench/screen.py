@@ -165,7 +165,7 @@ def many_pages(workdir: Path, cycles: int, sessions: int) -> List[Row]:
     opened = [m["open_s"] for m in result["memory"]]
     memory_details.append(
         "the %d pages connecting all at once (as after a bridge restart) were all served within %.1f s: "
-        "connections beyond the HTTP server's listen backlog wait for TCP to retry them; one after the other "
+        "connections beyond the HTTP server's listen backlog would wait for TCP to retry them; one after the other "
         "(each once the one before had its state) within %s s" % (pages, opened[0], "/".join(
             "%.1f" % value for value in opened[1:]) or "-"))
     callerid_details = [

@@ -21,6 +21,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List
 
+from pipe_commands import serve_commands
+
 HOST = "127.0.0.1"
 PAGE = b"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>floor</title></head>
@@ -117,14 +119,7 @@ def answer(server: FloorServer, request: Dict) -> Dict:
 def main() -> int:
     server = FloorServer()
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
-    for line in sys.stdin:
-        try:
-            reply = answer(server, json.loads(line))
-        except Exception as exc:
-            reply = {"error": "%s: %s" % (type(exc).__name__, exc)}
-        print(json.dumps(reply), flush=True)
-    return 0
+    return serve_commands({"port": server.server_address[1]}, lambda command: answer(server, command))
 
 
 if __name__ == "__main__":
