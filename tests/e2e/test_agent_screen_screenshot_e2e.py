@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_agent_screen_browser_e2e import browser_binaries
+from browser import browser_binaries
 
 pytestmark = pytest.mark.e2e
 
