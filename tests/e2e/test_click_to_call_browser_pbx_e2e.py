@@ -2,13 +2,15 @@
 
 The real ``itflow-bridge serve`` runs with calls and its HTTP server on, logged in to the recorder's PBX
 as the manager users install writes (``itflow-bridge`` listens, ``itflow-bridge-dial`` may only
-originate); its click to call rings ``Local/{ext}@ami-phones`` (phone 200 rings until the test picks
-it up) and dials in ``click-outside`` (standing in for FreePBX's outbound routes: any number answers).
+originate); its click to call rings ``Local/{ext}@ami-ring-members``, a Local channel that dials the
+phone (as FreePBX's ``originate-skipvm`` does; phone 200 rings until the test picks it up), and dials
+in ``click-outside`` (standing in for FreePBX's outbound routes: any number answers).
 Headless Chromium opens 200's page from ``agent-link 200``, presses "Call phone links from this phone",
 opens a page standing in for ITFlow (served here, a number as ITFlow renders it: a ``tel:`` link),
 follows the link to the handler the page registered and clicks Call on the confirm page.  A read-all
 manager session watches Asterisk ring 200, then, once 200 picks up, dial the number with
-``ITFLOW_CLICK_TO_CALL=1``.
+``ITFLOW_CLICK_TO_CALL=1``.  200's page never shows that call (the agent's own click is not a caller):
+a call from the trunk placed after it is the only one the page lists.
 
 Headless Chromium cannot answer the browser's "open tel: links?" question: the page's call to
 ``navigator.registerProtocolHandler`` is recorded by a stub, and a click on the link opens the URL the
@@ -26,6 +28,7 @@ from typing import Iterator, Tuple
 import pytest
 
 from agent_pbx import OUTSIDE, ClickPBX, Daemon, Page, agent_link, install_users, start_screen_daemon
+from agent_pbx import place_fixture  # noqa: F401 - the fixture place
 from ami_recorder import AMI_USER, AMIRecorder, _Capture
 from asterisk_harness import AsteriskHarness
 from browser import browser_fixture, text_of  # noqa: F401 - the fixture browser
@@ -38,7 +41,9 @@ from polling import wait_for
 pytestmark = pytest.mark.e2e
 
 EXTENSION = "200"
-PHONE = "Local/200@ami-phones-"  # the agent's phone's channels (;1 rung by the Originate, ;2 its dialplan)
+CLICK_CHANNEL = "Local/{ext}@ami-ring-members"  # dials the phone, as FreePBX's Local/{ext}@originate-skipvm
+ORIGINATED = "Local/200@ami-ring-members-"  # the Originate's channel (;1) and its half that dials the phone (;2)
+PHONE = "Local/200@ami-phones-"  # the agent's phone's channels (;1 rung, ;2 its ringing dialplan)
 NUMBER = "+15550199000"  # as the bridge cleans the link's number
 ITFLOW_PAGE = (b"<!doctype html><title>Acme Corp - ITFlow</title>"
                b"<p>Main office: <a id='number' href='tel:+1-555-019-9000'>(555) 019-9000</a></p>")
@@ -56,6 +61,7 @@ def pbx(asterisk: AsteriskHarness) -> Iterator[Tuple[AMIRecorder, str, str]]:
     """The recorder's PBX with both manager users as install writes them: (recorder, secret, dial secret)."""
     recorder = AMIRecorder(asterisk)
     recorder.enable()
+    asterisk.cli("dialplan set global CALLERID_LOOKUP no")  # the page alone names the trunk's caller here
     click_pbx = ClickPBX(asterisk)
     secret, dial_secret = manager_user.new_secret(), manager_user.new_secret()
     layout = detect(asterisk.root)
@@ -71,7 +77,7 @@ def click_daemon(daemon, pbx, asterisk: AsteriskHarness, tmp_path) -> Daemon:
     recorder, secret, dial_secret = pbx
     return start_screen_daemon(daemon, asterisk, tmp_path, recorder.port, manager_user.USER, secret,
                                originate_user=manager_user.DIAL_USER, originate_secret=dial_secret,
-                               originate_channel="Local/{ext}@ami-phones", originate_context=OUTSIDE)
+                               originate_channel=CLICK_CHANNEL, originate_context=OUTSIDE)
 
 
 class _ITFlowPage(BaseHTTPRequestHandler):
@@ -115,32 +121,39 @@ def channel_state(asterisk: AsteriskHarness, channel: str) -> str:
     return ""
 
 
-def test_a_click_on_a_tel_link_rings_200_then_dials_the_number(
-        click_daemon, browser, itflow_page, watcher, asterisk: AsteriskHarness) -> None:
+def register_the_page(browser, link: str) -> str:
+    """Press the page's "Call phone links from this phone": the handler URL it registered for tel: links."""
     from selenium.webdriver.common.by import By
 
-    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STUB})
-    link = agent_link(click_daemon, EXTENSION)
-    page = Page(browser, link, first=True)
     button = browser.find_element(By.ID, "click-to-call")
     wait_for(lambda: button.is_displayed(), "the page to offer handling phone links")
     button.click()
     wait_for(lambda: browser.execute_script("return window.registered || null") is not None, "the handler asked for")
     scheme, handler = browser.execute_script("return window.registered")
     assert (scheme, handler) == ("tel", link + "/call?number=%s")
+    return str(handler)
+
+
+def click_and_watch(browser, itflow_page: str, handler: str, watcher: _Capture, asterisk: AsteriskHarness) -> str:
+    """Click the number on the ITFlow page, then Call on the confirm page; Asterisk rings 200 and, once the test
+    picks 200 up, dials the number.  The call's Linkedid."""
+    from selenium.webdriver.common.by import By
 
     browser.get(itflow_page)
     browser.execute_script(FOLLOW_AS_HANDLER, handler)
     browser.find_element(By.ID, "number").click()
     wait_for(lambda: "Call %s from extension %s?" % (NUMBER, EXTENSION) in text_of(browser, "#confirm"),
              "the confirm page")
-    assert not any(m.event == "Newchannel" and m.get("Channel").startswith(PHONE) for m in watcher.messages)
+    assert not any(m.event == "Newchannel" and m.get("Channel").startswith(ORIGINATED) for m in watcher.messages)
     clicked = time.time()
     browser.find_element(By.CSS_SELECTOR, "#confirm button").click()
 
-    rung = watcher.wait_for(lambda m: m.event == "Newchannel" and m.get("Channel").startswith(PHONE)
-                            and m.get("Channel").endswith(";1"), "200's phone rung")
-    call_id, phone = rung.get("Linkedid"), rung.get("Channel")
+    originated = watcher.wait_for(lambda m: m.event == "Newchannel" and m.get("Channel").startswith(ORIGINATED)
+                                  and m.get("Channel").endswith(";1"), "the Originate's channel")
+    call_id, channel = originated.get("Linkedid"), originated.get("Channel")
+    rung = watcher.wait_for(lambda m: m.event == "DialBegin" and m.get("Linkedid") == call_id
+                            and m.get("DestChannel").startswith(PHONE), "200's phone rung")
+    phone = rung.get("DestChannel")
     ringing = watcher.wait_for(lambda m: m.event == "Newstate" and m.get("Channel") == phone
                                and m.get("ChannelStateDesc") == "Ringing", "200's phone ringing")
     wait_for(lambda: "rings now" in text_of(browser, "main"), "the confirm page saying the phone rings")
@@ -149,24 +162,37 @@ def test_a_click_on_a_tel_link_rings_200_then_dials_the_number(
                    for m in watcher.messages)
 
     asterisk.cli("channel redirect %s ami-phones,pickup,1" % (phone[:-1] + "2"))  # 200 picks up
-    answered = watcher.wait_for(lambda m: m.event == "Newstate" and m.get("Channel") == phone
-                                and m.get("ChannelStateDesc") == "Up", "200 answering")
+    answered = watcher.wait_for(lambda m: m.event == "DialEnd" and m.get("DestChannel") == phone
+                                and m.get("DialStatus") == "ANSWER", "200 answering")
     dialled = watcher.wait_for(lambda m: m.event == "Newexten" and m.get("Context") == OUTSIDE
                                and m.get("Exten") == NUMBER, "the number dialled")
-    assert dialled.get("Channel") == phone and dialled.get("Linkedid") == call_id
+    assert dialled.get("Channel") == channel and dialled.get("Linkedid") == call_id
     variable = watcher.wait_for(lambda m: m.event == "VarSet" and m.get("Variable") == CLICK_VARIABLE
-                                and m.get("Channel") == phone, "the click-to-call variable")
+                                and m.get("Channel") == channel, "the click-to-call variable")
     assert variable.get("Value") == "1"
     outside = watcher.wait_for(lambda m: m.event == "Newexten" and m.get("Context") == OUTSIDE
                                and m.get("Exten") == NUMBER[1:], "the outside number answering")
     assert outside.get("Linkedid") == call_id
-    print("click to call on the real PBX: click to 200 ringing: %.3f s"
-          % (float(ringing.get("Timestamp")) - clicked))
+    print("click to call on the real PBX: click to 200 ringing: %.3f s" % (float(ringing.get("Timestamp")) - clicked))
     print("click to call on the real PBX: 200's answer to the number dialled: %.3f s"
           % (float(dialled.get("Timestamp")) - float(answered.get("Timestamp"))))
+    return call_id
 
-    browser.switch_to.window(page.handle)
-    browser.get(link)
-    print("PAGE:", page.text("main"))
-    watcher.wait_for(lambda m: m.event == "Hangup" and m.get("Uniqueid") == call_id, "the call to end")
-    print("PAGE after:", page.text("main"))
+
+def test_a_click_on_a_tel_link_rings_200_then_dials_the_number_and_200s_page_shows_no_caller(
+        click_daemon, browser, itflow_page, watcher, place, asterisk: AsteriskHarness) -> None:
+    link = agent_link(click_daemon, EXTENSION)
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STUB})
+    page = Page(browser, link, first=True)
+    handler = register_the_page(browser, link)
+    browser.switch_to.new_window("tab")  # the agent's page stays open in its own tab
+    call_id = click_and_watch(browser, itflow_page, handler, watcher, asterisk)
+    watcher.wait_for(lambda m: m.event == "Hangup" and m.get("Uniqueid") == call_id, "the click's call to end")
+
+    # A caller after it: once the page shows them, it has been sent everything of the click's call before.
+    call = place()
+    call.dialled(EXTENSION)
+    wait_for(lambda: "Acme Corp" in page.text("#current .client"), "the next caller on 200's page")
+    today = page.elements("#today li")
+    assert len(today) == 1 and "+15551234567 - Acme Corp" in today[0]["text"], today
+    assert "Call to" not in page.text("main") and NUMBER not in page.text("main")
