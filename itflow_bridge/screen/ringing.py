@@ -11,6 +11,9 @@ the first ``DialBegin`` to a phone until the call's first channel hangs up:
   a second extension answering later is a transfer to it.
 * ``BlindTransfer`` / ``AttendedTransfer``: transferred (to the extension dialled).
 * ``Hangup`` of the call's first channel (or of its last channel seen): ended.
+* ``VarSet`` of ``ITFLOW_CLICK_TO_CALL`` on a call's first channel: the agent's own
+  click to call ringing their phone, not a caller: it never shows (withdrawn if
+  its phone rang before the variable was seen).
 
 A view sent with ``withdrawn: True`` takes a call off that extension's page
 (it was a hop, not a phone).
@@ -32,6 +35,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from ..calls.ami_protocol import Message
 from ..calls.classify import UNKNOWN_NUMBERS, extension_of
+from ..calls.originate import CLICK_VARIABLE
 
 RINGING = "ringing"  # call states (and an extension's own leg: ringing, answered, stopped)
 ANSWERED = "answered"
@@ -75,6 +79,7 @@ class _Call:
     extra: List[str] = field(default_factory=list)  # extensions reached other than by a Dial (attended transfer)
     channels: Set[str] = field(default_factory=set)  # live channels seen created
     visible: bool = False  # an extension has rung
+    click: bool = False  # placed by click to call: the agent's phone rings for their own call
     withdrawn: List[str] = field(default_factory=list)  # extensions shown before their leg proved a hop
     shown: Dict[str, View] = field(default_factory=dict)  # the view last sent to each extension
 
@@ -224,8 +229,8 @@ class RingingBoard:
     def _dial_begin(self, message: Message) -> List[_Call]:
         call = self._call(message)
         dest = message.get("DestUniqueid")
-        if not dest or dest == call.call_id or dest in call.legs:
-            return []  # the caller's own channel being originated, or a repeat
+        if call.click or not dest or dest == call.call_id or dest in call.legs:
+            return []  # a click to call, the caller's own channel being originated, or a repeat
         dialling = message.get("Channel")
         if dialling.startswith("Local/") and dialling.endswith(";2"):
             for leg in call.legs.values():
@@ -314,6 +319,18 @@ class RingingBoard:
             touched = True
         return [call] if touched and call.visible else []
 
+    def _var_set(self, message: Message) -> List[_Call]:
+        if message.get("Variable") != CLICK_VARIABLE or message.get("Uniqueid") != _linkedid(message):
+            return []
+        call = self._call(message)
+        if call.click:
+            return []
+        call.click = True
+        call.withdrawn.extend(call.extensions())
+        call.legs.clear()
+        call.extra.clear()
+        return [call] if call.visible else []
+
     # --- keeping the lists ---------------------------------------------------------
 
     def _end(self, call: _Call, when: float) -> None:
@@ -339,6 +356,9 @@ class RingingBoard:
                     call.shown.pop(extension, None)
                     updates.append((extension, dict(call.view(extension), withdrawn=True)))
             call.withdrawn.clear()
+            if call.click:
+                call.visible = False  # withdrawn everywhere: followed no further
+                continue
             for extension in extensions:
                 listed = self._by_extension.setdefault(extension, [])
                 if call.call_id not in listed:
@@ -379,4 +399,5 @@ _HANDLERS: Dict[str, Callable[[RingingBoard, Message], List[_Call]]] = {
     "BlindTransfer": RingingBoard._blind_transfer,
     "AttendedTransfer": RingingBoard._attended_transfer,
     "Hangup": RingingBoard._hangup,
+    "VarSet": RingingBoard._var_set,
 }

@@ -21,39 +21,26 @@ The seconds from Asterisk's events to the page are printed (``-s`` shows them).
 
 from __future__ import annotations
 
-import http.client
-import os
 import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, Tuple
 
 import pytest
 
+from agent_pbx import RING_GROUP, RING_GROUP_WITH_HOPS, Daemon, Page, agent_link, get, start_screen_daemon
+from agent_pbx import place_fixture  # noqa: F401 - the fixture place
 from agent_screen_harness import EventStream
-from ami_recorder import AMI_USER, CDR_FILE, AMIRecorder, _Capture
+from ami_recorder import AMIRecorder
 from asterisk_harness import AsteriskHarness
 from browser import chromium_fixture, elements_of, text_of  # noqa: F401 - the fixture chromium
-from itflow_bridge.calls.ami import AMIClient
 from itflow_bridge.calls.ami_protocol import Message
 from itflow_bridge.screen.live import HEARTBEAT
-from itflow_bridge.storage.layout import DIRECTORY_PREFIX
 from polling import PATIENCE, wait_for
-from sockets import free_port
 
 pytestmark = pytest.mark.e2e
 
-Daemon = Any  # tests/e2e/conftest.py's Daemon (a conftest is not imported by name)
-
 LISTENER = "itflow-bridge"  # the bridge's manager user: read = call,cdr, nothing to write
-RING_GROUP = "Local/5550107@from-trunk"  # DID 5550107: Dial(Local/200@ami-phones&Local/205@ami-phones)
-RING_GROUP_WITH_HOPS = "Local/5550108@from-trunk"  # Dial(Local/200@ami-ring-members&...), each dials the phone
-PHONES = ("Local/200@", "Local/205@")  # every channel of the ring group's members (hops and phones)
-CALLER = '"WIRELESS CALLER" <+15551234567>'  # the trunk's name says nothing: the client comes from the directory
-RING_MS = 60000  # the caller waits that long for an answer: far longer than the test takes to answer
-VOICEMAIL_SPOOL = "var/spool/asterisk/voicemail"
 
 
 @pytest.fixture(scope="module")
@@ -70,136 +57,7 @@ def pbx(asterisk: AsteriskHarness) -> Iterator[Tuple[AMIRecorder, str]]:
 def screen_daemon(daemon, pbx, asterisk: AsteriskHarness, tmp_path: Path) -> Daemon:
     """``itflow-bridge serve`` with calls and its HTTP server on, logged in to the PBX, its directory synced."""
     recorder, secret = pbx
-    http_port = free_port()  # [directory] http_port has no "pick one": 0 is off
-    cache = tmp_path / "cache"
-    calls = {"enabled": "yes", "ami_host": "127.0.0.1", "ami_port": recorder.port, "ami_user": LISTENER,
-             "ami_secret": secret, "link_base_url": "http://127.0.0.1:%d" % http_port,
-             "cdr_file": asterisk.root / CDR_FILE.lstrip("/"), "voicemail_spool": asterisk.root / VOICEMAIL_SPOOL}
-    started = daemon("v1", cache={"dir": str(cache)}, calls=calls,
-                     directory={"sync_interval": "3600", "http_port": str(http_port)})
-    started.http_port = http_port
-    wait_for(lambda: "directory HTTP server listening" in started.output(), "the bridge's HTTP server")
-    wait_for(lambda: any(cache.glob(DIRECTORY_PREFIX + "*")), "the directory synced from ITFlow")
-    # Its own log, not "manager show connected": that may still list the previous test's bridge.
-    wait_for(lambda: "AMI logged in to 127.0.0.1:%d as %s" % (recorder.port, LISTENER) in started.output(),
-             "the bridge logged in to the manager")
-    return started
-
-
-def agent_link(daemon: Daemon, *arguments: str) -> str:
-    """``itflow-bridge agent-link ARGUMENTS`` with the daemon's config file (start_daemon writes it beside its log)."""
-    config = daemon.log_path.with_name("itflow-bridge.conf")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ITFLOW_")}
-    done = subprocess.run([sys.executable, "-m", "itflow_bridge.cli", "--config", str(config), "agent-link",
-                           *arguments], env=env, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
-def get(url: str) -> Tuple[int, bytes]:
-    host_port, path = url.split("://", 1)[1].split("/", 1)
-    host, port = host_port.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30)
-    try:
-        connection.request("GET", "/" + path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-class Page:
-    """One agent page in a tab of the shared browser; every read first brings its tab forward."""
-
-    def __init__(self, session: Any, url: str, first: bool) -> None:
-        self.browser = session
-        if not first:
-            session.switch_to.new_window("tab")
-        session.get(url)
-        self.handle = session.current_window_handle
-        wait_for(lambda: self.text("#connection") == "live", "the page's stream to connect")
-
-    def text(self, selector: str) -> str:
-        self.browser.switch_to.window(self.handle)
-        return text_of(self.browser, selector)
-
-    def elements(self, selector: str) -> List[Dict[str, Any]]:
-        self.browser.switch_to.window(self.handle)
-        return elements_of(self.browser, selector)
-
-
-class RingGroupCall:
-    """One call from the trunk into the ring group, watched on a read-all manager session of its own."""
-
-    def __init__(self, asterisk: AsteriskHarness, recorder: AMIRecorder, caller_id: str, ring_group: str) -> None:
-        self.asterisk = asterisk
-        self.ring_group = ring_group
-        self.watcher = _Capture(recorder.port, AMI_USER, recorder.secret)
-        with AMIClient("127.0.0.1", recorder.port, AMI_USER, recorder.secret, events="off",
-                       ping_interval=None) as control:
-            control.send_action("Originate", [
-                ("Channel", ring_group), ("Context", "ami-callers"), ("Exten", "listen"), ("Priority", "1"),
-                ("CallerID", caller_id), ("Timeout", str(RING_MS)), ("Async", "true")])
-        first = self.watcher.wait_for(lambda m: m.event == "Newchannel" and m.get("Channel").startswith(
-            ring_group + "-") and m.get("Channel").endswith(";1"), "the caller's channel")
-        self.call_id = first.get("Linkedid")
-
-    def rang(self) -> Message:
-        """The call's first DialBegin: the moment the first phone (or hop) of the ring group rings."""
-        return self.watcher.wait_for(lambda m: m.event == "DialBegin" and m.get("Linkedid") == self.call_id,
-                                     "the ring group ringing")
-
-    def dialled(self, extension: str) -> Message:
-        """The ring group's DialBegin to ``extension``'s phone."""
-        return self.watcher.wait_for(lambda m: m.event == "DialBegin" and m.get("Linkedid") == self.call_id
-                                     and m.get("DestChannel").startswith("Local/%s@ami-phones-" % extension),
-                                     "the ring group ringing %s" % extension)
-
-    def phone(self, extension: str) -> str:
-        """The phone's own half of its Local channel (``;2``: the one running the phone's dialplan)."""
-        return self.dialled(extension).get("DestChannel")[:-1] + "2"
-
-    def state_of(self, channel: str) -> str:
-        """The channel's state as Asterisk shows it now (Ringing, Up, ...); "" once it is gone."""
-        for line in self.asterisk.cli("core show channels concise").splitlines():
-            fields = line.split("!")
-            if fields[0] == channel and len(fields) > 4:
-                return fields[4]
-        return ""
-
-    def pick_up(self, extension: str) -> None:
-        """The phone answers: its channel leaves its ringing dialplan for ``pickup`` (Answer, then talk)."""
-        self.asterisk.cli("channel redirect %s ami-phones,pickup,1" % self.phone(extension))
-
-    def hang_up(self, extension: str) -> None:
-        """The phone hangs up (the ring group's Dial ends, and with it the caller's call)."""
-        self.asterisk.cli("channel request hangup %s" % self.phone(extension))
-
-    def hang_up_everything(self) -> None:
-        """Whatever is left of the call (one call at a time rings this ring group)."""
-        for line in self.asterisk.cli("core show channels concise").splitlines():
-            channel = line.split("!", 1)[0]
-            if channel.startswith((self.ring_group + "-",) + PHONES):
-                self.asterisk.cli("channel request hangup %s" % channel)
-
-    def close(self) -> None:
-        self.hang_up_everything()
-        wait_for(lambda: self.call_id not in self.asterisk.cli("core show channels concise"),
-                 "the channels of call %s to go" % self.call_id)
-        self.watcher.close()
-
-
-@pytest.fixture
-def place(asterisk: AsteriskHarness, pbx) -> Iterator[Any]:
-    """``place(caller_id)`` -> a RingGroupCall; whatever is left of it is hung up afterwards."""
-    placed: List[RingGroupCall] = []
-
-    def call(caller_id: str = CALLER, ring_group: str = RING_GROUP) -> RingGroupCall:
-        placed.append(RingGroupCall(asterisk, pbx[0], caller_id, ring_group))
-        return placed[-1]
-
-    yield call
-    for made in placed:
-        made.close()
+    return start_screen_daemon(daemon, asterisk, tmp_path, recorder.port, LISTENER, secret)
 
 
 def since(stamp: Message) -> float:
