@@ -79,6 +79,10 @@ class LiveStreams:
         self.cards = cards
         self.queue_size = queue_size
         self._lock = threading.Lock()
+        # Card deliveries one at a time, so a page never gets an older card after a newer one; reentrant:
+        # a fetch that is already done delivers its card from inside the call that started it.
+        self._delivery = threading.RLock()
+        self._card_updates = 0  # card updates delivered so far
         self._streams: List[Stream] = []
         self._ids = itertools.count(1)
         board.subscribe(self._call_changed)
@@ -130,18 +134,27 @@ class LiveStreams:
         if not streams:
             return
         number = view["number"]
-        card = self.cards.card(number, fetch=view["state"] != ENDED) if number else None
-        for stream in streams:
-            if card is not None and number not in stream.numbers:
+        with self._delivery:
+            # The pages new to this caller are told of the caller's card updates before the fetch starts:
+            # an answer coming at once (on ITFlow's thread, or on this one) reaches them too.
+            new = [stream for stream in streams if number and number not in stream.numbers]
+            for stream in new:
                 stream.numbers.add(number)
-                stream.put({"type": "card", "card": card})
-            stream.put({"type": "call", "call": view})
+            updates = self._card_updates
+            card = self.cards.card(number, fetch=view["state"] != ENDED) if number else None
+            current = self._card_updates == updates  # else a newer card of it reached them meanwhile
+            for stream in streams:
+                if card is not None and current and stream in new:
+                    stream.put({"type": "card", "card": card})
+                stream.put({"type": "call", "call": view})
 
     def _card_changed(self, card: Card) -> None:
-        with self._lock:
-            streams = [stream for stream in self._streams if card["number"] in stream.numbers]
-        for stream in streams:
-            stream.put({"type": "card", "card": card})
+        with self._delivery:
+            self._card_updates += 1
+            with self._lock:
+                streams = [stream for stream in self._streams if card["number"] in stream.numbers]
+            for stream in streams:
+                stream.put({"type": "card", "card": card})
 
     def _of(self, extension: str) -> List[Stream]:
         with self._lock:

@@ -121,3 +121,44 @@ def test_a_card_itflow_fills_in_while_the_state_is_made_still_reaches_the_page()
     assert state["cards"]["+15551234567"]["status"] == "loading"
     [event] = drain(stream)
     assert (event["type"], event["card"]["status"]) == ("card", "ready")
+
+
+def test_a_card_itflow_fills_in_while_a_call_rings_reaches_the_page_and_is_never_overwritten():
+    board, cards, streams, release = setup()
+    stream = streams.open("201")
+    card = cards.card
+
+    def card_itflow_already_answered(number, fetch=True):
+        made = card(number, fetch)
+        if fetch:  # a fetch done at once: its card is delivered from inside the call that started it
+            cards.on_update(dict(made, status="ready"))
+        return made
+
+    cards.card = card_itflow_already_answered
+    board.on_event(ring("201", "1.1"))
+    release.set()
+    shown = [event["card"]["status"] for event in drain(stream) if event["type"] == "card"]
+    assert shown == ["ready"]  # the ringing call's own (older) card does not come after it
+
+
+def test_a_card_itflow_sends_from_its_own_thread_while_a_call_rings_comes_after_the_calls_card():
+    board, cards, streams, release = setup()
+    stream = streams.open("201")
+    card = cards.card
+    senders = []
+
+    def card_itflow_answers_meanwhile(number, fetch=True):
+        made = card(number, fetch)
+        if fetch:
+            sender = threading.Thread(target=cards.on_update, args=(dict(made, status="ready"),))
+            sender.start()  # ITFlow's thread: its card must reach the page, and after the call's own
+            senders.append(sender)
+        return made
+
+    cards.card = card_itflow_answers_meanwhile
+    board.on_event(ring("201", "1.1"))
+    release.set()
+    for sender in senders:
+        sender.join(30)
+    shown = [event["card"]["status"] for event in drain(stream) if event["type"] == "card"]
+    assert shown[-1] == "ready", shown
