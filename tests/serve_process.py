@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import List, Tuple
@@ -44,3 +46,29 @@ def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+class ServeProcess:
+    """``itflow-bridge serve`` started with ``ini``; its whole log (stderr) kept in ``lines`` by a thread of its own."""
+
+    def __init__(self, fake, tmp_path: Path, ini: str) -> None:
+        self.proc, self.port, seen = start_serve(fake, tmp_path, ini)
+        self.lines: List[str] = list(seen)
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in iter(self.proc.stderr.readline, b""):
+            self.lines.append(raw.decode("utf-8", "replace"))
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, signum: int = signal.SIGTERM, patience: float = 60.0) -> int:
+        """Send ``signum`` (SIGKILL: no shutdown code runs, as in a power cut) and wait for the exit."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signum)
+        code = self.proc.wait(patience)
+        self._reader.join(patience)
+        return code

@@ -18,8 +18,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import warnings
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -324,3 +326,29 @@ def elements_of(browser: Any, selector: str) -> List[Dict[str, Optional[str]]]:
 
 def text_of(browser: Any, selector: str) -> str:
     return " ".join(str(element["text"]) for element in elements_of(browser, selector))
+
+
+@contextmanager
+def page_served(body: bytes, path: str, url_host: str = "127.0.0.1") -> Iterator[str]:
+    """``body`` (HTML) served on a port of its own, so from another origin than the bridge's: its URL at ``path``."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://%s:%d%s" % (url_host, server.server_address[1], path)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -11,10 +11,8 @@ stream; a new daemon on the same port and cache directory brings the SAME page
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -30,7 +28,7 @@ from itflow_bridge.screen.tokens import AgentLinks
 from itflow_bridge.storage.layout import TODAYS_CALLS_DB
 import fake_writes
 from polling import wait_for
-from serve_process import start_serve
+from serve_process import ServeProcess
 from sockets import free_port
 
 AMI_SECRET = "ami-secret-of-the-restart-test-8d1f0c"
@@ -39,33 +37,17 @@ EXTENSION = "201"  # the extension answered.txt rings (through a Local channel)
 OTHER_CALLER = "+15557000000"  # Big Contact 00 of Big Client Inc in the sample ITFlow
 
 
-class Daemon:
-    """``itflow-bridge serve`` on the test's cache directory; its log drained into ``lines``."""
+class Daemon(ServeProcess):
+    """``itflow-bridge serve`` on the test's cache directory, its HTTP server on ``http_port``."""
 
     def __init__(self, fake: FaultyITFlow, tmp_path: Path, ami: FakeAMI, http_port: int) -> None:
-        ini = "\n".join([
+        super().__init__(fake, tmp_path, "\n".join([
             "[directory]", "http_host = 127.0.0.1", "http_port = %d" % http_port,
             "[calls]", "enabled = yes", "catch_up_hours = 0", "ami_host = 127.0.0.1", "ami_port = %d" % ami.port,
-            "ami_user = %s" % USER, "ami_secret = %s" % AMI_SECRET, ""])
-        self.proc, _port, seen = start_serve(fake, tmp_path, ini)
-        self.lines: List[str] = list(seen)
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
+            "ami_user = %s" % USER, "ami_secret = %s" % AMI_SECRET, ""]))
 
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in iter(self.proc.stderr.readline, b""):
-            self.lines.append(raw.decode("utf-8", "replace"))
-
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def stop(self, signum: int) -> int:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signum)
-        code = self.proc.wait(WAIT)
-        self._reader.join(WAIT)
-        return code
+    def stop(self, signum: int = signal.SIGTERM, patience: float = WAIT) -> int:
+        return super().stop(signum, patience)
 
 
 @pytest.fixture

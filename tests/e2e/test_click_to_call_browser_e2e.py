@@ -13,15 +13,13 @@ dialogs answered as a user would.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 from urllib.parse import quote
 
 import pytest
 
 from agent_screen_harness import Screen
-from browser import Firefox, browser_fixture, chromium_fixture, firefox_fixture, text_of  # noqa: F401 - the fixtures browser, chromium, firefox
+from browser import Firefox, browser_fixture, chromium_fixture, firefox_fixture, page_served, text_of  # noqa: F401 - the fixtures browser, chromium, firefox
 from fake_ami import FakeAMI
 from itflow_bridge.calls.originate import Originator
 from itflow_bridge.screen.click_to_call import ClickToCall
@@ -53,26 +51,8 @@ def screen(tmp_path, ami) -> Iterator[Screen]:
 @pytest.fixture
 def itflow_page() -> Iterator[str]:
     """ITFLOW_PAGE served over HTTP from an origin of its own (localhost; the agent's page is on 127.0.0.1)."""
-    body = ITFLOW_PAGE.partition(",")[2].encode()
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://localhost:%d/client_overview.php" % server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with page_served(ITFLOW_PAGE.partition(",")[2].encode(), "/client_overview.php", url_host="localhost") as url:
+        yield url
 
 
 def originates(ami: FakeAMI) -> list:

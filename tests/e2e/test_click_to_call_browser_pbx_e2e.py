@@ -20,9 +20,7 @@ Asterisk's events are printed (``-s`` shows them).
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator, Tuple
 
 import pytest
@@ -31,7 +29,7 @@ from agent_pbx import OUTSIDE, ClickPBX, Daemon, Page, agent_link, install_users
 from agent_pbx import place_fixture  # noqa: F401 - the fixture place
 from ami_recorder import AMI_USER, AMIRecorder, _Capture
 from asterisk_harness import AsteriskHarness
-from browser import chromium_fixture, text_of  # noqa: F401 - the fixture chromium
+from browser import chromium_fixture, page_served, text_of  # noqa: F401 - the fixture chromium
 from itflow_bridge.calls.originate import CLICK_VARIABLE
 from itflow_bridge.install import manager_user
 from itflow_bridge.install.asterisk_layout import detect
@@ -80,28 +78,11 @@ def click_daemon(daemon, pbx, asterisk: AsteriskHarness, tmp_path) -> Daemon:
                                originate_channel=CLICK_CHANNEL, originate_context=OUTSIDE)
 
 
-class _ITFlowPage(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(ITFLOW_PAGE)))
-        self.end_headers()
-        self.wfile.write(ITFLOW_PAGE)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def itflow_page() -> Iterator[str]:
     """The URL of a page standing in for ITFlow's client page, served on its own port (another origin)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ITFlowPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d/client.php?client_id=1" % server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with page_served(ITFLOW_PAGE, "/client.php?client_id=1") as url:
+        yield url
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ daemon saw only in part stays unjournaled here (the catch-up's job).
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import threading
@@ -30,7 +29,7 @@ from itflow_bridge.calls.outbox import DONE, FAILED, PENDING, SENDING, Entry, Ou
 from itflow_bridge.calls.tickets import carries_marker
 from itflow_bridge.sample.wire import JSON_TYPE, Reply, Request
 from polling import wait_for
-from serve_process import start_serve
+from serve_process import ServeProcess
 
 AMI_SECRET = "ami-secret-never-in-the-output-5f3a9c"
 WAIT = 90.0  # seconds: delivery retries back off (5 s, 10 s, ...) and the machine may be loaded
@@ -82,41 +81,22 @@ class CallsITFlow(FaultyITFlow):
         return self.count("/api/v1/tickets/create.php")
 
 
-class Daemon:
-    """``itflow-bridge serve`` with ``[calls] enabled``; its whole output (stderr) is kept in ``lines``."""
+class Daemon(ServeProcess):
+    """``itflow-bridge serve`` with ``[calls] enabled``, logging at debug."""
 
     def __init__(self, fake: CallsITFlow, tmp_path: Path, ami: FakeAMI, catch_up: str = "catch_up_hours = 0") -> None:
-        ini = "\n".join([
+        super().__init__(fake, tmp_path, "\n".join([
             "[server]", "log_level = debug",
             "[calls]", "enabled = yes", "answered = ticket", "repeat_window = 0", catch_up,
             "ami_host = 127.0.0.1", "ami_port = %d" % ami.port, "ami_user = %s" % USER,
-            "ami_secret = %s" % AMI_SECRET, ""])
-        self.proc, _port, seen = start_serve(fake, tmp_path, ini)
-        self.lines: List[str] = list(seen)
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in iter(self.proc.stderr.readline, b""):
-            self.lines.append(raw.decode("utf-8", "replace"))
-
-    def output(self) -> str:
-        return "".join(self.lines)
+            "ami_secret = %s" % AMI_SECRET, ""]))
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a power cut or the OOM killer."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(WAIT)
-        self._reader.join(WAIT)
+        self.stop(signal.SIGKILL, WAIT)
 
     def terminate(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(WAIT)
-        self._reader.join(WAIT)
-        return code
+        return self.stop(signal.SIGTERM, WAIT)
 
 
 @pytest.fixture
