@@ -39,7 +39,7 @@ from ..core.errors import (
     UsageError,
 )
 from ..core.redact import redact
-from ..storage.layout import OUTBOX_DB, OUTBOX_LOCK, create_shared_file, open_durable_store
+from ..storage.layout import OUTBOX_DB, OUTBOX_LOCK, WriteTransaction, create_shared_file, open_durable_store
 
 log = logging.getLogger(__name__)
 
@@ -169,19 +169,13 @@ class Outbox:
         """An outbox kept before entries had their ``client_id`` column gets it, filled from the payloads."""
         if self._has_client_column():
             return
-        self._db.execute("BEGIN IMMEDIATE")  # another process may be adding it right now: one at a time
-        try:
+        with WriteTransaction(self._db):  # another process may be adding it right now: one at a time
             if self._has_client_column():
-                self._db.execute("COMMIT")
                 return
             self._db.execute("ALTER TABLE entries ADD COLUMN client_id INTEGER")
             for entry_id, payload in self._db.execute("SELECT id, payload FROM entries").fetchall():
                 self._db.execute("UPDATE entries SET client_id = ? WHERE id = ?",
                                  (_client_of(json.loads(payload)), entry_id))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _has_client_column(self) -> bool:
         return any(row[1] == "client_id" for row in self._db.execute("PRAGMA table_info(entries)"))

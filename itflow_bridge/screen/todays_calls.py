@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..storage.layout import TODAYS_CALLS_DB, open_durable_store
+from ..storage.layout import TODAYS_CALLS_DB, WriteTransaction, open_durable_store
 from .ringing import ENDED, KEEP_PER_EXTENSION, RingingBoard, View, today_began
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,7 @@ class TodaysCalls:
         """Write ``batch`` in one transaction; answers why it failed, or ""."""
         midnight = today_began(self.clock())
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with WriteTransaction(self._db):
                 for extension, call_id, view in batch:
                     if view is None:
                         self._db.execute("DELETE FROM todays_calls WHERE extension = ? AND call_id = ?",
@@ -169,11 +168,6 @@ class TodaysCalls:
                         (extension, extension, self.keep))
                 if midnight > self._pruned_before:  # a new day: yesterday's calls go
                     self._db.execute("DELETE FROM todays_calls WHERE started < ?", (midnight,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
         except (sqlite3.Error, TypeError, ValueError) as exc:
             return "%s: %s" % (type(exc).__name__, exc)
         self._pruned_before = max(self._pruned_before, midnight)

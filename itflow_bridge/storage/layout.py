@@ -141,6 +141,24 @@ def open_durable_store(path: "Path", schema: str) -> "sqlite3.Connection":
     return db
 
 
+class WriteTransaction:
+    """``with WriteTransaction(db):`` one ``BEGIN IMMEDIATE`` ... ``COMMIT`` on a store of
+    ``open_durable_store`` (the write lock taken first, so another process cannot slip in between);
+    rolled back when the body raises.  A class: the classic fast path imports this module, not contextlib."""
+
+    def __init__(self, db: "sqlite3.Connection") -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *exc_info: object) -> None:
+        if kind is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+
 def temporary_for(target: str) -> "Tuple[str, int]":
     """A new temporary file beside ``target`` (its name ends ``.tmp``, so sweeps know it) and its descriptor."""
     while True:
