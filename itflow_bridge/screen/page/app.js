@@ -124,11 +124,12 @@
   // an error answer (a proxy's 502 while the bridge restarts, the bridge's 503 "too many open
   // pages"). A revoked link (404) ends the page; anything else is tried again, waiting longer
   // each time up to 30 s, until the stream opens.
-  var retryWait = 2000;
+  var FIRST_RETRY = 2000, LONGEST_RETRY = 30000;  // ms; the first as the stream's own retry
+  var retryWait = FIRST_RETRY;
   function givenUp() {
     function later() {
       setTimeout(connect, retryWait);
-      retryWait = Math.min(retryWait * 2, 30000);
+      retryWait = Math.min(retryWait * 2, LONGEST_RETRY);
     }
     fetch(location.pathname, {method: "HEAD", cache: "no-store"}).then(function (response) {
       if (response.status === 404) { revoked(); } else { later(); }
@@ -138,7 +139,7 @@
   function connect() {
     var source = new EventSource(location.pathname.replace(/\/$/, "") + "/events");
     source.addEventListener("open", function () {
-      retryWait = 2000;
+      retryWait = FIRST_RETRY;
       connection.textContent = "live"; connection.className = "connection live";
     });
     source.addEventListener("error", function () {
