@@ -277,6 +277,10 @@ class AMIRecorder:
                 transferer = capture.wait_for(
                     lambda m: m.event == "BridgeEnter" and m.get("Linkedid") == linkedid
                     and m.get("Channel").startswith("Local/204@ami-phones-"), "phone 204 in the bridge")
+                # 204 enters the bridge before the caller does: a transfer sent in between fails.
+                bridge = transferer.get("BridgeUniqueid")
+                capture.wait_for(lambda m: m.event == "BridgeEnter" and m.get("BridgeUniqueid") == bridge
+                                 and int(m.get("BridgeNumChannels") or 0) >= 2, "the caller in 204's bridge")
                 control.send_action("BlindTransfer", [
                     ("Channel", transferer.get("Channel")), ("Context", "from-internal"),
                     ("Exten", scenario.transfer_to)])
